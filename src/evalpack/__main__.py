@@ -1,0 +1,3 @@
+from evalpack.cli import main
+
+raise SystemExit(main())

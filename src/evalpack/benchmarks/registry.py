@@ -1,0 +1,36 @@
+"""The one place where benchmarks are declared.
+
+Entries are import paths, so listing names never imports a benchmark module
+(`evalpack --help` and `evalpack list` stay fast).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+
+from evalpack.errors import UsageError
+
+# name -> "module:Class"
+BENCHMARKS: dict[str, str] = {
+    "mmlu": "evalpack.benchmarks.mmlu:MMLU",
+}
+
+# Names EvalScope users may type that mean the same benchmark.
+ALIASES: dict[str, str] = {}
+
+
+def names() -> list[str]:
+    return sorted(BENCHMARKS)
+
+
+def get(name: str):
+    key = ALIASES.get(name, name)
+    if key not in BENCHMARKS:
+        close = difflib.get_close_matches(name, list(BENCHMARKS) + list(ALIASES), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise UsageError(
+            f"unknown dataset {name!r}.{hint} Supported: {', '.join(names())} "
+            f"(`evalpack list` shows them).")
+    module_name, cls_name = BENCHMARKS[key].split(":")
+    return getattr(importlib.import_module(module_name), cls_name)()
