@@ -1,0 +1,1 @@
+"""Benchmark modules; see base.py for the contract and registry.py for the list."""

@@ -1,0 +1,1 @@
+"""Shared scoring machinery: answer extraction, math equivalence, sandboxed execution."""
