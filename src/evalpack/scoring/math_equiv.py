@@ -1,0 +1,489 @@
+"""Final-answer extraction and math equivalence for free-form math benchmarks.
+
+Extraction follows the method of the Qwen2.5-Math / math-evaluation-harness graders that
+EvalScope also uses: Minerva's "final answer is $X$. I hope" sentence, else the last
+`\\boxed{}` (nested braces), else the text after "the answer is", else the last number.
+
+Equivalence is decided by `math-verify` (sympy based: LaTeX, fractions, units, intervals,
+sets, scientific notation). It guards itself with `signal.alarm`, which only works in a
+main thread and cannot interrupt a long C call, so it runs in a small pool of worker
+*processes* (`python -m evalpack.scoring.math_equiv`, JSON lines over pipes). Each item has
+a hard deadline: a worker that misses it is killed and replaced, and that item alone is
+scored 0 with status "timeout". A crashed worker likewise costs only its item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import concurrent.futures
+import importlib.util
+import itertools
+import json
+import logging
+import os
+import re
+import selectors
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+log = logging.getLogger("evalpack.math")
+
+DEFAULT_TIMEOUT = 20.0  # seconds per item, hard (the worker is killed past it)
+WORKER_START_TIMEOUT = 120.0  # importing sympy on a loaded 2-core machine can be slow
+
+# --------------------------------------------------------------------------- extraction
+
+
+def strip_thinking(text: str) -> str:
+    """Reasoning models may inline their thoughts; only what follows the last </think> answers."""
+    marker = text.rfind("</think>")
+    return text[marker + len("</think>"):] if marker >= 0 else text
+
+
+def _balanced(text: str, open_at: int) -> str | None:
+    """Content of the brace group opening at text[open_at] ('{'), or None if never closed."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        ch = text[i]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return text[open_at + 1:i]
+    return None
+
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)\b\s*")
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...} (or \\fbox{...}); `\\boxed 5` (no braces) reads up to `$`."""
+    if not text:
+        return None
+    matches = list(_BOX_RE.finditer(text))
+    for match in reversed(matches):
+        start = match.end()
+        if start < len(text) and text[start] == "{":
+            inner = _balanced(text, start)
+            if inner is not None:
+                return inner.strip()
+            continue  # a box cut off by max_tokens: try an earlier, complete one
+        rest = text[start:].split("$")[0].strip()
+        if rest:
+            return rest.split()[0] if "\n" in rest else rest
+    return None
+
+
+_MINERVA_RE = re.compile(r"final answer is \$(.+?)\$\. I hope", re.S)
+_ANSWER_IS_RE = re.compile(r"he answer is")
+_NUMBER_RE = re.compile(r"-?\d*\.?\d+")
+
+
+def extract_answer(text: str | None, *, last_number: bool = True) -> tuple[str | None, str | None]:
+    """The model's final answer and how it was found: (answer, method) or (None, None)."""
+    if not text:
+        return None, None
+    text = strip_thinking(text)
+    minerva = _MINERVA_RE.search(text)
+    if minerva:
+        return minerva.group(1).strip(), "minerva_format"
+    boxed = last_boxed(text)
+    if boxed is not None and boxed != "":
+        return boxed, "boxed"
+    if _ANSWER_IS_RE.search(text):
+        tail = text[text.rfind("he answer is") + len("he answer is"):]
+        tail = tail.strip().lstrip(":").strip().split("\n")[0].strip()
+        tail = re.sub(r"(?:\.|\s)+$", "", tail).strip("$ ").strip()
+        if tail:
+            return tail, "answer_is"
+    if last_number:
+        numbers = _NUMBER_RE.findall(text.replace(",", ""))
+        if numbers:
+            return numbers[-1], "last_number"
+    return None, None
+
+
+def gold_from_solution(solution: str) -> str | None:
+    """MATH / Minerva: the gold answer is the last \\boxed{} of the reference solution."""
+    return last_boxed(solution)
+
+
+def gold_from_gsm8k(answer: str) -> str:
+    """GSM8K: the gold answer follows the last '####' (thousands separators dropped)."""
+    return answer.split("####")[-1].strip().replace(",", "")
+
+
+# Scientific "e" notation (Minerva's gold "4.5e33") would parse as 4.5*E*33 (Euler's e).
+_SCI_E_RE = re.compile(r"(?<![A-Za-z\\])(\d+(?:\.\d+)?)\s*[eE]\s*([+-]?\d+)(?![\d.])")
+# "18 dollars", "\$5 per hour": a number followed only by plain words is that number.
+_NUMBER_WORDS_RE = re.compile(r"^\\?\$?\s*(-?[\d,]*\.?\d+)\s+[A-Za-z][A-Za-z \-/]*\.?$")
+
+
+def to_verifiable(answer: str) -> str:
+    """A LaTeX snippet math-verify parses the way a grader would read `answer`."""
+    text = answer.strip().strip("$").strip()
+    text = re.sub(r"[.\s]+$", "", text) if not text.endswith("\\.") else text
+    text = _SCI_E_RE.sub(r"\1 \\times 10^{\2}", text)
+    words = _NUMBER_WORDS_RE.match(text)
+    if words:
+        text = words.group(1)
+    return text
+
+
+def _same_text(a: str, b: str) -> bool:
+    squash = lambda s: re.sub(r"\s+|\\[,;:! ]|\\left|\\right", "", s)  # noqa: E731
+    return squash(a) == squash(b) and squash(a) != ""
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+@dataclass
+class Verdict:
+    correct: bool
+    status: str  # "ok" | "same_text" | "no_answer" | "timeout" | "error" | "crash"
+    message: str = ""  # what went wrong (timeouts, exceptions), for the log and Score.detail
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def math_verify_available() -> bool:
+    return importlib.util.find_spec("math_verify") is not None
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _worker_main() -> None:  # runs in `python -m evalpack.scoring.math_equiv`
+    # Our replies go through a private copy of stdout; anything a library prints goes to stderr.
+    reply = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    try:
+        from math_verify import parse, verify  # noqa: F401  (import cost paid before "ready")
+    except Exception as exc:  # pragma: no cover - reported to the parent
+        reply.write(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
+        return
+    warnings: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            if "Timeout is disabled" not in text:  # said once when we turn its alarms off
+                warnings.append(text[:300])
+
+    mv_log = logging.getLogger("math_verify")
+    mv_log.addHandler(Collect(logging.WARNING))
+    mv_log.propagate = False
+    mv_log.setLevel(logging.WARNING)
+    reply.write(json.dumps({"ready": True}) + "\n")
+    for line in sys.stdin:
+        job = json.loads(line)
+        warnings.clear()
+        start = time.perf_counter()
+        try:
+            inner = job.get("inner_timeout")  # int seconds for math-verify's own alarms, or None
+            gold = parse("$\\boxed{" + job["gold"] + "}$", parsing_timeout=inner)
+            pred = parse("$\\boxed{" + job["pred"] + "}$", parsing_timeout=inner)
+            ok = bool(verify(gold, pred, timeout_seconds=inner))
+            timed_out = any("Timeout" in w for w in warnings)
+            status = "timeout" if timed_out and not ok else "ok"
+            out = {"correct": ok, "status": status, "message": "; ".join(warnings)[:500]}
+        except BaseException as exc:  # noqa: BLE001 - one bad item must not end the worker
+            out = {"correct": False, "status": "error",
+                   "message": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        out["id"] = job["id"]
+        out["seconds"] = round(time.perf_counter() - start, 4)
+        reply.write(json.dumps(out) + "\n")
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+@dataclass
+class _Job:
+    id: int
+    gold: str
+    pred: str
+    timeout: float
+    future: concurrent.futures.Future
+
+
+class _Worker:
+    def __init__(self, env: dict) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "evalpack.scoring.math_equiv"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env, close_fds=True)
+        self.fd = self.proc.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.buffer = b""
+        self.ready = False
+        self.started = time.monotonic()
+        self.job: _Job | None = None
+        self.deadline = 0.0
+        self.sent_at = 0.0
+
+    def send(self, job: _Job, inner_timeout: int | None) -> None:
+        self.job = job
+        self.sent_at = time.monotonic()
+        self.deadline = self.sent_at + job.timeout
+        payload = {"id": job.id, "gold": job.gold, "pred": job.pred, "inner_timeout": inner_timeout}
+        self.proc.stdin.write((json.dumps(payload) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def read_lines(self) -> tuple[list[dict], bool]:
+        """Complete JSON lines available now, and whether the worker closed its stdout."""
+        try:
+            chunk = os.read(self.fd, 1 << 16)
+        except BlockingIOError:
+            return [], False
+        if not chunk:
+            return [], True
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        return [json.loads(line) for line in lines if line.strip()], False
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class VerifyPool:
+    """Worker processes running math-verify with a hard per-item deadline.
+
+    `check_many(pairs)` scores a batch (all workers busy at once); `await check(gold, pred)`
+    scores one item from async code, and concurrent awaits share the workers the same way.
+    """
+
+    def __init__(self, workers: int | None = None, *, signal_timeouts: bool = True) -> None:
+        if not math_verify_available():
+            from evalpack.errors import UsageError
+
+            raise UsageError("math scoring needs the math-verify package; install it with "
+                             "`pip install 'math-verify[antlr4_13_2]'` (or `pip install evalpack[math]`).")
+        self.size = max(1, workers or min(2, os.cpu_count() or 1))
+        # False leaves math-verify's own SIGALRM guards off: only our deadline stops a hang.
+        self.signal_timeouts = signal_timeouts
+        self._env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[2])
+        self._env["PYTHONPATH"] = os.pathsep.join(
+            [package_root] + [p for p in self._env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        self._pending: collections.deque[_Job] = collections.deque()
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._ids = itertools.count()
+        self._workers: list[_Worker] = []
+        self._closed = False
+        self.stats = collections.Counter()
+        self._thread = threading.Thread(target=self._run, name="math-verify-pool", daemon=True)
+        self._thread.start()
+
+    # ---- public API
+    def submit(self, gold: str, pred: str, timeout: float = DEFAULT_TIMEOUT) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("VerifyPool is closed")
+            self._pending.append(_Job(next(self._ids), gold, pred, float(timeout), future))
+        os.write(self._wake_w, b"x")
+        return future
+
+    def check_many(self, pairs, timeout: float = DEFAULT_TIMEOUT) -> list[Verdict]:
+        futures = [self.submit(gold, pred, timeout) for gold, pred in pairs]
+        return [f.result() for f in futures]
+
+    async def check(self, gold: str, pred: str, timeout: float = DEFAULT_TIMEOUT) -> Verdict:
+        return await asyncio.wrap_future(self.submit(gold, pred, timeout))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        os.write(self._wake_w, b"x")
+        self._thread.join(timeout=10)
+        for worker in self._workers:
+            worker.kill()
+        self._workers.clear()
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
+
+    # ---- dispatcher thread
+    def _inner_timeout(self, hard: float) -> int | None:
+        # math-verify's alarms take whole seconds; leave room for 2 parses + 4 comparisons.
+        return max(1, int(hard // 6)) if self.signal_timeouts else None
+
+    def _finish(self, job: _Job, verdict: Verdict) -> None:
+        self.stats[verdict.status] += 1
+        if verdict.status in ("timeout", "error", "crash"):
+            log.warning("math-verify %s on gold=%r pred=%r: %s", verdict.status,
+                        job.gold[:80], job.pred[:80], verdict.message)
+        if not job.future.done():
+            job.future.set_result(verdict)
+
+    def _retire(self, worker: _Worker, status: str, message: str) -> None:
+        job = worker.job
+        worker.kill()
+        self._workers.remove(worker)
+        self.stats["workers_replaced"] += 1
+        if job is not None:
+            self._finish(job, Verdict(False, status, message, round(time.monotonic() - worker.sent_at, 3)))
+
+    def _run(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self._wake_r, selectors.EVENT_READ, None)
+        try:
+            while True:
+                with self._lock:
+                    if self._closed:
+                        break
+                    has_pending = bool(self._pending)
+                self._dispatch(selector)
+                self._grow(selector)
+                now = time.monotonic()
+                deadlines = [w.deadline for w in self._workers if w.job is not None]
+                deadlines += [w.started + WORKER_START_TIMEOUT for w in self._workers if not w.ready]
+                wait = max(0.0, min(deadlines) - now) if deadlines else None
+                for key, _ in selector.select(wait):
+                    if key.data is None:
+                        try:
+                            os.read(self._wake_r, 4096)
+                        except BlockingIOError:
+                            pass
+                        continue
+                    self._on_output(key.data, selector)
+                self._expire(selector)
+        except Exception as exc:  # pragma: no cover - never leave callers waiting forever
+            log.exception("math-verify pool stopped")
+            self._fail_all(f"pool stopped: {exc}")
+        finally:
+            self._fail_all("pool closed")
+            selector.close()
+
+    def _grow(self, selector) -> None:
+        """Start a worker when jobs wait that the starting workers will not absorb."""
+        with self._lock:
+            waiting = len(self._pending)
+        starting = sum(1 for w in self._workers if not w.ready)
+        if waiting > starting and len(self._workers) < self.size:
+            worker = _Worker(self._env)
+            self._workers.append(worker)
+            selector.register(worker.fd, selectors.EVENT_READ, worker)
+
+    def _dispatch(self, selector) -> None:
+        for worker in list(self._workers):
+            if worker.ready and worker.job is None:
+                with self._lock:
+                    if not self._pending:
+                        return
+                    job = self._pending.popleft()
+                try:
+                    worker.send(job, self._inner_timeout(job.timeout))
+                except OSError as exc:  # the worker died between two items
+                    selector.unregister(worker.fd)
+                    self._retire(worker, "crash", f"worker pipe broken: {exc}")
+
+    def _on_output(self, worker: _Worker, selector) -> None:
+        lines, closed = worker.read_lines()
+        for message in lines:
+            if "ready" in message:
+                if not message["ready"]:
+                    self._fail_all(f"math-verify worker cannot start: {message.get('error')}")
+                    return
+                worker.ready = True
+                continue
+            job = worker.job
+            worker.job = None
+            if job is not None and job.id == message.get("id"):
+                self._finish(job, Verdict(bool(message["correct"]), message["status"],
+                                          message.get("message", ""), message.get("seconds", 0.0)))
+        if closed:
+            selector.unregister(worker.fd)
+            self._retire(worker, "crash", f"worker exited (code {worker.proc.poll()})")
+
+    def _expire(self, selector) -> None:
+        now = time.monotonic()
+        for worker in list(self._workers):
+            late_job = worker.job is not None and now >= worker.deadline
+            late_start = not worker.ready and now >= worker.started + WORKER_START_TIMEOUT
+            if late_job or late_start:
+                selector.unregister(worker.fd)
+                limit = worker.job.timeout if worker.job else WORKER_START_TIMEOUT
+                self._retire(worker, "timeout", f"no verdict within {limit:g}s; worker killed")
+
+    def _fail_all(self, message: str) -> None:
+        with self._lock:
+            jobs = list(self._pending)
+            self._pending.clear()
+        jobs += [w.job for w in self._workers if w.job is not None]
+        for job in jobs:
+            self._finish(job, Verdict(False, "error", message))
+
+
+_shared: VerifyPool | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pool() -> VerifyPool:
+    """The process-wide pool (started on first use, closed at exit)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = VerifyPool()
+            atexit.register(_shared.close)
+        return _shared
+
+
+# --------------------------------------------------------------------------- one item
+
+
+def quick_verdict(gold: str | None, answer: str | None) -> Verdict | None:
+    """The verdict when no worker is needed (no answer, or the same text), else None."""
+    if answer is None or not answer.strip():
+        return Verdict(False, "no_answer")
+    if gold is None:
+        return Verdict(False, "error", "no gold answer")
+    if _same_text(to_verifiable(gold), to_verifiable(answer)):
+        return Verdict(True, "same_text")
+    return None
+
+
+async def check_answer(gold: str | None, answer: str | None, *, timeout: float = DEFAULT_TIMEOUT,
+                       pool: VerifyPool | None = None) -> Verdict:
+    quick = quick_verdict(gold, answer)
+    if quick is not None:
+        return quick
+    return await (pool or shared_pool()).check(to_verifiable(gold), to_verifiable(answer), timeout)
+
+
+def check_answers(pairs, *, timeout: float = DEFAULT_TIMEOUT, pool: VerifyPool | None = None) -> list[Verdict]:
+    """Batch form of `check_answer` for synchronous callers (rescoring, scripts)."""
+    verdicts: list[Verdict | None] = [quick_verdict(g, a) for g, a in pairs]
+    todo = [i for i, v in enumerate(verdicts) if v is None]
+    if todo:
+        pool = pool or shared_pool()
+        checked = pool.check_many([(to_verifiable(pairs[i][0]), to_verifiable(pairs[i][1])) for i in todo],
+                                  timeout)
+        for i, verdict in zip(todo, checked):
+            verdicts[i] = verdict
+    return verdicts  # type: ignore[return-value]
+
+
+if __name__ == "__main__":
+    _worker_main()
