@@ -14,6 +14,9 @@ from evalpack.errors import UsageError
 # name -> "module:Class"
 BENCHMARKS: dict[str, str] = {
     "mmlu": "evalpack.benchmarks.mmlu:MMLU",
+    "minerva_math": "evalpack.benchmarks.math_bench:MinervaMath",
+    "gsm8k": "evalpack.benchmarks.math_bench:GSM8K",
+    "math_500": "evalpack.benchmarks.math_bench:Math500",
 }
 
 # Names EvalScope users may type that mean the same benchmark.
