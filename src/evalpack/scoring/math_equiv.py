@@ -168,7 +168,7 @@ def _worker_main() -> None:  # runs in `python -m evalpack.scoring.math_equiv`
     reply = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     try:
-        from math_verify import parse, verify  # noqa: F401  (import cost paid before "ready")
+        from math_verify import LatexExtractionConfig, parse, verify  # import cost paid before "ready"
     except Exception as exc:  # pragma: no cover - reported to the parent
         reply.write(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
         return
@@ -185,24 +185,61 @@ def _worker_main() -> None:  # runs in `python -m evalpack.scoring.math_equiv`
     mv_log.propagate = False
     mv_log.setLevel(logging.WARNING)
     reply.write(json.dumps({"ready": True}) + "\n")
+    # Only LaTeX extraction: the answer is already cut out, and math-verify's plain-expression
+    # fallback would otherwise read a stray digit out of an unparsable answer (e.g. "2").
+    latex_only = [LatexExtractionConfig()]
     for line in sys.stdin:
         job = json.loads(line)
         warnings.clear()
         start = time.perf_counter()
         try:
             inner = job.get("inner_timeout")  # int seconds for math-verify's own alarms, or None
-            gold = parse("$\\boxed{" + job["gold"] + "}$", parsing_timeout=inner)
-            pred = parse("$\\boxed{" + job["pred"] + "}$", parsing_timeout=inner)
+            gold = parse("$\\boxed{" + job["gold"] + "}$", latex_only, parsing_timeout=inner)
+            pred = parse("$\\boxed{" + job["pred"] + "}$", latex_only, parsing_timeout=inner)
             ok = bool(verify(gold, pred, timeout_seconds=inner))
+            veto = _veto(job["gold"], job["pred"], gold, pred) if ok else ""
             timed_out = any("Timeout" in w for w in warnings)
             status = "timeout" if timed_out and not ok else "ok"
-            out = {"correct": ok, "status": status, "message": "; ".join(warnings)[:500]}
+            out = {"correct": ok and not veto, "status": status,
+                   "message": (veto or "; ".join(warnings))[:500]}
         except BaseException as exc:  # noqa: BLE001 - one bad item must not end the worker
             out = {"correct": False, "status": "error",
                    "message": f"{type(exc).__name__}: {str(exc)[:300]}"}
         out["id"] = job["id"]
         out["seconds"] = round(time.perf_counter() - start, 4)
         reply.write(json.dumps(out) + "\n")
+
+
+_BASE_RE = re.compile(r"([0-9A-Za-z]+)_\{?(\d+)\}?")
+REL_TOL = 1e-6
+
+
+def _veto(gold_text: str, pred_text: str, gold: list, pred: list) -> str:
+    """Why a math-verify match is wrong after all ("" if it stands).
+
+    math-verify rounds numbers to 6 decimals, so 1.3e-27 "equals" 1.3e-28 (both round to 0):
+    plain numbers must also agree to a relative 1e-6. It also reads 52_8 as 52: answers that
+    both give a base subscript must give the same digits and base.
+    """
+    gold_bases, pred_bases = _BASE_RE.findall(gold_text), _BASE_RE.findall(pred_text)
+    if gold_bases and pred_bases and sorted(gold_bases) != sorted(pred_bases):
+        return f"base subscripts differ: {gold_bases} vs {pred_bases}"
+    if "%" in gold_text or "%" in pred_text:  # math-verify matches 10% with 10 on purpose
+        return ""
+    from sympy import Basic, N
+
+    g = next((x for x in gold if isinstance(x, Basic)), None)
+    p = next((x for x in pred if isinstance(x, Basic)), None)
+    if g is None or p is None or not (getattr(g, "is_number", False) and getattr(p, "is_number", False)):
+        return ""
+    try:
+        a, b = complex(N(g, 30)), complex(N(p, 30))
+    except (TypeError, ValueError):
+        return ""
+    scale = max(abs(a), abs(b))
+    if scale and abs(a - b) > REL_TOL * scale:
+        return f"numbers differ: {a.real:.6g} vs {b.real:.6g} (relative tolerance {REL_TOL:g})"
+    return ""
 
 
 # --------------------------------------------------------------------------- parent side
