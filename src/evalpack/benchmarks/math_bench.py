@@ -12,8 +12,9 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
-from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
+from evalpack.benchmarks.base import Benchmark, DataFile, Result, Sample, Score
 from evalpack.errors import DataMissingError, UsageError
+from evalpack.metrics import accuracy_report
 from evalpack.scoring import math_equiv
 
 PROMPT = "{question}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
@@ -33,8 +34,8 @@ class MathBenchmark(Benchmark):
     default_args: ClassVar[dict] = {"subset_list": None, "few_shot_num": 0,
                                     "verify_timeout": math_equiv.DEFAULT_TIMEOUT}
     data_file: ClassVar[str] = "test.jsonl"
-    # metadata fields that get their own accuracy table in the report
-    breakdown_fields: ClassVar[tuple[str, ...]] = ()
+    # report group label -> metadata field: each gets its own accuracy table
+    breakdown_fields: ClassVar[dict[str, str]] = {}
 
     # --- what each dataset defines
     def record_to_sample(self, index: int, record: dict) -> Sample:
@@ -53,7 +54,7 @@ class MathBenchmark(Benchmark):
 
     # --- shared machinery
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
-        data_dir = Path(data_dir)
+        data_dir = self.root(data_dir, args)
         shots = int(args.get("few_shot_num") or 0)
         if shots < 0:
             raise UsageError(f"--dataset-args: few_shot_num for {self.name} must be >= 0, got {shots}.")
@@ -82,27 +83,22 @@ class MathBenchmark(Benchmark):
                      unparsed=answer is None)
 
     def aggregate(self, results: list[Result], args: dict) -> dict:
-        report = super().aggregate(results, args)
-        breakdown = {field: breakdown_by(results, field) for field in self.breakdown_fields}
-        if breakdown:
-            report["breakdown"] = breakdown
+        groups = {label: (lambda r, f=field: _label(r.metadata.get(f)))
+                  for label, field in self.breakdown_fields.items()}
+        report = accuracy_report(results, metric=self.metric, groups=groups)
         report["verifier"] = verifier_counts(results)
         return report
 
 
-def breakdown_by(results: list[Result], field: str) -> dict:
-    """Accuracy per value of a metadata field, errored samples counted as wrong."""
-    groups: dict[str, list[float]] = {}
-    for r in results:
-        groups.setdefault(str(r.metadata.get(field)), []).append(r.score or 0.0)
-    return {key: {"accuracy": round(sum(v) / len(v), 4), "n": len(v)} for key, v in sorted(groups.items())}
+def _label(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def verifier_counts(results: list[Result]) -> dict:
-    """How verdicts were reached; timeouts/errors/crashes are scored 0 and listed here."""
+    """How verdicts were reached; timeouts, errors and crashes scored 0 and are counted here."""
     counts: dict[str, int] = {}
     for r in results:
-        status = (r.detail or {}).get("verdict", "model_error" if r.error else "unknown")
+        status = (r.detail or {}).get("verdict", "unknown")
         counts[status] = counts.get(status, 0) + 1
     return dict(sorted(counts.items()))
 
@@ -113,7 +109,12 @@ class MinervaMath(MathBenchmark):
     description = ("272 undergraduate STEM problems from MIT OpenCourseWare (Lewkowycz et al. 2022); "
                    "0-shot, boxed answer, math-verify equivalence; accuracy per course.")
     subsets = ("default",)
-    breakdown_fields = ("type",)
+    breakdown_fields = {"course": "type"}
+
+    def data_files(self) -> list[DataFile]:
+        return [DataFile("test.jsonl", "0e656b430d3a0a1dab6aa853f453ba3805e28e2cabe4fc72486a897cc09d8ba2",
+                         247267, "https://raw.githubusercontent.com/QwenLM/Qwen2.5-Math/"
+                         "a45202bd16f1ec06f433442dc1152d0074773465/evaluation/data/minerva_math/test.jsonl")]
 
     def record_to_sample(self, index: int, record: dict) -> Sample:
         return Sample(id=str(record.get("idx", index)), subset="default",
@@ -127,6 +128,11 @@ class GSM8K(MathBenchmark):
     description = ("1,319 grade-school math word problems (Cobbe et al. 2021); 0-shot by default "
                    "(few_shot_num up to the train file), boxed answer, numeric equivalence.")
     subsets = ("main",)
+
+    def data_files(self) -> list[DataFile]:
+        return [DataFile("test.jsonl", "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14",
+                         749738, "https://raw.githubusercontent.com/openai/grade-school-math/"
+                         "3101c7d5072418e28b9008a6636bde82a006892c/grade_school_math/data/test.jsonl")]
 
     def record_to_sample(self, index: int, record: dict) -> Sample:
         return Sample(id=str(index), subset="main", target=math_equiv.gold_from_gsm8k(record["answer"]))
@@ -155,7 +161,11 @@ class Math500(MathBenchmark):
                    "math-verify equivalence; accuracy per level (subsets) and per subject.")
     subsets = ("Level 1", "Level 2", "Level 3", "Level 4", "Level 5")
     data_dirname = "math500"
-    breakdown_fields = ("subject", "level")
+    breakdown_fields = {"subject": "subject"}  # levels are the subsets (EvalScope: "Level 1".."Level 5")
+
+    def data_files(self) -> list[DataFile]:
+        return [DataFile("test.jsonl", "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132",
+                         446564, "https://huggingface.co/datasets/HuggingFaceH4/MATH-500/resolve/main/test.jsonl")]
 
     def record_to_sample(self, index: int, record: dict) -> Sample:
         return Sample(id=record.get("unique_id") or str(index), subset=f"Level {record['level']}",
