@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import run_dir_of, run_evalpack
 
 from evalpack.benchmarks import registry
 from evalpack.errors import UsageError
 from evalpack.scoring.math_equiv import (VerifyPool, check_answers, extract_answer, gold_from_gsm8k,
                                          gold_from_solution, last_boxed, to_verifiable)
-
-pytest.importorskip("math_verify")
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -217,47 +212,18 @@ def test_gsm8k_few_shot_uses_the_first_train_rows(tmp_path, datasets_dir):
 # ---------------------------------------------------------------------------- end to end
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def mock_server():
-    port = free_port()
-    env = dict(os.environ, EVALPACK_SHARED=str(math_responder.SHARED))
-    proc = subprocess.Popen([sys.executable, "-m", "evalpack", "mock", "--port", str(port),
-                             "--responder", f"{HERE / 'math_responder.py'}:respond"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url + "/models", timeout=2).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"mock server did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
 def expected_accuracy(items: list[tuple[str, str]]) -> float:
     return sum(math_responder.is_known(i) for i in range(len(items))) / len(items)
 
 
 def test_eval_and_rescore_end_to_end(mock_server, datasets_dir, tmp_path):
     """All 272 + 1,319 + 500 items through `evalpack eval`, then `evalpack rescore` on the stored run."""
-    cmd = [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", mock_server,
-           "--datasets", "minerva_math", "gsm8k", "math_500", "--dataset-dir", str(datasets_dir),
-           "--work-dir", str(tmp_path), "--quiet"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    server = mock_server("--responder", f"{HERE / 'math_responder.py'}:respond")
+    done = run_evalpack("eval", "--model", "mock", "--api-url", server.url,
+                        "--datasets", "minerva_math", "gsm8k", "math_500", "--dataset-dir", str(datasets_dir),
+                        "--work-dir", str(tmp_path), "--quiet")
     assert done.returncode == 0, done.stderr[-3000:]
-    (run_dir,) = [p for p in tmp_path.iterdir() if (p / "report.json").is_file()]
+    run_dir = run_dir_of(done)
 
     golds = math_responder.gold_answers()
     minerva_rows = rows(datasets_dir, "minerva_math/test.jsonl")
@@ -290,8 +256,7 @@ def test_eval_and_rescore_end_to_end(mock_server, datasets_dir, tmp_path):
     # rescore from the stored replies: same numbers, no server involved
     (run_dir / "report.json").unlink()
     started = time.perf_counter()
-    rescored = subprocess.run([sys.executable, "-m", "evalpack", "rescore", str(run_dir), "--quiet"],
-                              capture_output=True, text=True, timeout=600)
+    rescored = run_evalpack("rescore", str(run_dir), "--quiet")
     elapsed = time.perf_counter() - started
     assert rescored.returncode == 0, rescored.stderr[-3000:]
     report = json.loads((run_dir / "report.json").read_text())
