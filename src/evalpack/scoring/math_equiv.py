@@ -34,7 +34,8 @@ from pathlib import Path
 
 log = logging.getLogger("evalpack.math")
 
-DEFAULT_TIMEOUT = 20.0  # seconds per item, hard (the worker is killed past it)
+DEFAULT_TIMEOUT = 30.0  # seconds per item, hard (the worker is killed past it)
+WORKER_MEMORY_LIMIT = 4 << 30  # bytes of address space per worker: a runaway bignum fails, not the box
 WORKER_START_TIMEOUT = 120.0  # importing sympy on a loaded 2-core machine can be slow
 
 # --------------------------------------------------------------------------- extraction
@@ -128,7 +129,7 @@ _NUMBER_WORDS_RE = re.compile(r"^\\?\$?\s*(-?[\d,]*\.?\d+)\s+[A-Za-z][A-Za-z \-/
 
 def to_verifiable(answer: str) -> str:
     """A LaTeX snippet math-verify parses the way a grader would read `answer`."""
-    text = answer.strip().strip("$").strip()
+    text = re.sub(r"(?<!\\)\$", " ", answer).strip()  # math-mode dollars, not \$ (a currency sign)
     text = re.sub(r"[.\s]+$", "", text) if not text.endswith("\\.") else text
     text = _SCI_E_RE.sub(r"\1 \\times 10^{\2}", text)
     words = _NUMBER_WORDS_RE.match(text)
@@ -163,6 +164,41 @@ def math_verify_available() -> bool:
 # --------------------------------------------------------------------------- worker side
 
 
+# The LaTeX parser (ANTLR) builds its prediction cache lazily: a fresh process takes 1-2 s
+# on its first expressions. Paying that before "ready", with no deadline running, keeps
+# math-verify's wall-clock alarms from firing on the first real items of a busy machine.
+WARM_UP = (r"\frac{1}{2}", r"\dfrac{\sqrt{3}}{2}", r"3\sqrt{2} + \pi", r"x^{2}-2x+1", r"2.5 \times 10^{-3}",
+           r"\left( 3, \frac{\pi}{2} \right)", r"[1, 2) \cup (3, \infty)", r"\{1, 2\}", r"y = 2x + 3",
+           r"\text{east}", r"5 \mathrm{~cm}", r"30^\circ", r"10\%", r"e^{-a t} \cos (\omega t)",
+           r"\sin^{2} \theta + \log_{2} 8", r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\$18", r"52_8")
+
+
+def _warm_up(parse, verify, latex_config) -> None:
+    config = [latex_config()]
+    parsed = [parse("$\\boxed{" + text + "}$", config, parsing_timeout=None) for text in WARM_UP]
+    for a, b in zip(parsed, parsed[1:]):
+        verify(a, b, timeout_seconds=None)
+
+
+def _limit_worker() -> None:
+    """Best effort: cap the worker's memory, and end it if the evalpack process dies."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = WORKER_MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(WORKER_MEMORY_LIMIT, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker_main() -> None:  # runs in `python -m evalpack.scoring.math_equiv`
     # Our replies go through a private copy of stdout; anything a library prints goes to stderr.
     reply = os.fdopen(os.dup(1), "w", buffering=1)
@@ -184,6 +220,8 @@ def _worker_main() -> None:  # runs in `python -m evalpack.scoring.math_equiv`
     mv_log.addHandler(Collect(logging.WARNING))
     mv_log.propagate = False
     mv_log.setLevel(logging.WARNING)
+    _limit_worker()
+    _warm_up(parse, verify, LatexExtractionConfig)
     reply.write(json.dumps({"ready": True}) + "\n")
     # Only LaTeX extraction: the answer is already cut out, and math-verify's plain-expression
     # fallback would otherwise read a stray digit out of an unparsable answer (e.g. "2").
@@ -371,8 +409,10 @@ class VerifyPool:
         if verdict.status in ("timeout", "error", "crash"):
             log.warning("math-verify %s on gold=%r pred=%r: %s", verdict.status,
                         job.gold[:80], job.pred[:80], verdict.message)
-        if not job.future.done():
+        try:
             job.future.set_result(verdict)
+        except concurrent.futures.InvalidStateError:  # the caller cancelled (e.g. Ctrl-C)
+            pass
 
     def _retire(self, worker: _Worker, status: str, message: str) -> None:
         job = worker.job
