@@ -6,7 +6,8 @@ Builds the run first: `evalpack eval` against `evalpack mock` answering with
 tests/math_responder.py (gold boxed for every third item, a near miss otherwise, so two
 thirds of the items need a full math-verify comparison). Then re-scores that run from the
 stored replies `--runs` times, each in a fresh process (cold worker pool), and prints wall
-times and the machine's load average (other jobs on a 2-core box inflate the numbers).
+time, CPU time and the machine's load average (other jobs on a 2-core box inflate the wall
+time; the CPU time is what the work costs).
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def cpu_of_children() -> float:
+    """User + system seconds of finished child processes (and their reaped children)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -61,11 +70,14 @@ def main() -> None:
                        if line.startswith("run directory: ")][-1]
             for i in range(opts.runs):
                 load = os.getloadavg()[0]
+                cpu_before = cpu_of_children()
                 start = time.perf_counter()
                 subprocess.run([sys.executable, "-m", "evalpack", "rescore", run_dir, "--quiet"],
                                env=env, capture_output=True, check=True)
                 elapsed = time.perf_counter() - start
-                print(f"rescore run {i + 1}: {elapsed:.1f} s ({2091 / elapsed:.0f} items/s), "
+                cpu = cpu_of_children() - cpu_before
+                print(f"rescore run {i + 1}: {elapsed:.1f} s wall ({2091 / elapsed:.0f} items/s), "
+                      f"{cpu:.1f} s CPU (rescore process + verifier workers), "
                       f"load average before: {load:.1f} on {os.cpu_count()} cores")
     finally:
         mock.terminate()

@@ -234,18 +234,51 @@ def _worker_main() -> None:  # runs in `python -m evalpack.scoring.math_equiv`
             inner = job.get("inner_timeout")  # int seconds for math-verify's own alarms, or None
             gold = parse("$\\boxed{" + job["gold"] + "}$", latex_only, parsing_timeout=inner)
             pred = parse("$\\boxed{" + job["pred"] + "}$", latex_only, parsing_timeout=inner)
-            ok = bool(verify(gold, pred, timeout_seconds=inner))
+            differ = _differ_numerically(gold, pred)
+            ok = False if differ else bool(verify(gold, pred, timeout_seconds=inner))
             veto = _veto(job["gold"], job["pred"], gold, pred) if ok else ""
             timed_out = any("Timeout" in w for w in warnings)
             status = "timeout" if timed_out and not ok else "ok"
             out = {"correct": ok and not veto, "status": status,
-                   "message": (veto or "; ".join(warnings))[:500]}
+                   "message": (veto or differ or "; ".join(warnings))[:500]}
         except BaseException as exc:  # noqa: BLE001 - one bad item must not end the worker
             out = {"correct": False, "status": "error",
                    "message": f"{type(exc).__name__}: {str(exc)[:300]}"}
         out["id"] = job["id"]
         out["seconds"] = round(time.perf_counter() - start, 4)
         reply.write(json.dumps(out) + "\n")
+
+
+def _differ_numerically(gold: list, pred: list) -> str:
+    """Why two expressions in the same variables cannot be equal ("" if they may be).
+
+    sympy can spend seconds simplifying gold - pred for a long expression that is simply
+    wrong. Two expressions that are equal take equal values everywhere, so values that differ
+    at two random points settle it at once; anything else (relations, sets, undefined points,
+    matching values) is left to math-verify.
+    """
+    import random
+
+    from sympy import Basic, Expr, Float, N
+
+    g = next((x for x in gold if isinstance(x, Basic)), None)
+    p = next((x for x in pred if isinstance(x, Basic)), None)
+    if not (isinstance(g, Expr) and isinstance(p, Expr)):
+        return ""
+    symbols = g.free_symbols
+    if not symbols or symbols != p.free_symbols:
+        return ""
+    rng = random.Random(20240601)
+    for _ in range(2):
+        point = {s: Float(rng.uniform(0.3, 1.7), 30) for s in sorted(symbols, key=str)}
+        try:
+            a, b = complex(N(g.subs(point), 30)), complex(N(p.subs(point), 30))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return ""
+        scale = max(abs(a), abs(b))
+        if not (scale < float("inf")) or abs(a - b) <= REL_TOL * scale:
+            return ""
+    return "expressions differ numerically at random points"
 
 
 _BASE_RE = re.compile(r"([0-9A-Za-z]+)_\{?(\d+)\}?")
