@@ -266,3 +266,33 @@ def test_eval_and_rescore_end_to_end(mock_server, datasets_dir, tmp_path):
     assert report.get("rescored") is True
     check(report)
     print(f"\nevalpack rescore of 272 + 1,319 + 500 stored replies: {elapsed:.1f} s")
+
+
+def test_a_hanging_item_in_a_run_scores_zero_is_logged_and_the_run_goes_on(mock_server, datasets_dir, tmp_path):
+    """`evalpack eval` on 6 GSM8K items whose second reply makes math-verify hang."""
+    responder = tmp_path / "responder.py"
+    responder.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(HERE)!r})\n"
+        "import math_responder\n"
+        "def respond(body):\n"
+        "    if body['messages'][-1]['content'].startswith('A robe takes 2 bolts'):\n"
+        "        return 'So the answer is \\\\boxed{(10^{7})!}'\n"
+        "    return math_responder.respond(body)\n")
+    server = mock_server("--responder", f"{responder}:respond")
+    done = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", "gsm8k",
+                        "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path / "out"), "--quiet",
+                        "--limit", "6", "--dataset-args", '{"gsm8k": {"verify_timeout": 12}}')
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = run_dir_of(done)
+    samples = {r["sample_id"]: r for r in map(json.loads, (run_dir / "samples/gsm8k.jsonl").read_text().splitlines())}
+    assert samples["1"]["score"] == 0.0 and samples["1"]["error"] is None
+    assert samples["1"]["detail"]["verdict"] == "timeout"
+    # items 0 and 3 carry the gold, 2, 4 and 5 a near miss: all scored as usual
+    assert {k: samples[k]["score"] for k in "02345"} == {
+        "0": 1.0, "2": 0.0, "3": 1.0, "4": 0.0, "5": 0.0}
+    report = json.loads((run_dir / "report.json").read_text())["datasets"][0]
+    assert report["score"] == pytest.approx(2 / 6) and report["num_errors"] == 0
+    assert report["verifier"]["timeout"] == 1
+    log_text = (run_dir / "evalpack.log").read_text()
+    assert "math-verify timeout" in log_text and "(10^{7})!" in log_text
