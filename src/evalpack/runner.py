@@ -109,16 +109,20 @@ class Runner:
     # --- stages ---
     def plan(self) -> list[Plan]:
         """Resolve args and load every dataset; raises before any network traffic."""
-        plans = []
+        from evalpack.datasets.verify import check_before_run
+
+        resolved = []
         for name in dict.fromkeys(self.config.datasets):
             bench = registry.get(name)
             args = bench.resolve_args(self.config.dataset_args.get(name) or
                                       self.config.dataset_args.get(bench.name))
             if args.get("seed") is None:
                 args["seed"] = self.config.seed
-            root = bench.root(self.config.dataset_dir, args)
-            if not root.is_dir():
-                raise DataMissingError(missing_message(bench.name, root, self.config.dataset_dir))
+            resolved.append((bench, args))
+        # every needed file of every dataset, sized and hashed, before anything is loaded or sent
+        check_before_run(resolved, self.config.dataset_dir)
+        plans = []
+        for bench, args in resolved:
             samples = subset_limit(bench.load(self.config.dataset_dir, args), self.config.limit)
             plans.append(Plan(bench, args, samples, variant_of(bench.name, args, self.config)))
         return plans
@@ -245,13 +249,6 @@ def _jsonable(value: Any) -> Any:
     from evalpack.config import redact
 
     return json.loads(json.dumps(redact(value), default=str))
-
-
-def missing_message(name: str, root: Path, dataset_dir: Path) -> str:
-    return (f"dataset {name!r} is not in the dataset dir: looked for {root} (dataset dir "
-            f"{dataset_dir}). evalpack never downloads at eval time. On a connected machine run "
-            f"`evalpack pack --datasets {name} --out evalpack-data.tar`, copy the archive here and run "
-            f"`evalpack unpack evalpack-data.tar --to {dataset_dir}` (or pass --dataset-dir).")
 
 
 def export_jsonl(path: Path, rows) -> None:
