@@ -90,8 +90,15 @@ def _fetch_once(url: str, part: Path, timeout: float) -> None:
         headers["Range"] = f"bytes={have}-"
     with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as resp:
         resumed = have and resp.status == 206
+        announced = resp.headers.get("Content-Length")
+        got = 0
         with open(part, "ab" if resumed else "wb") as f:
-            shutil.copyfileobj(resp, f, CHUNK)
+            while block := resp.read(CHUNK):
+                f.write(block)
+                got += len(block)
+    # urllib returns a short body without complaint when the connection drops: keep the part, resume
+    if announced is not None and got < int(announced):
+        raise ConnectionError(f"connection closed after {got} of {announced} bytes")
 
 
 def _check(path: Path, size: int | None, sha256: str | None) -> str | None:
