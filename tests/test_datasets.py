@@ -263,3 +263,21 @@ def test_eval_on_a_read_only_dir_opens_no_other_socket_and_writes_nothing(datase
     assert server.stats()["chat_requests"] == 57
     assert list(home.iterdir()) == []
     assert sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in data.rglob("*")) == before
+
+
+def test_a_module_with_other_split_or_subset_names_still_gets_every_file_checked():
+    from evalpack.benchmarks.base import Benchmark
+
+    class GPQALike(Benchmark):  # EvalScope reads GPQA's only split as "train"; the manifest says "test"
+        name, data_dirname, split, subsets = "gpqa_diamond", "gpqa", "train", ("diamond",)
+
+    bench = GPQALike()
+    assert [f.path for f in needed_files(bench, bench.resolve_args({}))] == ["gpqa_diamond.zip"]
+
+    class BFCLLike(Benchmark):  # subset names unlike the manifest's tags: all files stay required
+        name, data_dirname, subsets = "bfcl_v4", "bfcl_v4", ("simple", "multiple")
+
+    bench = BFCLLike()
+    needed = {f.path for f in needed_files(bench, bench.resolve_args({"subset_list": ["simple"]}))}
+    assert "BFCL_v4_simple_python.json" in needed and "possible_answer/BFCL_v4_live_multiple.json" in needed
+    assert not any(p.startswith("unused_datasets/") for p in needed)

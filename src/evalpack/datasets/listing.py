@@ -35,7 +35,7 @@ def print_list(data_dir: Path, names: list[str] | None = None) -> None:
         m = find_manifest(bench.data_dirname)
         if m:
             used.add(m.name)
-        records = m.records.get(bench.split, "") if m else ""
+        records = (m.records.get(bench.split) or (sum(m.records.values()) if len(m.records) == 1 else "")) if m else ""
         size = human(m.size) if m else ""
         print(f"{name:24} {bench.metric:12} {len(bench.subsets):7d} {records:>8} {size:>9}  "
               f"{status(data_dir, bench.data_dirname)}")

@@ -96,11 +96,14 @@ def check_files(root: Path, files: list[DataFile], hash_it: bool = True) -> Chec
 # --- eval time ---
 def needed_files(bench, args: dict) -> list[DataFile]:
     """The files this run of `bench` reads: not optional, in a selected subset and a read split.
-    A subset tag the benchmark does not know counts as needed (so a naming mismatch errs on safety)."""
+    Tags the benchmark does not use count as needed, so a naming mismatch (a subset the module
+    calls otherwise, a module reading split "train" of a file tagged "test") errs on safety."""
     files = bench.data_files()
     selected = set(bench.selected_subsets(args))
     known = set(bench.subsets)
     splits = bench.data_splits(args)
+    if not any(f.split in splits for f in files):
+        splits = {f.split for f in files}
     return [f for f in files if not f.optional
             and (f.subset is None or f.subset not in known or f.subset in selected)
             and (f.split is None or f.split in splits)]
