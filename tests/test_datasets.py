@@ -124,11 +124,23 @@ def test_pack_names_what_it_cannot_get(hub, tmp_path):
     proc = run_evalpack("pack", "--datasets", "gsm8k", "gpqa_diamond", "--out", str(tmp_path / "k.tar"),
                         "--hub-base", hub.url)
     assert proc.returncode == 2 and "gpqa/gpqa_diamond.zip" in proc.stderr and "--mirror" in proc.stderr
-    hub.missing.add("/raw.githubusercontent.com/akatigre/reason-icl/1b1e2cce7bc69e36925b3a9344feb66b443c1041/"
-                    "data/MATH500/test.jsonl")
-    proc = run_evalpack("pack", "--datasets", "math_500", "--out", str(tmp_path / "k.tar"), "--hub-base", hub.url)
+    math500 = "/raw.githubusercontent.com/akatigre/reason-icl/1b1e2cce7bc69e36925b3a9344feb66b443c1041/" \
+              "data/MATH500/test.jsonl"
+    hub.missing.add(math500)
+    pack = ("pack", "--datasets", "gsm8k", "math_500", "--out", str(tmp_path / "k.tar"), "--hub-base", hub.url)
+    proc = run_evalpack(*pack)
     assert proc.returncode == 1 and "HTTP 404" in proc.stderr and "MATH500/test.jsonl" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "k.tar").exists()
+    assert [s for p, _, s in hub.log if p == math500] == [404]  # a 404 is final: not retried
+
+    hub.missing.clear()  # the hub is back: the same command finishes the job, fetching only what it lacked
+    fetched = len(hub.log)
+    proc = run_evalpack(*pack)
+    assert proc.returncode == 0, proc.stderr
+    assert [p for p, _, s in hub.log[fetched:] if s == 200] == [math500]
+    with tarfile.open(tmp_path / "k.tar") as tar:
+        assert sorted(n for n in tar.getnames() if n.startswith("datasets/")) == [
+            "datasets/gsm8k/test.jsonl", "datasets/math500/test.jsonl"]
 
 
 def test_corrupt_byte_and_missing_file_are_named(datasets_dir, mock_server, tmp_path):
@@ -159,6 +171,12 @@ def test_unpack_refuses_a_tampered_kit(datasets_dir, tmp_path):
     kit = tmp_path / "kit.tar"
     proc = run_evalpack("pack", "--datasets", "gpqa_diamond", "--out", str(kit), "--mirror", str(datasets_dir))
     assert proc.returncode == 0, proc.stderr  # derived files only: all from the mirror dir, no network
+    proc = run_evalpack("pack", "--datasets", "gpqa_diamond", "--out", str(tmp_path / "kit.tar.gz"),
+                        "--mirror", str(datasets_dir))
+    assert proc.returncode == 0 and (tmp_path / "kit.tar.gz").read_bytes()[:2] == b"\x1f\x8b"
+    proc = run_evalpack("unpack", str(tmp_path / "kit.tar.gz"), "--to", str(tmp_path / "gz"))
+    assert proc.returncode == 0 and (tmp_path / "gz/gpqa/gpqa_diamond.zip").read_bytes() == \
+        (datasets_dir / "gpqa/gpqa_diamond.zip").read_bytes()
     raw = bytearray(kit.read_bytes())
     with tarfile.open(kit) as tar:
         info = tar.getmember("datasets/gpqa/gpqa_diamond.zip")
