@@ -299,3 +299,19 @@ def test_a_module_with_other_split_or_subset_names_still_gets_every_file_checked
     needed = {f.path for f in needed_files(bench, bench.resolve_args({"subset_list": ["simple"]}))}
     assert "BFCL_v4_simple_python.json" in needed and "possible_answer/BFCL_v4_live_multiple.json" in needed
     assert not any(p.startswith("unused_datasets/") for p in needed)
+
+
+def test_unpack_refuses_paths_that_leave_the_dataset_dir(tmp_path):
+    import io
+
+    manifest = {"format": "evalpack-kit/1", "evalpack_version": "0", "datasets": [
+        {"name": "extra", "files": [{"path": "../../escaped.txt", "sha256": "0" * 64, "size": 2}]}]}
+    kit = tmp_path / "evil.tar"
+    with tarfile.open(kit, "w") as tar:
+        for name, data in (("manifest.json", json.dumps(manifest).encode()), ("datasets/extra/../../escaped.txt", b"hi")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    proc = run_evalpack("unpack", str(kit), "--to", str(tmp_path / "data" / "inner"))
+    assert proc.returncode == 2 and "leaves the dataset dir" in proc.stderr
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "data").exists()

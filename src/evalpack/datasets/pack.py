@@ -85,8 +85,12 @@ def stage_datasets(manifests: list[Manifest], staging: Path, *, hub_base: str | 
         src = download.upstream_url(url, hub_base)
         if not local.is_file():
             download.fetch(src, local, retries=retries, backoff=backoff, log=log)
-        for m, f in members:
-            download.extract_member(local, f.member, target(m, f), f)
+        try:
+            for m, f in members:
+                download.extract_member(local, f.member, target(m, f), f)
+        except download.DownloadError:
+            local.unlink()  # a bad archive must not be reused by the next run
+            raise
 
     work = [("c", u) for u in containers] + [("f", s) for s in singles]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -204,6 +208,10 @@ def unpack(archive: Path, to: Path) -> dict:
             ours = find_manifest(kit.name)
             ours_by_path = {f.path: f for f in ours.files} if ours else {}
             for f in kit.files:
+                parts = PurePosixPath(f.path).parts
+                if PurePosixPath(f.path).is_absolute() or ".." in parts or "/" in kit.name or ".." == kit.name:
+                    raise DataMissingError(f"{archive}: manifest path {kit.name}/{f.path} leaves the dataset "
+                                           f"dir; refusing the kit")
                 mine = ours_by_path.get(f.path)
                 if ours and (mine is None or mine.sha256 != f.sha256):
                     problems.append(f"{kit.name}/{f.path}: the kit (evalpack {manifest.get('evalpack_version')}) "
