@@ -92,5 +92,5 @@ def resolve(names: list[str]) -> list[Manifest]:
     if unknown:
         known = sorted({b for m in manifests().values() for b in m.benchmarks})
         raise UsageError(f"no dataset registered as {', '.join(map(repr, unknown))}; "
-                         f"choose from: {', '.join(known)}")
+                         f"choose from: {', '.join(known)} (or `all` for pack)")
     return list(out.values())
