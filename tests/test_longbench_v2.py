@@ -55,14 +55,16 @@ def check_report(section: dict) -> None:
     assert {row["name"] for row in section["subsets"]} == {"short", "medium", "long"}
 
 
-def test_0shot_run_scores_and_truncates(data_dir, tmp_path):
+@pytest.mark.parametrize("tokenizer", ["auto", "approx"])
+def test_0shot_run_scores_and_truncates(data_dir, tmp_path, tokenizer):
     exp = expected()
     # record 8 is answered wrongly ("(A)") if its middle arrives uncut: make sure that changes its score
     assert exp["fixture00000000000000008"][0] == 1.0
-    section, run_dir = run(data_dir, tmp_path)
+    section, run_dir = run(data_dir, tmp_path, tokenizer=tokenizer)
     check_report(section)
     stored = samples(run_dir, "longbench_v2")
     long_one = stored["fixture00000000000000008"]["output"]["truncation"]
+    assert (long_one["tokenizer"] == "approx") == (tokenizer == "approx")
     assert long_one["truncated"] and long_one["prompt_tokens"] > 10000
     assert long_one["kept_tokens"] <= 2000
     assert not any(stored[i]["output"]["truncation"]["truncated"] for i in stored if not i.endswith("8"))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 from pathlib import Path
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score, SolveContext
@@ -196,7 +197,8 @@ class ApproxCounter:
     def count(text: str) -> int:
         # a CJK character is 3 bytes in UTF-8, so bytes - chars = 2 per such character
         non_ascii = (len(text.encode("utf-8")) - len(text)) / 2
-        return round((len(text) - non_ascii) / 4 + non_ascii)
+        # ceil: two halves each within their budget then stay within the sum
+        return math.ceil((len(text) - non_ascii) / 4 + non_ascii)
 
     def truncate_middle(self, text: str, max_tokens: int) -> tuple[str, dict]:
         total = self.count(text)
