@@ -19,8 +19,10 @@ from responders.knowledge import CEVAL_STYLES, ceval_index, ceval_key, ceval_row
 @pytest.fixture(scope="module")
 def ceval_run(datasets_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("ceval")
-    with mock_server("ceval", env={"KNOWLEDGE_DATASETS": str(datasets_dir)}) as url:
-        return run_eval(url, "ceval", datasets_dir, work)
+    with mock_server("ceval") as server:
+        section, run_dir = run_eval(server.url, "ceval", datasets_dir, work)
+        assert server.stats()["chat_requests"] == 1346
+    return section, run_dir
 
 
 def expected_results(datasets_dir: Path) -> dict[str, tuple[float, str | None]]:

@@ -20,9 +20,9 @@ LETTERS = "ABCD"
 def runs(datasets_dir, tmp_path_factory):
     """Three full runs: seed 42 twice (separate run dirs) and seed 7."""
     out = {}
-    with mock_server("gpqa", env={"KNOWLEDGE_DATASETS": str(datasets_dir)}) as url:
+    with mock_server("gpqa") as server:
         for name, seed in (("a", 42), ("b", 42), ("c", 7)):
-            out[name] = run_eval(url, "gpqa_diamond", datasets_dir, tmp_path_factory.mktemp(f"gpqa{name}"),
+            out[name] = run_eval(server.url, "gpqa_diamond", datasets_dir, tmp_path_factory.mktemp(f"gpqa{name}"),
                                  "--seed", str(seed), "--generation-config", '{"max_tokens": 4096}')
     return out
 

@@ -29,9 +29,12 @@ def data_dir(datasets_dir, tmp_path_factory) -> Path:
 
 
 def run(data_dir: Path, work: Path, **args) -> tuple[dict, Path]:
-    with mock_server("longbench") as url:
-        return run_eval(url, "longbench_v2", data_dir, work,
-                        "--dataset-args", json.dumps({"longbench_v2": {"max_input_tokens": 2000, **args}}))
+    with mock_server("longbench") as server:
+        section, run_dir = run_eval(server.url, "longbench_v2", data_dir, work, "--dataset-args",
+                                    json.dumps({"longbench_v2": {"max_input_tokens": 2000, **args}}))
+        calls = 2 if args.get("prompt_mode") == "cot" else 1
+        assert server.stats()["chat_requests"] == 8 * calls
+    return section, run_dir
 
 
 def expected() -> dict[str, tuple[float, dict]]:

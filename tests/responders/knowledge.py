@@ -12,13 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import sys
 import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import DATASETS  # noqa: E402  (the tests' shared datasets, found as conftest finds them)
 from knowledge_support import pick  # noqa: E402
 
 LETTERS = "ABCD"
@@ -105,7 +105,7 @@ _ceval_index: dict | None = None
 def ceval(body: dict):
     global _ceval_index
     if _ceval_index is None:
-        _ceval_index = ceval_index(ceval_rows(Path(os.environ["KNOWLEDGE_DATASETS"]) / "ceval"))
+        _ceval_index = ceval_index(ceval_rows(DATASETS / "ceval"))
     prompt = _last_user(body)
     # the asked question follows the instructions paragraph and the last few-shot example,
     # which ends with "答案：X"
@@ -132,7 +132,7 @@ _gpqa_rows: list[dict] | None = None
 def gpqa(body: dict):
     global _gpqa_rows
     if _gpqa_rows is None:
-        _gpqa_rows = gpqa_rows(Path(os.environ["KNOWLEDGE_DATASETS"]) / "gpqa")
+        _gpqa_rows = gpqa_rows(DATASETS / "gpqa")
     if not body.get("max_tokens"):  # the test passes max_tokens in --generation-config
         return "no max_tokens in the request"
     prompt = _norm(_last_user(body))
