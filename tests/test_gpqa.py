@@ -4,10 +4,12 @@ the shuffle is stable for a seed, differs across seeds, and is stored for audit.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 import pytest
 
+from conftest import run_evalpack
 from evalpack.benchmarks.gpqa import GPQADiamond, permutation
 from evalpack.errors import DataMissingError
 from knowledge_support import mock_server, run_eval, samples
@@ -102,3 +104,12 @@ def test_missing_or_unreadable_zip(tmp_path):
     (tmp_path / "gpqa_diamond.zip").write_bytes(b"not a zip")
     with pytest.raises(DataMissingError, match="cannot read"):
         bench.load(tmp_path, bench.resolve_args({"local_path": str(tmp_path)}))
+
+
+def test_rescore_from_stored_outputs_gives_the_same_report(runs):
+    section, run_dir = runs["c"]
+    proc = run_evalpack("rescore", str(run_dir), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    (again,) = report["datasets"]
+    assert report["rescored"] and again["score"] == section["score"] and again["subsets"] == section["subsets"]
