@@ -125,6 +125,8 @@ def test_bad_args_and_bad_data(tmp_path, data_dir):
         with pytest.raises(UsageError):
             bench.resolve_args(bad)
     assert len(bench.load(data_dir, bench.resolve_args({"subset_list": ["long"]}))) == 3
+    with pytest.raises(UsageError, match="no_such_encoding"):
+        LongBenchV2().load(data_dir, LongBenchV2().resolve_args({"tokenizer": "tiktoken:no_such_encoding"}))
     broken = tmp_path / "longbench_v2"
     shutil.copytree(data_dir / "longbench_v2" / "prompts", broken / "prompts")
     with pytest.raises(DataMissingError, match="data.json"):

@@ -70,6 +70,7 @@ class LongBenchV2(Benchmark):
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
         root = self.root(data_dir, args)
         templates = read_templates(root, args["prompt_mode"])
+        self.counter(args)  # a tokenizer that cannot load stops the run here, before any request
         wanted = set(self.selected_subsets(args))
         samples = []
         for rec in read_records(root):
