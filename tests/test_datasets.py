@@ -315,3 +315,18 @@ def test_unpack_refuses_paths_that_leave_the_dataset_dir(tmp_path):
     proc = run_evalpack("unpack", str(kit), "--to", str(tmp_path / "data" / "inner"))
     assert proc.returncode == 2 and "leaves the dataset dir" in proc.stderr
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "data").exists()
+
+
+def test_list_shows_sizes_records_and_the_state_of_each_dataset(datasets_dir, tmp_path):
+    data = copy_datasets(datasets_dir, tmp_path / "data", "mmlu", "gsm8k", "humaneval")
+    (data / "gsm8k/test.jsonl").write_bytes(b"{}\n")
+    (data / "humaneval/HumanEval.jsonl.gz").unlink()
+    (data / "humaneval/other-layout.parquet").write_bytes(b"PAR1")
+    proc = run_evalpack("list", "--dataset-dir", str(data), "mmlu")
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
+    assert re.search(r"mmlu\s+accuracy\s+57\s+14042\s+7\.2 MB\s+verified$", rows["mmlu"])
+    assert re.search(r"\banatomy\s+135$", rows["anatomy"])  # per-subset records of the scored split
+    assert rows["gsm8k"].endswith("CORRUPT (1 files)")
+    assert rows["humaneval"].endswith("other layout (unverified)")
+    assert rows["tau_bench"].endswith("missing")

@@ -37,8 +37,10 @@ def print_list(data_dir: Path, names: list[str] | None = None) -> None:
             used.add(m.name)
         records = (m.records.get(bench.split) or (sum(m.records.values()) if len(m.records) == 1 else "")) if m else ""
         size = human(m.size) if m else ""
-        print(f"{name:24} {bench.metric:12} {len(bench.subsets):7d} {records:>8} {size:>9}  "
-              f"{status(data_dir, bench.data_dirname)}")
+        state = status(data_dir, bench.data_dirname)
+        if m and not m.records:  # e.g. LongBench-v2: prompt templates only, questions not registered
+            state += f"; registry has no questions: {m.source.get('note', '')}"
+        print(f"{name:24} {bench.metric:12} {len(bench.subsets):7d} {records:>8} {size:>9}  {state}")
         if names and name in names:
             per = subset_records(m, bench.split) if m else {}
             for subset in bench.subsets:
