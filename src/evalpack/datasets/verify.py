@@ -150,6 +150,8 @@ def data_message(missing: list[tuple], corrupt: list[tuple], data_dir: Path) -> 
             head = f"dataset {bench.name!r} is not in the dataset dir: {root} does not exist"
             if needed:
                 head += f" ({len(needed)} files expected there)"
+            else:
+                head += " (its files are not in evalpack's registry: copy the upstream files there)"
         else:
             head = f"dataset {bench.name!r} is missing {len(problems)} of {len(needed)} files in {root}"
         lines.append(head + (":" if problems or needed else ""))
@@ -164,7 +166,9 @@ def data_message(missing: list[tuple], corrupt: list[tuple], data_dir: Path) -> 
         lines += [f"  {p.file.path}: {p.detail}" for p in problems[:LIST_LIMIT]]
     lines.append(f"dataset dir: {data_dir} (from --dataset-dir, else $EVALPACK_DATA, "
                  f"else ~/.cache/evalpack/datasets)")
-    names = list(dict.fromkeys(b.name for b, *_ in missing + corrupt))
+    names = list(dict.fromkeys(b.name for b, _, _, needed in missing + corrupt if needed))
+    if not names:
+        return "\n".join(lines)
     mirror = any(f.derived for b, _, _, needed in missing + corrupt for f in needed)
     lines.append("evalpack never downloads at eval time. On a connected machine run:")
     lines.append(f"  {pack_command(names, mirror)}")
