@@ -16,18 +16,20 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from evalpack import __version__, report as report_mod
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, Result, Sample, maybe_await, subset_limit
-from evalpack.client import ChatReply, ModelClient
 from evalpack.config import RunConfig
 from evalpack.errors import DataMissingError, ModelCallError, ServerError
 from evalpack.progress import Progress
 from evalpack.store import RunStore, call_key, canonical_json
+
+if TYPE_CHECKING:  # aiohttp loads only once requests are due: data checks fail fast without it
+    from evalpack.client import ChatReply, ModelClient
 
 log = logging.getLogger("evalpack")
 
@@ -71,6 +73,8 @@ class Context:
         key = call_key(canon, self._plan.bench.name, self._sample.id, self.repeat)
         cached = store.get_call(key)
         if cached is not None:
+            from evalpack.client import ChatReply
+
             reply = ChatReply.from_json(cached)
         else:
             reply = await self._client.chat(body, payload=canon.encode())
@@ -101,6 +105,8 @@ class Runner:
         self.fatal: str | None = None
 
     def client_for(self, api_base: str, api_key: str | None) -> ModelClient:
+        from evalpack.client import ModelClient
+
         key = (api_base, api_key)
         if key not in self._extra_clients:
             self._extra_clients[key] = ModelClient([api_base], "", api_key, concurrency=self.config.concurrency,
@@ -130,6 +136,8 @@ class Runner:
 
     async def run(self, plans: list[Plan]) -> dict:
         cfg = self.config
+        from evalpack.client import ModelClient
+
         self.store = RunStore(self.run_dir / "run.db")
         self.client = ModelClient(cfg.api_urls, cfg.model, cfg.api_key, concurrency=cfg.concurrency,
                                   timeout=cfg.timeout, retries=cfg.retries,
