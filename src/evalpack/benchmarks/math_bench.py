@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
-from evalpack.benchmarks.base import Benchmark, DataFile, Result, Sample, Score
+from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import DataMissingError, UsageError
 from evalpack.metrics import accuracy_report
 from evalpack.scoring import math_equiv
@@ -111,11 +111,6 @@ class MinervaMath(MathBenchmark):
     subsets = ("default",)
     breakdown_fields = {"course": "type"}
 
-    def data_files(self) -> list[DataFile]:
-        return [DataFile("test.jsonl", "0e656b430d3a0a1dab6aa853f453ba3805e28e2cabe4fc72486a897cc09d8ba2",
-                         247267, "https://raw.githubusercontent.com/QwenLM/Qwen2.5-Math/"
-                         "a45202bd16f1ec06f433442dc1152d0074773465/evaluation/data/minerva_math/test.jsonl")]
-
     def record_to_sample(self, index: int, record: dict) -> Sample:
         return Sample(id=str(record.get("idx", index)), subset="default",
                       target=math_equiv.gold_from_solution(record["solution"]),
@@ -128,11 +123,6 @@ class GSM8K(MathBenchmark):
     description = ("1,319 grade-school math word problems (Cobbe et al. 2021); 0-shot by default "
                    "(few_shot_num up to the train file), boxed answer, numeric equivalence.")
     subsets = ("main",)
-
-    def data_files(self) -> list[DataFile]:
-        return [DataFile("test.jsonl", "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14",
-                         749738, "https://raw.githubusercontent.com/openai/grade-school-math/"
-                         "3101c7d5072418e28b9008a6636bde82a006892c/grade_school_math/data/test.jsonl")]
 
     def record_to_sample(self, index: int, record: dict) -> Sample:
         return Sample(id=str(index), subset="main", target=math_equiv.gold_from_gsm8k(record["answer"]))
@@ -162,10 +152,6 @@ class Math500(MathBenchmark):
     subsets = ("Level 1", "Level 2", "Level 3", "Level 4", "Level 5")
     data_dirname = "math500"
     breakdown_fields = {"subject": "subject"}  # levels are the subsets (EvalScope: "Level 1".."Level 5")
-
-    def data_files(self) -> list[DataFile]:
-        return [DataFile("test.jsonl", "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132",
-                         446564, "https://huggingface.co/datasets/HuggingFaceH4/MATH-500/resolve/main/test.jsonl")]
 
     def record_to_sample(self, index: int, record: dict) -> Sample:
         return Sample(id=record.get("unique_id") or str(index), subset=f"Level {record['level']}",
