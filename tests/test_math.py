@@ -178,6 +178,17 @@ def test_a_crashed_worker_costs_only_its_item():
         crash_pool.close()
 
 
+def test_workers_that_cannot_start_answer_with_errors_instead_of_hanging():
+    broken = VerifyPool(workers=2)
+    broken._env["PYTHONHOME"] = "/nonexistent"  # the worker interpreter dies at once
+    try:
+        verdicts = check_answers([("1", "2"), ("3", "4")], pool=broken)
+        assert [(v.correct, v.status) for v in verdicts] == [(False, "error")] * 2
+        assert "while starting" in verdicts[0].message
+    finally:
+        broken.close()
+
+
 # ---------------------------------------------------------------------------- benchmarks
 
 

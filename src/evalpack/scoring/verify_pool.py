@@ -273,7 +273,7 @@ class VerifyPool:
             from evalpack.errors import UsageError
 
             raise UsageError("math scoring needs the math-verify package; install it with "
-                             "`pip install 'math-verify[antlr4_13_2]'` (or `pip install evalpack[math]`).")
+                             "`pip install 'math-verify[antlr4_13_2]>=0.9,<0.10'` (an evalpack dependency).")
         self.size = max(1, workers or min(2, os.cpu_count() or 1))
         # False leaves math-verify's own SIGALRM guards off: only our deadline stops a hang.
         self.signal_timeouts = signal_timeouts
@@ -285,6 +285,7 @@ class VerifyPool:
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         self._ids = itertools.count()
         self._workers: list[_Worker] = []
         self._closed = False
@@ -302,8 +303,14 @@ class VerifyPool:
                 future.set_result(Verdict(False, "error", "math-verify pool stopped"))
                 return future
             self._pending.append(_Job(next(self._ids), gold, pred, float(timeout), future))
-        os.write(self._wake_w, b"x")
+        self._wake()
         return future
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:  # the pipe is full of wake-ups already
+            pass
 
     def check_many(self, pairs, timeout: float = DEFAULT_TIMEOUT) -> list[Verdict]:
         futures = [self.submit(gold, pred, timeout) for gold, pred in pairs]
@@ -317,7 +324,7 @@ class VerifyPool:
             if self._closed:
                 return
             self._closed = True
-        os.write(self._wake_w, b"x")
+        self._wake()
         self._thread.join(timeout=10)
         for worker in self._workers:
             worker.kill()
@@ -417,7 +424,10 @@ class VerifyPool:
                                           message.get("message", ""), message.get("seconds", 0.0)))
         if closed:
             selector.unregister(worker.fd)
+            started = worker.ready
             self._retire(worker, "crash", f"worker exited (code {worker.proc.poll()})")
+            if not started:  # it would fail again: answer the waiting items instead of respawning
+                self._fail_all(f"math-verify worker exited while starting (code {worker.proc.returncode})")
 
     def _expire(self, selector) -> None:
         now = time.monotonic()
@@ -428,6 +438,8 @@ class VerifyPool:
                 selector.unregister(worker.fd)
                 limit = worker.job.timeout if worker.job else WORKER_START_TIMEOUT
                 self._retire(worker, "timeout", f"no verdict within {limit:g}s; worker killed")
+                if late_start:
+                    self._fail_all(f"math-verify worker not ready within {WORKER_START_TIMEOUT:g}s")
 
     def _fail_all(self, message: str) -> None:
         with self._lock:
