@@ -19,8 +19,8 @@ from conftest import run_dir_of, run_evalpack
 
 from evalpack.benchmarks import registry
 from evalpack.errors import UsageError
-from evalpack.scoring.math_equiv import (VerifyPool, check_answers, extract_answer, gold_from_gsm8k,
-                                         gold_from_solution, last_boxed, to_verifiable)
+from evalpack.scoring.math_equiv import (Verdict, VerifyPool, check_answers, extract_answer, gold_from_gsm8k,
+                                         gold_from_solution, last_boxed, quick_verdict, to_verifiable)
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -86,6 +86,14 @@ def test_to_verifiable_rewrites_e_notation_and_plain_units():
     assert to_verifiable("18 dollars") == "18"
     assert to_verifiable(r"\text{east}") == r"\text{east}"
     assert to_verifiable("x = e^2") == "x = e^2"
+
+
+def test_quick_verdicts_need_no_worker():
+    assert quick_verdict("18", None).status == "no_answer"
+    assert quick_verdict("4.5e33", r"4.5 \times 10^{33}") == Verdict(True, "same_text")
+    assert quick_verdict("2125", "2,125") == Verdict(True, "integers")
+    assert quick_verdict("18", "19") == Verdict(False, "integers")
+    assert quick_verdict("18", "18.0") is None and quick_verdict("1,2", "12") is None  # left to math-verify
 
 
 # ---------------------------------------------------------------------------- equivalence
@@ -182,7 +190,7 @@ def test_workers_that_cannot_start_answer_with_errors_instead_of_hanging():
     broken = VerifyPool(workers=2)
     broken._env["PYTHONHOME"] = "/nonexistent"  # the worker interpreter dies at once
     try:
-        verdicts = check_answers([("1", "2"), ("3", "4")], pool=broken)
+        verdicts = check_answers([("1", "0.5"), ("3", "x")], pool=broken)
         assert [(v.correct, v.status) for v in verdicts] == [(False, "error")] * 2
         assert "while starting" in verdicts[0].message
     finally:
