@@ -59,6 +59,8 @@ def test_extract_answer_fallbacks_in_the_graders_order():
     assert extract_answer("Adding up, the answer is 1,234.\nDone") == ("1,234", "answer_is")
     assert extract_answer("She pays 3 + 4 = 7 dollars, then 1,200 more.") == ("1200", "last_number")
     assert extract_answer("no digits at all") == (None, None)
+    # an empty box (the instruction echoed back) is no answer, as in the graders: no fallback
+    assert extract_answer("The answer is 42, put within \\boxed{}.") == (None, "empty_box")
     assert extract_answer(None) == (None, None)
     # only what follows a reasoning model's </think> is the answer
     assert extract_answer(r"<think>maybe \boxed{1}</think>It is \boxed{2}") == ("2", "boxed")
@@ -315,3 +317,30 @@ def test_a_hanging_item_in_a_run_scores_zero_is_logged_and_the_run_goes_on(mock_
     assert report["verifier"]["timeout"] == 1
     log_text = (run_dir / "evalpack.log").read_text()
     assert "math-verify timeout" in log_text and "(10^{7})!" in log_text
+
+
+def test_real_model_replies_are_read_and_verified(real_model_url, datasets_dir, tmp_path):
+    """SmolLM2-135M (llama.cpp) on one item of each dataset: real replies, not canned ones.
+
+    The model is far too small to solve these, so this asserts the pipeline: every reply
+    stored, read (or counted as unparsed) and given a verdict, and the score consistent with it.
+    """
+    done = run_evalpack("eval", "--model", "smollm2-135m-instruct", "--api-url", real_model_url,
+                        "--datasets", "gsm8k", "math_500", "minerva_math", "--limit", "1",
+                        "--dataset-args", '{"math_500": {"subset_list": ["Level 1"]}}',
+                        "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path), "--quiet",
+                        "--generation-config", '{"temperature": 0, "max_tokens": 160, "timeout": 300}',
+                        timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = run_dir_of(done)
+    for section in json.loads((run_dir / "report.json").read_text())["datasets"]:
+        assert section["num_samples"] == 1 and section["num_errors"] == 0 and section["num_scored"] == 1
+    for name in ("gsm8k", "math_500", "minerva_math"):
+        (row,) = [json.loads(line) for line in (run_dir / "samples" / f"{name}.jsonl").read_text().splitlines()]
+        assert isinstance(row["output"]["content"], str) and row["usage"].get("completion_tokens", 0) > 0
+        verdict = row["detail"]["verdict"]
+        assert verdict in {"ok", "same_text", "integers", "no_answer", "timeout"}
+        assert row["unparsed"] == (row["extracted"] is None) == (verdict == "no_answer")
+        assert row["score"] in (0.0, 1.0)
+        if verdict in ("no_answer", "timeout"):
+            assert row["score"] == 0.0

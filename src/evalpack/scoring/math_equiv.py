@@ -77,8 +77,8 @@ def extract_answer(text: str | None, *, last_number: bool = True) -> tuple[str |
     if minerva:
         return minerva.group(1).strip(), "minerva_format"
     boxed = last_boxed(text)
-    if boxed is not None and boxed != "":
-        return boxed, "boxed"
+    if boxed is not None:  # a box decides, even an empty one (it echoes the instruction): no answer
+        return (boxed, "boxed") if boxed else (None, "empty_box")
     if _ANSWER_IS_RE.search(text):
         tail = text[text.rfind("he answer is") + len("he answer is"):]
         tail = tail.strip().lstrip(":").strip().split("\n")[0].strip()
