@@ -14,6 +14,7 @@ from evalpack.errors import UsageError
 # name -> "module:Class"
 BENCHMARKS: dict[str, str] = {
     "mmlu": "evalpack.benchmarks.mmlu:MMLU",
+    "bfcl_v4": "evalpack.benchmarks.bfcl.benchmark:BFCLv4",
 }
 
 # Names EvalScope users may type that mean the same benchmark.

@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass, field
 
 from evalpack.benchmarks.bfcl.backends import BACKENDS
+from evalpack.benchmarks.bfcl.backends.noise import load_noise
 
 MAX_STEPS_PER_TURN = 20  # BFCL's MAXIMUM_STEP_LIMIT: more steps than this force-quits the entry
 
@@ -56,12 +57,14 @@ def result_text(value) -> str:
 class Session:
     """The backends of one entry, alive across its turns."""
 
-    def __init__(self, involved_classes: list[str], initial_config: dict, long_context: bool) -> None:
+    def __init__(self, involved_classes: list[str], initial_config: dict, long_context: bool,
+                 noise_file: str | None = None) -> None:
         self.instances = {}
         self.methods = {}
+        noise = load_noise(noise_file) if long_context else None
         for cls_name in involved_classes:
             backend = BACKENDS[cls_name]()
-            backend.load(copy.deepcopy(initial_config.get(cls_name, {})), long_context=long_context)
+            backend.load(copy.deepcopy(initial_config.get(cls_name, {})), long_context=long_context, noise=noise)
             self.instances[cls_name] = backend
             for method in backend.tool_names():
                 self.methods[method] = getattr(backend, method)
@@ -115,8 +118,8 @@ def check_entry(entry: dict, model_turns: list[list[list[dict]]], ground_truth: 
         return Verdict(False, "multi_turn:force_terminated",
                        f"{len(model_turns)} turns answered, {len(ground_truth)} expected")
     long_context = is_long_context(entry["id"])
-    model = Session(entry["involved_classes"], entry.get("initial_config", {}), long_context)
-    truth = Session(entry["involved_classes"], entry.get("initial_config", {}), long_context)
+    model = Session(entry["involved_classes"], entry.get("initial_config", {}), long_context, entry.get("noise_file"))
+    truth = Session(entry["involved_classes"], entry.get("initial_config", {}), long_context, entry.get("noise_file"))
     all_model_results: list[str] = []
     for turn, (steps, expected_calls) in enumerate(zip(model_turns, ground_truth)):
         for calls in steps:

@@ -12,7 +12,8 @@ import copy
 
 
 class Backend:
-    def load(self, config: dict, long_context: bool = False) -> None:
+    def load(self, config: dict, long_context: bool = False, noise: dict | None = None) -> None:
+        """`noise`: the long-context filler (see `noise.py`), given when `long_context` is set."""
         raise NotImplementedError
 
     def state(self) -> dict:

@@ -10,7 +10,6 @@ are one level at a time for `cd`, `mv`/`cp` take a bare name as destination
 from __future__ import annotations
 
 from evalpack.benchmarks.bfcl.backends.base import Backend
-from evalpack.benchmarks.bfcl.backends.filler import FILES_TAIL_USED, filler
 
 _BAD_CHARS = set('|/\\?%*:"><')
 
@@ -52,7 +51,8 @@ class Directory:
 
 
 class GorillaFileSystem(Backend):
-    def load(self, config: dict, long_context: bool = False) -> None:
+    def load(self, config: dict, long_context: bool = False, noise: dict | None = None) -> None:
+        self._noise = noise or {}
         self.long_context = long_context
         self.root = Directory("/", None)
         if "root" in config:
@@ -69,11 +69,11 @@ class GorillaFileSystem(Backend):
                 directory.contents[name] = self._build(item["contents"], Directory(name, directory))
             elif item["type"] == "file":
                 content = item["content"]
-                if self.long_context and name not in FILES_TAIL_USED:
-                    content += filler()["file_content"]
+                if self.long_context and name not in self._noise["files_tail_used"]:
+                    content += self._noise["file_content"]
                 directory.contents[name] = File(name, content)
         if leaf and self.long_context:
-            for name in filler()["populate_files"]:
+            for name in self._noise["populate_files"]:
                 directory.add_file(name)
         return directory
 

@@ -24,7 +24,8 @@ def _numbers_op(numbers, empty_error: str, op):
 
 
 class MathAPI(Backend):
-    def load(self, config: dict, long_context: bool = False) -> None:
+    def load(self, config: dict, long_context: bool = False, noise: dict | None = None) -> None:
+        self._noise = noise or {}
         pass  # stateless
 
     def logarithm(self, value: float, base: float, precision: int):

@@ -17,7 +17,8 @@ _NOT_LOGGED_IN = {"error": "No user is currently logged in."}
 
 
 class MessageAPI(Backend):
-    def load(self, config: dict, long_context: bool = False) -> None:
+    def load(self, config: dict, long_context: bool = False, noise: dict | None = None) -> None:
+        self._noise = noise or {}
         self._random = random.Random(config.get("random_seed", 200191))
         for key, default in DEFAULTS.items():
             setattr(self, key, config_value(config, key, default))

@@ -13,7 +13,8 @@ def _auth_error(action: str) -> dict:
 
 
 class TwitterAPI(Backend):
-    def load(self, config: dict, long_context: bool = False) -> None:
+    def load(self, config: dict, long_context: bool = False, noise: dict | None = None) -> None:
+        self._noise = noise or {}
         for key, default in DEFAULTS.items():
             setattr(self, key, config_value(config, key, default))
         self.tweets = {int(k): v for k, v in self.tweets.items()}

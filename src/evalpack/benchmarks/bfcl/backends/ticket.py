@@ -8,7 +8,8 @@ DEFAULTS = {"ticket_queue": [], "ticket_counter": 1, "current_user": None}
 
 
 class TicketAPI(Backend):
-    def load(self, config: dict, long_context: bool = False) -> None:
+    def load(self, config: dict, long_context: bool = False, noise: dict | None = None) -> None:
+        self._noise = noise or {}
         for key, default in DEFAULTS.items():
             setattr(self, key, config_value(config, key, default))
 

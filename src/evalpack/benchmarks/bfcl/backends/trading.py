@@ -11,7 +11,6 @@ import random
 from datetime import datetime, timedelta
 
 from evalpack.benchmarks.bfcl.backends.base import Backend, config_value
-from evalpack.benchmarks.bfcl.backends.filler import filler
 
 NOW = datetime(2024, 9, 1, 10, 30)
 
@@ -46,7 +45,8 @@ SYMBOLS = {"Apple": "AAPL", "Google": "GOOG", "Tesla": "TSLA", "Microsoft": "MSF
 
 
 class TradingBot(Backend):
-    def load(self, config: dict, long_context: bool = False) -> None:
+    def load(self, config: dict, long_context: bool = False, noise: dict | None = None) -> None:
+        self._noise = noise or {}
         for key, default in DEFAULTS.items():
             setattr(self, key, config_value(config, key, default))
         self.orders = {int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in self.orders.items()}
@@ -71,7 +71,7 @@ class TradingBot(Backend):
             return {"error": f"Stock with symbol '{symbol}' not found."}
         if self.long_context:
             stock = dict(self.stocks[symbol])
-            stock["MA(5)"], stock["MA(20)"] = list(filler()["ma_5"]), list(filler()["ma_20"])
+            stock["MA(5)"], stock["MA(20)"] = list(self._noise["ma_5"]), list(self._noise["ma_20"])
             return stock
         return self.stocks[symbol]
 
@@ -82,7 +82,7 @@ class TradingBot(Backend):
         if self.long_context:
             order = dict(self.orders[order_id])
             order["metadata"] = {k: v.format(symbol=order["symbol"])
-                                 for k, v in filler()["order_detail"].items()}
+                                 for k, v in self._noise["order_detail"].items()}
             return order
         return self.orders[order_id]
 
@@ -168,7 +168,7 @@ class TradingBot(Backend):
         if not self.authenticated:
             return ["Error: User not authenticated. Please log in to view the watchlist."]
         if self.long_context:
-            return self.watch_list + list(filler()["watch_list"])
+            return self.watch_list + self._noise["watch_list"]
         return {"watchlist": self.watch_list}
 
     def get_order_history(self):
@@ -184,13 +184,14 @@ class TradingBot(Backend):
         history = [t for t in self.transaction_history
                    if start <= datetime.strptime(t["timestamp"], "%Y-%m-%d %H:%M:%S") <= end]
         if self.long_context:
-            history.extend(filler()["transactions"])
+            history.extend(self._noise["transactions"])
         return {"transaction_history": history}
 
     def get_available_stocks(self, sector: str):
         sectors = {"Technology": ["AAPL", "GOOG", "MSFT", "NVDA"], "Automobile": ["TSLA", "F", "GM"]}
         if self.long_context:
-            sectors = {"Technology": list(filler()["technology"]), "Automobile": list(filler()["automobile"])}
+            sectors["Technology"] += self._noise["technology"]
+            sectors["Automobile"] += self._noise["automobile"]
         return {"stock_list": sectors.get(sector, [])}
 
     def filter_stocks_by_price(self, stocks: list, min_price: float, max_price: float):

@@ -12,7 +12,6 @@ import random
 from datetime import datetime
 
 from evalpack.benchmarks.bfcl.backends.base import Backend, config_value
-from evalpack.benchmarks.bfcl.backends.filler import filler
 
 DEFAULTS = {"credit_card_list": {}, "booking_record": {}, "access_token": None, "token_type": None,
             "token_expires_in": None, "token_scope": None, "user_first_name": None,
@@ -55,16 +54,17 @@ RATES = {("USD", "RMB"): 7, ("USD", "EUR"): 0.8, ("USD", "JPY"): 110, ("USD", "G
 
 
 class TravelAPI(Backend):
-    def load(self, config: dict, long_context: bool = False) -> None:
+    def load(self, config: dict, long_context: bool = False, noise: dict | None = None) -> None:
+        self._noise = noise or {}
         self._random = random.Random(config.get("random_seed", 141053))
         for key, default in DEFAULTS.items():
             setattr(self, key, config_value(config, key, default))
         self.long_context = long_context
         self._fare_cache: dict[str, float] = {}
         if long_context:
-            for card_id, card in filler()["credit_cards"].items():
+            for card_id, card in self._noise["credit_cards"].items():
                 self.credit_card_list.setdefault(card_id, copy.deepcopy(card))
-            for booking_id, booking in filler()["bookings"].items():
+            for booking_id, booking in self._noise["bookings"].items():
                 self.booking_record.setdefault(booking_id, copy.deepcopy(booking))
 
     def _token_error(self, access_token, flag: str | None = None):

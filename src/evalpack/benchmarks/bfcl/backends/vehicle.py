@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 
 from evalpack.benchmarks.bfcl.backends.base import Backend
-from evalpack.benchmarks.bfcl.backends.filler import filler
 
 MAX_FUEL = 50
 MIN_FUEL = 0.0
@@ -43,7 +42,8 @@ ZIPCODES = {"Rivermist": "83214", "Stonebrook": "74532", "Maplecrest": "56108", 
 
 
 class VehicleControlAPI(Backend):
-    def load(self, config: dict, long_context: bool = False) -> None:
+    def load(self, config: dict, long_context: bool = False, noise: dict | None = None) -> None:
+        self._noise = noise or {}
         import copy
         self._random = random.Random(config.get("random_seed", 141053))
         for attr, (key, default) in FIELDS.items():
@@ -100,7 +100,7 @@ class VehicleControlAPI(Backend):
     def get_outside_temperature_from_google(self):
         reading = {"outsideTemperature": self._random.uniform(-10.0, 40.0)}
         if self.long_context:
-            return {**filler()["weather"], **reading}
+            return {**self._noise["weather"], **reading}
         return reading
 
     def get_outside_temperature_from_weather_com(self):
@@ -113,7 +113,7 @@ class VehicleControlAPI(Backend):
         return {"headlightStatus": self.headLightStatus}
 
     def displayCarStatus(self, option: str):
-        status = {"metadata": filler()["car_metadata"]} if self.long_context else {}
+        status = {"metadata": self._noise["car_metadata"]} if self.long_context else {}
         views = {
             "fuel": lambda: {"fuelLevel": self.fuelLevel},
             "battery": lambda: {"batteryVoltage": self.batteryVoltage},
@@ -140,7 +140,7 @@ class VehicleControlAPI(Backend):
         reply = {"parkingBrakeStatus": self.parkingBrakeStatus, "_parkingBrakeForce": self._parkingBrakeForce,
                  "_slopeAngle": 10.0}
         if self.long_context:
-            reply = {"parkingBrakeInstruction": filler()["parking_brake_manual"], **reply}
+            reply = {"parkingBrakeInstruction": self._noise["parking_brake_manual"], **reply}
         return reply
 
     def pressBrakePedal(self, pedalPosition: float):
@@ -192,7 +192,7 @@ class VehicleControlAPI(Backend):
         km = DISTANCES.get(frozenset((cityA, cityB))) if cityA != cityB else None
         reply = {"distance": km} if km is not None else {"error": "distance not found in database."}
         if self.long_context:
-            reply["intermediaryCities"] = list(filler()["cities"])
+            reply["intermediaryCities"] = list(self._noise["cities"])
         return reply
 
     def get_zipcode_based_on_city(self, city: str):
@@ -209,7 +209,7 @@ class VehicleControlAPI(Backend):
                      "rearRightTirePressure": self.rearRightTirePressure}
         healthy = 30 <= sum(pressures.values()) / 4 <= 35
         return {**pressures, "healthy_tire_pressure": healthy,
-                "car_info": filler()["car_metadata"] if self.long_context else {}}
+                "car_info": self._noise["car_metadata"] if self.long_context else {}}
 
     def find_nearest_tire_shop(self):
         return {"shopLocation": "456 Oakwood Avenue, Rivermist, 83214"}
