@@ -4,8 +4,9 @@ It rebuilds, from the real data, the exact request evalpack sends for each entry
 and answers with the calls a perfect model would make:
 * single-turn: all calls at once, as `tool_calls` (native mode) or as
   `[f(a=1)]` text (prompt mode);
-* multi-turn: one ground-truth call per step through the agent loop, then a
-  plain-text answer that ends the turn.
+* multi-turn: one ground-truth call per step through the agent loop (a few per step when a
+  turn has more calls than BFCL's 20-step limit allows), then a plain-text answer that
+  ends the turn.
 Environment: BFCL_DATA (the bfcl_v4 directory), BFCL_CATEGORIES (comma list),
 BFCL_MODE ("fc" or "prompt"), BFCL_BREAK (optional "<entry id>:<turn>": answer that
 turn with one wrong argument, to prove a bad turn fails the entry).
@@ -105,8 +106,11 @@ def multi_turn_step(messages: list[dict], tools) -> dict | str:
     else:
         names = None
     last_user = max(i for i, m in enumerate(messages) if _is_user_turn(m))
-    done = sum(1 for m in messages[last_user:] if m["role"] == "assistant" and m.get("tool_calls")) if FC else \
-        sum(1 for m in messages[last_user:] if m["role"] == "assistant" and str(m.get("content")).startswith("["))
+    if FC:
+        done = sum(len(m["tool_calls"]) for m in messages[last_user:] if m["role"] == "assistant" and m.get("tool_calls"))
+    else:
+        done = sum(str(m.get("content")).count("), ") + 1 for m in messages[last_user:]
+                   if m["role"] == "assistant" and str(m.get("content")).startswith("["))
     for category in CATEGORIES:
         if names is None:
             hits = [v for k, v in MULTI.items() if json.loads(k)[0] == category and json.loads(k)[1] == users]
@@ -116,12 +120,13 @@ def multi_turn_step(messages: list[dict], tools) -> dict | str:
         if found:
             entry_id, turn, calls = found
             if done < len(calls):
-                call = json.loads(json.dumps(calls[done]))
+                per_step = -(-len(calls) // 20)  # stay within the step limit
+                batch = json.loads(json.dumps(calls[done:done + per_step]))
                 if BREAK == f"{entry_id}:{turn}":
-                    (name, args), = call.items()
+                    (name, args), = batch[0].items()
                     key = next(iter(args), None)
                     if key is not None:
                         args[key] = f"{args[key]}_wrong" if isinstance(args[key], str) else 987654
-                return _reply([call])
+                return _reply(batch)
             return "Done."
     return "I cannot help with that."

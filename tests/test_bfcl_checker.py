@@ -42,10 +42,6 @@ UNSATISFIABLE = {
     "live_multiple_964-207-0": "missing_required",
     "live_multiple_1038-265-0": "missing_optional",
 }
-# Long-context entries whose ground truth quotes upstream's noise (file names, padded text):
-# they need bfcl_v4/long_context.json (upstream's constants); see docs/bfcl.md.
-NEEDS_UPSTREAM_NOISE = {
-    "multi_turn_long_context_%d" % i for i in (8, 11, 18, 20, 28, 29, 30, 31, 32, 35, 38, 41, 43, 46, 48, 143, 153)}
 
 
 @pytest.fixture(scope="module")
@@ -407,3 +403,25 @@ def test_aggregate_uses_the_leaderboard_groups_and_weights():
     assert m["overall_supported"] == pytest.approx(weighted / 60) == report["score"]
     partial = bench.aggregate([r for r in results if r.subset == "simple_python"], bench.resolve_args(None))
     assert "overall" not in partial["metrics"] and partial["score"] == 1.0
+
+
+def test_long_context_noise_comes_from_long_context_json_when_present(tmp_path):
+    from evalpack.benchmarks.bfcl.backends.noise import UPSTREAM_NAMES, generated_noise
+
+    generated = generated_noise()
+    upstream_like = {name: generated[key] for key, name in UPSTREAM_NAMES.items()}
+    upstream_like["POPULATE_FILE_EXTENSION"] = ["from_the_json_file.jpg"]
+    upstream_like["WATCH_LIST_EXTENSION"] = ["QQQ", "..."]
+    (tmp_path / "long_context.json").write_text(__import__("json").dumps(upstream_like))
+    assert noise_path(tmp_path) == str(tmp_path / "long_context.json")
+    config = {"GorillaFileSystem": {"root": {"r": {"type": "directory", "contents": {
+        "leaf": {"type": "directory", "contents": {"log.txt": {"type": "file", "content": "x"}}}}}}},
+        "TradingBot": {"authenticated": True}}
+    session = Session(["GorillaFileSystem", "TradingBot"], config, True, str(tmp_path / "long_context.json"))
+    session.call("cd", (), {"folder": "leaf"})
+    assert session.call("ls") == '{"current_directory_content": ["log.txt", "from_the_json_file.jpg"]}'
+    assert session.call("cat", (), {"file_name": "log.txt"}) == '{"file_content": "x"}'  # tail-used: unpadded
+    assert session.call("get_watchlist") == "['NVDA', 'QQQ', Ellipsis]"  # upstream's trailing `...`
+    fallback = Session(["GorillaFileSystem"], config, True, None)
+    fallback.call("cd", (), {"folder": "leaf"})
+    assert len(__import__("json").loads(fallback.call("ls"))["current_directory_content"]) == 31
