@@ -45,6 +45,7 @@ def _is_user_turn(message: dict) -> bool:
 
 SINGLE: dict[str, list[dict] | None] = {}
 MULTI: dict[str, tuple[str, int, list[dict]]] = {}
+BY_USERS: dict[str, tuple[str, int, list[dict]]] = {}  # prompt mode sends no tools to key on
 for category in CATEGORIES:
     for entry in load_category(DATA, category):
         if category in MULTI_TURN:
@@ -59,6 +60,7 @@ for category in CATEGORIES:
                     users += [m["content"] for m in messages if m["role"] == "user"]
                 calls = [as_keyword_call(c) for c in entry["ground_truth"][turn]]
                 MULTI[_key(category, users, sorted(names))] = (entry["id"], turn, calls)
+                BY_USERS[_key(category, users)] = (entry["id"], turn, calls)
             continue
         functions = add_language_hints(entry["function"], category)
         messages = [dict(m) for m in entry["question"][0]]
@@ -113,8 +115,7 @@ def multi_turn_step(messages: list[dict], tools) -> dict | str:
                    if m["role"] == "assistant" and str(m.get("content")).startswith("["))
     for category in CATEGORIES:
         if names is None:
-            hits = [v for k, v in MULTI.items() if json.loads(k)[0] == category and json.loads(k)[1] == users]
-            found = hits[0] if len(hits) == 1 else None
+            found = BY_USERS.get(_key(category, users))
         else:
             found = MULTI.get(_key(category, users, names))
         if found:
