@@ -425,3 +425,89 @@ def test_long_context_noise_comes_from_long_context_json_when_present(tmp_path):
     fallback = Session(["GorillaFileSystem"], config, True, None)
     fallback.call("cd", (), {"folder": "leaf"})
     assert len(__import__("json").loads(fallback.call("ls"))["current_directory_content"]) == 31
+
+
+# ------------------------------------------------------------------ the agent loop
+class _ScriptedModel:
+    """A SolveContext whose replies come from a function of (messages, tools); records requests."""
+
+    def __init__(self, args, reply):
+        self.args, self.reply, self.requests = args, reply, []
+
+    async def chat(self, messages, tools=None, **params):
+        import json
+
+        from evalpack.client import ChatReply
+
+        self.requests.append({"messages": json.loads(json.dumps(messages)), "tools": tools})
+        out = self.reply(messages, tools)
+        calls = [{"id": f"call_{len(self.requests)}_{i}", "type": "function",
+                  "function": {"name": n, "arguments": a if isinstance(a, str) else json.dumps(a)}}
+                 for i, (n, a) in enumerate(out.get("calls", []))] or None
+        return ChatReply(content=out.get("content"), tool_calls=calls)
+
+
+def _multi_turn_sample(bench, bfcl_dir, category, entry_id, fc=True):
+    import asyncio  # noqa: F401
+
+    args = bench.resolve_args({"subset_list": [category], "extra_params": {"is_fc_model": fc}})
+    sample = next(s for s in bench.load(bfcl_dir.parent, args) if s.id == entry_id)
+    return args, sample
+
+
+def test_miss_func_adds_the_withheld_functions_at_their_turn(bfcl_dir, entries):
+    import asyncio
+
+    bench = BFCLv4()
+    entry = entries["multi_turn_miss_func"][0]
+    (turn, names), = [(int(t), [f["name"] for f in fs]) for t, fs in entry["missed_function"].items()]
+    args, sample = _multi_turn_sample(bench, bfcl_dir, "multi_turn_miss_func", entry["id"])
+    model = _ScriptedModel(args, lambda messages, tools: {"content": "ok"})
+    output = asyncio.run(bench.solve(sample, model))
+    offered = [{t["function"]["name"] for t in r["tools"]} for r in model.requests]
+    assert len(offered) == len(entry["question"])  # one text reply per turn
+    for i, tools in enumerate(offered):
+        assert all((name in tools) == (i >= turn) for name in names), i
+    assert "more functions" in model.requests[turn]["messages"][-1]["content"]
+    assert bench.score(sample, output, args).value == 0.0  # it never called anything
+
+
+def test_agent_loop_feeds_results_back_and_stops_runaway_turns(bfcl_dir, entries):
+    import asyncio
+
+    bench = BFCLv4()
+    entry = entries["multi_turn_base"][0]
+    args, sample = _multi_turn_sample(bench, bfcl_dir, "multi_turn_base", entry["id"])
+    model = _ScriptedModel(args, lambda messages, tools: {"calls": [("pwd", {}), ("no_such_tool", {"x": 1})]})
+    output = asyncio.run(bench.solve(sample, model))
+    assert output["force_quit"] is True and len(output["turns"]) == 1 and len(output["turns"][0]) == 21
+    tool_messages = [m for m in model.requests[1]["messages"] if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_messages] == ["call_1_0", "call_1_1"]
+    assert tool_messages[0]["content"] == '{"current_working_directory": "/workspace"}'
+    assert tool_messages[1]["content"] == "Error during execution: name 'no_such_tool' is not defined"
+    score = bench.score(sample, output, args)
+    assert score.value == 0.0 and score.detail["error_type"] == "multi_turn:force_terminated"
+    # arguments that are not JSON end the turn (the reply cannot be decoded), as in BFCL
+    model = _ScriptedModel(args, lambda messages, tools: {"calls": [("pwd", "{not json")]})
+    output = asyncio.run(bench.solve(sample, model))
+    assert [len(t) for t in output["turns"]] == [1] * len(entry["question"])
+
+
+def test_prompt_mode_agent_loop_sends_results_as_a_user_message(bfcl_dir, entries):
+    import asyncio
+
+    bench = BFCLv4()
+    entry = entries["multi_turn_base"][0]
+    args, sample = _multi_turn_sample(bench, bfcl_dir, "multi_turn_base", entry["id"], fc=False)
+
+    def reply(messages, tools):
+        assert tools is None
+        return {"content": "Done."} if messages[-1]["content"].startswith("[{") else {"content": "[pwd()]"}
+
+    model = _ScriptedModel(args, reply)
+    asyncio.run(bench.solve(sample, model))
+    first = model.requests[0]["messages"]
+    assert first[0]["role"] == "system" and '"name": "pwd"' in first[0]["content"]
+    assert model.requests[1]["messages"][-1] == {
+        "role": "user", "content": repr([{"role": "tool", "name": "pwd()",
+                                          "content": '{"current_working_directory": "/workspace"}'}])}
