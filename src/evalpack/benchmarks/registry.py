@@ -15,6 +15,9 @@ from evalpack.errors import UsageError
 BENCHMARKS: dict[str, str] = {
     "mmlu": "evalpack.benchmarks.mmlu:MMLU",
     "bfcl_v4": "evalpack.benchmarks.bfcl.benchmark:BFCLv4",
+    "ceval": "evalpack.benchmarks.ceval:CEval",
+    "gpqa_diamond": "evalpack.benchmarks.gpqa:GPQADiamond",
+    "longbench_v2": "evalpack.benchmarks.longbench_v2:LongBenchV2",
 }
 
 # Names EvalScope users may type that mean the same benchmark.
