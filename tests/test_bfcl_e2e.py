@@ -4,66 +4,42 @@ whose responder (tests/bfcl_responder.py) replays the ground truth of the real f
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from conftest import run_dir_of, run_evalpack
 from test_bfcl_checker import UNSATISFIABLE
 
 from evalpack.benchmarks.bfcl.data import LIVE, MULTI_TURN, NON_LIVE, RELEVANCE
 
-HERE = Path(__file__).parent
+RESPONDER = Path(__file__).parent / "responders" / "bfcl.py"
 AST_CATEGORIES = [c for c in NON_LIVE + LIVE if c not in RELEVANCE]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture
+def replay_server(mock_server, monkeypatch, datasets_dir):
+    """`evalpack mock` answering with the ground truth of `categories` (see responders/bfcl.py)."""
+
+    def start(categories: list[str], mode: str = "fc", broken: str = ""):
+        monkeypatch.setenv("BFCL_DATA", str(datasets_dir / "bfcl_v4"))
+        monkeypatch.setenv("BFCL_CATEGORIES", ",".join(categories))
+        monkeypatch.setenv("BFCL_MODE", mode)
+        monkeypatch.setenv("BFCL_BREAK", broken)
+        return mock_server("--responder", f"{RESPONDER}:respond")
+
+    return start
 
 
-class Mock:
-    """`evalpack mock` with the replay responder, as a subprocess on a free local port."""
-
-    def __init__(self, data: Path, categories: list[str], mode: str = "fc", broken: str = "") -> None:
-        self.port = _free_port()
-        env = {**os.environ, "BFCL_DATA": str(data), "BFCL_CATEGORIES": ",".join(categories),
-               "BFCL_MODE": mode, "BFCL_BREAK": broken}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "evalpack", "mock", "--port", str(self.port), "--responder",
-             f"{HERE / 'bfcl_responder.py'}:respond"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/models", timeout=2).read()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mock did not start: {self.proc.stderr.read().decode()[-2000:]}")
-                time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
-
-
-def run_eval(mock: Mock, dataset_dir: Path, work_dir: Path, categories: list[str], *extra: str,
+def run_eval(server, datasets_dir: Path, work_dir: Path, categories: list[str], *extra: str,
              extra_params: dict | None = None) -> tuple[dict, list[dict], Path]:
     args = {"bfcl_v4": {"subset_list": categories, **({"extra_params": extra_params} if extra_params else {})}}
-    proc = subprocess.run(
-        [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", mock.url,
-         "--datasets", "bfcl_v4", "--dataset-dir", str(dataset_dir), "--work-dir", str(work_dir),
-         "--dataset-args", json.dumps(args), "--quiet", "--eval-batch-size", "32", *extra],
-        capture_output=True, text=True, timeout=900)
+    proc = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", "bfcl_v4",
+                        "--dataset-dir", str(datasets_dir), "--work-dir", str(work_dir),
+                        "--dataset-args", json.dumps(args), "--quiet", "--eval-batch-size", "32", *extra,
+                        timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    run_dir = next(p for p in work_dir.iterdir() if (p / "report.json").is_file())
+    run_dir = run_dir_of(proc)
     report = json.loads((run_dir / "report.json").read_text())["datasets"][0]
     samples = [json.loads(line) for line in (run_dir / "samples" / "bfcl_v4.jsonl").read_text().splitlines()]
     return report, samples, run_dir
@@ -73,17 +49,9 @@ def _by_category(report: dict) -> dict:
     return {row["name"]: row for row in report["subsets"]}
 
 
-@pytest.fixture(scope="module")
-def bfcl_dir(datasets_dir) -> Path:
-    return datasets_dir / "bfcl_v4"
-
-
-def test_single_turn_replay_native_tools(datasets_dir, bfcl_dir, tmp_path):
-    mock = Mock(bfcl_dir, AST_CATEGORIES)
-    try:
-        report, samples, run_dir = run_eval(mock, datasets_dir, tmp_path, AST_CATEGORIES)
-    finally:
-        mock.stop()
+def test_single_turn_replay_native_tools(replay_server, datasets_dir, tmp_path):
+    server = replay_server(AST_CATEGORIES)
+    report, samples, run_dir = run_eval(server, datasets_dir, tmp_path, AST_CATEGORIES)
     assert report["num_errors"] == 0
     failed = {s["sample_id"]: s["detail"].get("error_type") for s in samples if s["score"] != 1.0}
     assert failed == UNSATISFIABLE
@@ -98,20 +66,16 @@ def test_single_turn_replay_native_tools(datasets_dir, bfcl_dir, tmp_path):
     assert report["metrics"]["live"] == pytest.approx(
         sum(rows[c]["score"] * sizes[c] for c in LIVE[:4]) / sum(sizes[c] for c in LIVE[:4]))
     # scoring is a pure function of the stored outputs
-    proc = subprocess.run([sys.executable, "-m", "evalpack", "rescore", str(run_dir), "--quiet"],
-                          capture_output=True, text=True, timeout=600)
+    proc = run_evalpack("rescore", str(run_dir), "--quiet")
     assert proc.returncode == 0, proc.stderr[-2000:]
     again = json.loads((run_dir / "report.json").read_text())["datasets"][0]
     assert again["score"] == report["score"] and again["subsets"] == report["subsets"]
 
 
-def test_relevance_replay_native_tools(datasets_dir, bfcl_dir, tmp_path):
+def test_relevance_replay_native_tools(replay_server, datasets_dir, tmp_path):
     categories = list(RELEVANCE)
-    mock = Mock(bfcl_dir, categories)
-    try:
-        report, samples, _ = run_eval(mock, datasets_dir, tmp_path, categories)
-    finally:
-        mock.stop()
+    server = replay_server(categories)
+    report, samples, _ = run_eval(server, datasets_dir, tmp_path, categories)
     rows = _by_category(report)
     assert {c: (rows[c]["num"], rows[c]["score"]) for c in categories} == {
         "irrelevance": (240, 1.0), "live_irrelevance": (884, 1.0), "live_relevance": (16, 1.0)}
@@ -119,12 +83,9 @@ def test_relevance_replay_native_tools(datasets_dir, bfcl_dir, tmp_path):
 
 
 @pytest.mark.parametrize("category", MULTI_TURN)
-def test_multi_turn_replay_step_by_step(datasets_dir, bfcl_dir, tmp_path, category):
-    mock = Mock(bfcl_dir, [category])
-    try:
-        report, samples, _ = run_eval(mock, datasets_dir, tmp_path, [category])
-    finally:
-        mock.stop()
+def test_multi_turn_replay_step_by_step(replay_server, datasets_dir, tmp_path, category):
+    server = replay_server([category])
+    report, samples, _ = run_eval(server, datasets_dir, tmp_path, [category])
     assert report["num_errors"] == 0 and len(samples) == 200
     assert sorted(s["sample_id"] for s in samples if s["score"] != 1.0) == []
     assert report["score"] == 1.0 and report["metrics"].get("multi_turn") is None  # one category only
@@ -135,28 +96,22 @@ def test_multi_turn_replay_step_by_step(datasets_dir, bfcl_dir, tmp_path, catego
     assert all(turn[-1]["tool_calls"] is None for s in samples for turn in s["output"]["turns"])
 
 
-def test_a_wrong_call_in_one_turn_fails_only_that_entry(datasets_dir, bfcl_dir, tmp_path):
-    mock = Mock(bfcl_dir, ["multi_turn_base"], broken="multi_turn_base_2:1")
-    try:
-        report, samples, _ = run_eval(mock, datasets_dir, tmp_path, ["multi_turn_base"], "--limit", "5")
-    finally:
-        mock.stop()
+def test_a_wrong_call_in_one_turn_fails_only_that_entry(replay_server, datasets_dir, tmp_path):
+    server = replay_server(["multi_turn_base"], broken="multi_turn_base_2:1")
+    report, samples, _ = run_eval(server, datasets_dir, tmp_path, ["multi_turn_base"], "--limit", "5")
     scores = {s["sample_id"]: s["score"] for s in samples}
     assert scores == {f"multi_turn_base_{i}": (0.0 if i == 2 else 1.0) for i in range(5)}
     broken = next(s for s in samples if s["sample_id"] == "multi_turn_base_2")
     assert broken["detail"]["error_type"].startswith("multi_turn:")
 
 
-def test_prompt_mode_replay(datasets_dir, bfcl_dir, tmp_path):
+def test_prompt_mode_replay(replay_server, datasets_dir, tmp_path):
     # one multi-turn category: without tools in the request the responder tells entries apart
     # by their user turns only, which repeat across the multi-turn categories
     categories = ["simple_python", "multiple", "parallel", "live_simple", "irrelevance", "multi_turn_miss_func"]
-    mock = Mock(bfcl_dir, categories, mode="prompt")
-    try:
-        report, samples, _ = run_eval(mock, datasets_dir, tmp_path, categories, "--limit", "15",
-                                      extra_params={"is_fc_model": False})
-    finally:
-        mock.stop()
+    server = replay_server(categories, mode="prompt")
+    report, samples, _ = run_eval(server, datasets_dir, tmp_path, categories, "--limit", "15",
+                                  extra_params={"is_fc_model": False})
     assert report["num_errors"] == 0
     assert len(samples) == 15 * len(categories)
     assert {s["sample_id"] for s in samples if s["score"] != 1.0} == set()
