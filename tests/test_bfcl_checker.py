@@ -274,8 +274,8 @@ def test_unsupported_categories_and_unknown_options_are_usage_errors():
         bench.resolve_args({"extra_params": {"is_fc": True}})
     with pytest.raises(UsageError, match="no subset"):
         bench.resolve_args({"subset_list": ["simple"]})
-    assert bench.resolve_args({"extra_params": {"is_fc_model": False}})["extra_params"] == {
-        "is_fc_model": False, "underscore_to_dot": True}
+    assert bench.resolve_args({"extra_params": {"is_fc_model": False, "SERPAPI_API_KEY": "s3cret"}})[
+        "extra_params"] == {"is_fc_model": False, "underscore_to_dot": True}
 
 
 # ------------------------------------------------------------------ multi-turn

@@ -50,6 +50,11 @@ class BFCLv4(Benchmark):
                 f"--dataset-args: bfcl_v4 category {', '.join(blocked)} is not supported yet "
                 "(memory needs its memory backends, web_search needs the internet); "
                 f"choose from: {', '.join(SUPPORTED)}")
+        user_args = dict(user_args or {})
+        if isinstance(user_args.get("extra_params"), dict):
+            # EvalScope's web-search key: accepted so its configs work, dropped (never stored)
+            user_args["extra_params"] = {k: v for k, v in user_args["extra_params"].items()
+                                         if k != "SERPAPI_API_KEY"}
         args = super().resolve_args(user_args)
         unknown = set(args["extra_params"]) - set(EXTRA_PARAMS)
         if unknown:
