@@ -448,8 +448,6 @@ class _ScriptedModel:
 
 
 def _multi_turn_sample(bench, bfcl_dir, category, entry_id, fc=True):
-    import asyncio  # noqa: F401
-
     args = bench.resolve_args({"subset_list": [category], "extra_params": {"is_fc_model": fc}})
     sample = next(s for s in bench.load(bfcl_dir.parent, args) if s.id == entry_id)
     return args, sample
