@@ -4,6 +4,25 @@ from __future__ import annotations
 
 import json
 
+# Entries no answer can satisfy under BFCL's own rules (upstream's checker rejects every
+# possible reply too): the possible answer omits a required parameter, names a parameter
+# the doc lacks, or expects mixed-type items in a Java ArrayList whose items are `any`
+# (which BFCL converts to strings).
+UNSATISFIABLE = {
+    "simple_python_200": "missing_required",
+    "simple_java_36": "value_error:list/tuple",
+    "simple_java_65": "value_error:list/tuple",
+    "parallel_multiple_26": "parallel:cannot_find_match",
+    "live_simple_106-63-0": "missing_required",
+    "live_simple_112-68-0": "missing_required",
+    "live_multiple_144-56-0": "missing_required",
+    "live_multiple_507-149-4": "missing_required",
+    "live_multiple_834-178-9": "missing_required",
+    "live_multiple_862-181-3": "unexpected_param",
+    "live_multiple_964-207-0": "missing_required",
+    "live_multiple_1038-265-0": "missing_optional",
+}
+
 
 def pick(values: list):
     """First acceptable value; None when the first option is "" (parameter left out)."""

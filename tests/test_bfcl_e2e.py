@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_dir_of, run_evalpack
-from test_bfcl_checker import UNSATISFIABLE
+from bfcl_replay import UNSATISFIABLE
 
 from evalpack.benchmarks.bfcl.data import LIVE, MULTI_TURN, NON_LIVE, RELEVANCE
 
