@@ -14,6 +14,7 @@ from evalpack.errors import UsageError
 # name -> "module:Class"
 BENCHMARKS: dict[str, str] = {
     "mmlu": "evalpack.benchmarks.mmlu:MMLU",
+    "tau_bench": "evalpack.benchmarks.tau_bench:TauBench",
 }
 
 # Names EvalScope users may type that mean the same benchmark.
