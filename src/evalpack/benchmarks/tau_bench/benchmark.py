@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from math import comb
 from pathlib import Path
 
 from evalpack.benchmarks.base import Benchmark, DataFile, Result, Sample, Score
@@ -14,6 +13,7 @@ from evalpack.benchmarks.tau_bench.env import (DOMAINS, TABLES, Database, Enviro
 from evalpack.benchmarks.tau_bench.episode import run_episode
 from evalpack.benchmarks.tau_bench.user_sim import SimulatedUser
 from evalpack.errors import DataMissingError, UsageError
+from evalpack.metrics import accuracy_report, pass_hat_k
 
 DEFAULT_MAX_STEPS = 30
 USER_KEYS = {"user_model", "api_base", "api_key", "generation_config", "max_steps"}
@@ -24,7 +24,7 @@ class TauBench(Benchmark):
     title = "τ-bench"
     description = ("Tool-agent-user conversations in airline and retail customer service; reward 1 "
                    "iff the final database matches the gold one and required facts were said.")
-    metric = "pass^1"
+    metric = "average_reward"
     subsets = DOMAINS
     default_args = {
         "subset_list": None,
@@ -60,20 +60,21 @@ class TauBench(Benchmark):
     def data_files(self) -> list[DataFile]:
         return [DataFile(path, sha, size, url) for path, sha, size, url in _DATA_FILES]
 
-    def _domain_dir(self, data_dir: Path, domain: str) -> Path:
-        # accept <dataset-dir> as well as <dataset-dir>/tau_bench
-        for candidate in (Path(data_dir) / domain, Path(data_dir) / self.data_dirname / domain):
-            if (candidate / "tasks_test.json").is_file():
-                return candidate
-        raise DataMissingError(
-            f"tau_bench: {Path(data_dir) / self.data_dirname / domain / 'tasks_test.json'} not found; "
-            f"put the tau-bench data there (airline/ and retail/ with tasks_test.json, wiki.md, "
-            f"tools.json and {', '.join(TABLES[domain])}.json).")
+    def _domain_dir(self, data_dir: Path, args: dict, domain: str) -> Path:
+        domain_dir = self.root(data_dir, args) / domain
+        missing = [name for name in ("tasks_test.json", "wiki.md", "tools.json",
+                                     *(f"{t}.json" for t in TABLES[domain]))
+                   if not (domain_dir / name).is_file()]
+        if missing:
+            raise DataMissingError(
+                f"tau_bench: {domain_dir} lacks {', '.join(missing)}; put the tau-bench {domain} files "
+                f"there (see `evalpack list` / the datasets' SOURCES.md) or pass --dataset-dir.")
+        return domain_dir
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
         samples = []
         for domain in self.selected_subsets(args):
-            domain_dir = self._domain_dir(data_dir, domain)
+            domain_dir = self._domain_dir(data_dir, args, domain)
             self._domain_dirs[domain] = domain_dir
             tasks = json.loads((domain_dir / "tasks_test.json").read_text(encoding="utf-8"))
             for index, task in enumerate(tasks):
@@ -138,39 +139,36 @@ class TauBench(Benchmark):
         return pass_hat_k_report(results, repeats=int(args.get("repeats") or 1))
 
 
-def pass_hat_k(successes_per_task: list[int], trials: int) -> dict[int, float]:
-    """pass^k for k = 1..trials: mean over tasks of C(c, k) / C(trials, k) (Yao et al. 2024)."""
-    if not successes_per_task or trials < 1:
-        return {}
-    return {k: sum(comb(c, k) for c in successes_per_task) / comb(trials, k) / len(successes_per_task)
-            for k in range(1, trials + 1)}
-
-
 def pass_hat_k_report(results: list[Result], repeats: int = 1) -> dict:
-    """Average reward and pass^k per domain and overall. An errored trial counts as a failure
-    (upstream records reward 0 when an episode raises)."""
+    """Average reward per domain and overall (the report's score), plus pass^k for
+    k = 1..repeats: the mean over tasks of C(c, k) / C(n, k), c successes in n trials
+    (upstream `display_metrics`). The runner leaves errored episodes out, so a task's
+    errored trial counts as a failed one (upstream records reward 0 for it)."""
+    report = accuracy_report(results, metric="average_reward")
     trials = max([repeats] + [r.repeat + 1 for r in results])
 
-    def summarise(rows: list[Result]) -> dict:
+    def pass_hats(rows: list[Result]) -> dict[str, float]:
         successes: dict[str, int] = {}
         for r in rows:
-            successes.setdefault(r.sample_id, 0)
-            if r.score is not None and abs(r.score - 1.0) <= 1e-6:
-                successes[r.sample_id] += 1
-        rewards = [r.score or 0.0 for r in rows]
-        ks = pass_hat_k(list(successes.values()), trials)
-        return {"tasks": len(successes), "trials": trials, "episodes": len(rows),
-                "errors": sum(1 for r in rows if r.score is None),
-                "average_reward": sum(rewards) / len(rewards) if rewards else 0.0,
-                **{f"pass^{k}": v for k, v in ks.items()}}
+            ok = r.score is not None and abs(r.score - 1.0) <= 1e-6
+            successes[r.sample_id] = successes.get(r.sample_id, 0) + int(ok)
+        if not successes:
+            return {}
+        return {f"pass^{k}": sum(pass_hat_k(trials, c, k) for c in successes.values()) / len(successes)
+                for k in range(1, trials + 1)}
 
     by_domain: dict[str, list[Result]] = {}
     for r in results:
         by_domain.setdefault(r.subset, []).append(r)
-    overall = summarise(results)
-    return {"metric": "pass^1", "score": overall.get("pass^1", 0.0),
-            "subsets": {d: summarise(rows) for d, rows in sorted(by_domain.items())},
-            "overall": overall}
+    for row in report["subsets"]:
+        row.update(pass_hats(by_domain.get(row["name"], [])))
+        row["tasks"] = len({r.sample_id for r in by_domain.get(row["name"], [])})
+    report["metrics"].update(pass_hats(results))
+    for domain, rows in sorted(by_domain.items()):
+        for key, value in pass_hats(rows).items():
+            report["metrics"][f"{key} {domain}"] = value
+    report["trials"] = trials
+    return report
 
 
 # (path relative to <dataset-dir>/tau_bench, sha256, bytes, url): the upstream files at
