@@ -36,7 +36,7 @@ def respond(body: dict):
 def _user(messages):
     if len(messages) == 2:  # the opening line: introduce the task
         system = messages[0]["content"]
-        instruction = system.split("\n\nInstruction: ", 1)[1].rsplit("\nRules:", 1)[0]
+        instruction = system.split("\n\nInstruction: ", 1)[1].rsplit("\n\nRules:", 1)[0]
         return f"Hello, this is task {_tasks()[instruction]['id']}."
     return STOP if DONE in (messages[-1]["content"] or "") else "ok"
 

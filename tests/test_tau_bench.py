@@ -121,14 +121,19 @@ def test_replaying_ground_truth_scores_one_on_every_task(bench):
     """A scripted agent that calls every gold action and then states the expected outputs
     earns reward 1 on all 165 tasks, through the full episode loop and `score`."""
     b, args, samples = bench
-    failures = []
+    failures, failed_writes = [], set()
     for sample in samples:
         final = f"{DONE} " + " ".join(sample.target["outputs"])
         ctx = ScriptedContext(replaying_agent(sample.target["actions"], final), stopping_user)
         output, score = run(b, sample, ctx)
         if score.value != 1.0:
             failures.append((sample.id, output["end_reason"], score.detail))
+        failed_writes |= {sample.id for m in output["messages"]
+                          if m["role"] == "tool" and m["name"] in WRITE_TOOLS and m["content"].startswith("Error")}
     assert failures == []
+    # every gold write succeeds except four that fail in upstream as well (data quirks: refund to a
+    # non-original payment method, exchange on a pending order, gift card balance too low)
+    assert failed_writes == {"retail_12", "retail_13", "retail_64", "retail_106"}
 
 
 def _initial_hashes(datasets_dir):
@@ -374,7 +379,8 @@ def test_transcript_holds_every_turn_and_only_the_first_tool_call_runs(bench):
     # the simulated user got upstream's prompt with the instruction verbatim, and the agent's words
     system = ctx.user_calls[0][0]["content"]
     assert system.startswith("You are a user interacting with an agent.\n\nInstruction: " +
-                             sample.metadata["instruction"])
+                             sample.metadata["instruction"] + "\n\nRules:\n- Just generate one line")
+    assert "generate '###STOP###' as a standalone message" in system
     assert ctx.user_calls[0][1] == {"role": "user", "content": "Hi! How can I help you today?"}
     assert ctx.user_calls[-1][-1] == {"role": "user", "content": DONE}
 

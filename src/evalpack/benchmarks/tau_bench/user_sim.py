@@ -19,6 +19,7 @@ def user_system_prompt(instruction: str) -> str:
     return f"""You are a user interacting with an agent.
 
 Instruction: {instruction}
+
 Rules:
 - Just generate one line at a time to simulate the user's message.
 - Do not give away all the instruction at once. Only provide the information that is necessary for the current step.
