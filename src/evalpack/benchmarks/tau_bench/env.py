@@ -32,8 +32,9 @@ def data_hash(data: dict) -> str:
     """sha256 of the database's canonical JSON (keys sorted).
 
     Upstream hashes `str()` of the data turned into nested tuples with sorted dict items.
-    For JSON data both forms tell apart exactly the same databases (1 vs 1.0, True vs 1,
-    list order, any string change), and this one is about 4x faster (40 ms for airline).
+    This form separates everything that one does (1 vs 1.0, True vs 1, list order, any
+    string change) and is about 4x faster (40 ms for airline); it also separates an object
+    from the list of its [key, value] pairs, which upstream's tuples conflate.
     """
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
