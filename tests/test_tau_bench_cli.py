@@ -99,5 +99,6 @@ def test_an_episode_against_the_real_model_runs_to_the_end(real_model_url, datas
     assert output["end_reason"] in ("max_steps", "user_stop", "transfer")
     assert output["messages"][0]["role"] == "system" and output["messages"][1]["role"] == "user"
     assert sum(1 for m in output["messages"] if m["role"] == "assistant") >= 1
+    assert row["usage"]["prompt_tokens"] > 3000 and output["user_usage"]["prompt_tokens"] > 0
     assert row["score"] in (0.0, 1.0) and row["score"] == float(output["final_hash"] == output["gold_hash"]
                                                                 and output["end_reason"] != "max_steps")

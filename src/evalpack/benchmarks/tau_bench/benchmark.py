@@ -118,6 +118,8 @@ class TauBench(Benchmark):
             "steps": episode.steps,
             "final_hash": episode.final_hash,
             "gold_hash": await self._gold_hash(sample, database),
+            # the row's usage counts the agent's calls; the simulated user's are kept here
+            "user_usage": dict(getattr(user_ctx, "usage", None) or {}),
         }
 
     # --- scoring --------------------------------------------------------------------------
