@@ -37,6 +37,7 @@ class TauBench(Benchmark):
         super().__init__()
         self._domain_dirs: dict[str, Path] = {}
         self._gold_hashes: dict[str, str] = {}
+        self._agent_setup: dict[str, tuple[str, list[dict]]] = {}  # domain -> (policy, tool schemas)
 
     # --- configuration ------------------------------------------------------------------
     def resolve_args(self, user_args: dict | None) -> dict:
@@ -86,10 +87,12 @@ class TauBench(Benchmark):
         return samples
 
     def _policy_and_tools(self, domain: str) -> tuple[str, list[dict]]:
-        domain_dir = self._domain_dirs[domain]
-        policy = (domain_dir / "wiki.md").read_text(encoding="utf-8")
-        tools = json.loads((domain_dir / "tools.json").read_text(encoding="utf-8"))
-        return policy, tools
+        if domain not in self._agent_setup:
+            domain_dir = self._domain_dirs[domain]
+            self._agent_setup[domain] = (
+                (domain_dir / "wiki.md").read_text(encoding="utf-8"),
+                json.loads((domain_dir / "tools.json").read_text(encoding="utf-8")))
+        return self._agent_setup[domain]
 
     async def _gold_hash(self, sample: Sample, database: Database) -> str:
         if sample.id not in self._gold_hashes:

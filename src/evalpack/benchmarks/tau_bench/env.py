@@ -104,7 +104,7 @@ def output_found(expected: str, replies: list[str]) -> bool:
 def reward(*, final_hash: str, gold_hash: str, expected_outputs: list[str],
            agent_replies: list[str]) -> tuple[float, dict]:
     """Upstream's reward and its parts: (1.0 or 0.0, detail)."""
-    database_ok = final_hash == gold_hash
+    database_ok = bool(final_hash) and final_hash == gold_hash  # a missing hash never matches
     found = {o: output_found(o, agent_replies) for o in expected_outputs}
     value = 1.0 if database_ok and all(found.values()) else 0.0
     detail: dict = {"r_actions": database_ok}
