@@ -141,6 +141,18 @@ class RunStore:
                 [(u["score"], _dumps(u["extracted"]), int(bool(u["unparsed"])), _dumps(u["detail"] or {}),
                   u["error"], benchmark, variant, u["sample_id"], u["repeat"]) for u in updates])
 
+    def calls_for(self, wanted: set[tuple[str, str, int]]) -> dict[tuple[str, str, int], list[tuple[dict, dict]]]:
+        """(benchmark, sample_id, repeat) -> [(request, response), ...] in call order."""
+        self.flush()
+        out: dict[tuple[str, str, int], list[tuple[dict, dict]]] = {}
+        for bench in {w[0] for w in wanted}:
+            for b, sid, rep, req, resp in self.db.execute(
+                    "SELECT benchmark, sample_id, repeat, request, response FROM calls WHERE benchmark=? "
+                    "ORDER BY rowid", (bench,)):
+                if (b, sid, rep) in wanted:
+                    out.setdefault((b, sid, rep), []).append((json.loads(req), json.loads(resp)))
+        return out
+
     def count_calls(self) -> int:
         self.flush()
         return self.db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
