@@ -14,6 +14,7 @@ from evalpack.errors import UsageError
 # name -> "module:Class"
 BENCHMARKS: dict[str, str] = {
     "mmlu": "evalpack.benchmarks.mmlu:MMLU",
+    "humaneval": "evalpack.benchmarks.humaneval:HumanEval",
 }
 
 # Names EvalScope users may type that mean the same benchmark.
