@@ -116,6 +116,8 @@ class Runner:
                                       self.config.dataset_args.get(bench.name))
             if args.get("seed") is None:
                 args["seed"] = self.config.seed
+            if "sandbox" in args and args["sandbox"] is None:
+                args["sandbox"] = self.config.sandbox  # --sandbox, for benchmarks that run code
             root = bench.root(self.config.dataset_dir, args)
             if not root.is_dir():
                 raise DataMissingError(missing_message(bench.name, root, self.config.dataset_dir))

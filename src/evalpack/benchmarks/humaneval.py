@@ -21,7 +21,7 @@ from evalpack.benchmarks.base import Benchmark, DataFile, Result, Sample, Score
 from evalpack.errors import DataMissingError, UsageError
 from evalpack.metrics import accuracy_report, pass_at_k
 from evalpack.scoring.code_extract import as_function_body, defines, drop_main_guard, extract_code
-from evalpack.scoring.sandbox import ENGINES, PASSED, STATUSES, run_program
+from evalpack.scoring.sandbox import ENGINES, PASSED, STATUSES, get_sandbox, run_program
 
 PROMPT = ("Read the following function signature and docstring, and fully implement the function "
           "described. Your response should only contain the code for this function.\n{query}")
@@ -64,6 +64,7 @@ class HumanEval(Benchmark):
         return args
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
+        get_sandbox(args.get("sandbox") or "local")  # no usable sandbox: stop before any request
         root = self.root(data_dir, args)
         template = args.get("prompt_template") or PROMPT
         system = args.get("system_prompt")

@@ -19,6 +19,7 @@ instead (`--sandbox docker`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import logging
@@ -51,6 +52,7 @@ UID_BASE = int(os.environ.get("EVALPACK_SANDBOX_UID_BASE", "1940000000"))
 UID_COUNT = 256
 SUPERVISOR_GRACE_S = 15.0  # beyond the program's own deadline, before the supervisor is killed
 DOCKER_IMAGE = "python:3.11-slim"
+SUPERVISOR_ENV = {"PATH": SAFE_PATH, "LANG": "C.UTF-8"}  # no secrets reach the sandbox
 
 
 @dataclass(frozen=True)
@@ -178,8 +180,7 @@ async def _supervise(request: dict, grace: float) -> dict:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-I", "-S", str(SUPERVISOR),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={"PATH": SAFE_PATH, "LANG": "C.UTF-8"},  # no secrets reach the sandbox
-        start_new_session=True)
+        env=SUPERVISOR_ENV, start_new_session=True)
     try:
         out, err = await asyncio.wait_for(
             proc.communicate(json.dumps(request).encode()), request["timeout"] + grace)
@@ -193,12 +194,16 @@ async def _supervise(request: dict, grace: float) -> dict:
             except ProcessLookupError:
                 pass
             await proc.wait()
+    return _outcome(out, err, proc.returncode)
+
+
+def _outcome(out: bytes, err: bytes, returncode: int | None) -> dict:
     try:
         return json.loads(out)
     except ValueError:
         tail = err.decode("utf-8", "replace")[-2000:]
         return {"status": SANDBOX_ERROR,
-                "detail": f"the sandbox supervisor failed (exit {proc.returncode}): {tail}"}
+                "detail": f"the sandbox supervisor failed (exit {returncode}): {tail}"}
 
 
 class LocalEngine:
@@ -210,54 +215,58 @@ class LocalEngine:
         mode = mode or os.environ.get("EVALPACK_SANDBOX_MODE") or None
         if mode is not None and mode not in MODES:
             raise UsageError(f"sandbox mode {mode!r} is unknown; use one of {', '.join(MODES)}.")
-        self.mode = mode
-        self._probe_lock: asyncio.Lock | None = None
+        self.mode = mode or self._detect_mode()
 
-    async def _ensure_mode(self) -> str:
-        """First use: try namespaces with a trivial program; fall back when the OS refuses."""
-        if self.mode is not None:
-            return self.mode
-        if self._probe_lock is None:
-            self._probe_lock = asyncio.Lock()
-        async with self._probe_lock:
-            if self.mode is None:
-                probe = await self._run_once("pass", 10.0, Limits(), "namespaces")
-                if probe.status == PASSED:
-                    self.mode = "namespaces"
-                else:
-                    log.warning("sandbox: no namespaces here (%s); network is blocked by a seccomp "
-                                "socket filter instead", probe.detail)
-                    fallback = await self._run_once("pass", 10.0, Limits(), "fallback")
-                    if fallback.status != PASSED:
-                        raise UsageError(
-                            "the code sandbox cannot isolate programs on this machine "
-                            f"({fallback.detail}); run evalpack on Linux as root or with user "
-                            "namespaces enabled, or use --sandbox docker.")
-                    self.mode = "fallback"
-        return self.mode
+    def _detect_mode(self) -> str:
+        """Try namespaces with a trivial program; fall back when the OS refuses them."""
+        probe = self._run_sync("pass", "namespaces")
+        if probe.status == PASSED:
+            return "namespaces"
+        log.warning("sandbox: no namespaces here (%s); network is blocked by a seccomp socket "
+                    "filter instead", probe.detail)
+        fallback = self._run_sync("pass", "fallback")
+        if fallback.status != PASSED:
+            raise UsageError(
+                "the code sandbox cannot isolate programs on this machine "
+                f"({fallback.detail}); run evalpack on Linux as root or with user namespaces "
+                "enabled, or use --sandbox docker.")
+        return "fallback"
+
+    def _run_sync(self, code: str, mode: str) -> ExecResult:
+        with self._prepared(code, 10.0, Limits(), mode) as request:
+            try:
+                done = subprocess.run([sys.executable, "-I", "-S", str(SUPERVISOR)],
+                                      input=json.dumps(request).encode(), capture_output=True,
+                                      env=SUPERVISOR_ENV, timeout=10.0 + SUPERVISOR_GRACE_S,
+                                      start_new_session=True)
+            except subprocess.TimeoutExpired:
+                return ExecResult(SANDBOX_ERROR, "the sandbox supervisor did not finish in time")
+        return ExecResult.from_outcome(_outcome(done.stdout, done.stderr, done.returncode), self.name)
 
     async def run(self, code: str, timeout: float, limits: Limits) -> ExecResult:
-        return await self._run_once(code, timeout, limits, await self._ensure_mode())
+        with self._prepared(code, timeout, limits, self.mode) as request:
+            outcome = await _supervise(request, SUPERVISOR_GRACE_S)
+        return ExecResult.from_outcome(outcome, self.name)
 
-    async def _run_once(self, code: str, timeout: float, limits: Limits, mode: str) -> ExecResult:
+    @contextlib.contextmanager
+    def _prepared(self, code: str, timeout: float, limits: Limits, mode: str):
+        """The supervisor's request, with a leased uid and (fallback) a fresh work dir."""
         lease = _UidLease()
         workdir = None
         try:
             uid = lease.__enter__() if self.drops_privileges else None
             if mode == "fallback":
                 workdir = Path(tempfile.mkdtemp(prefix="run-", dir=_state_dir("sandbox-work")))
-            request = {
+            yield {
                 "mode": mode, "code": code, "python": self.python, "timeout": float(timeout),
                 "uid": uid, "gid": uid, "block_sockets": True,
                 "workdir": str(workdir) if workdir else None,
                 "tail_bytes": limits.tail_bytes, "limits": asdict(limits),
             }
-            outcome = await _supervise(request, SUPERVISOR_GRACE_S)
         finally:
             lease.__exit__(None, None, None)
             if workdir is not None:
                 _remove_tree(workdir)
-        return ExecResult.from_outcome(outcome, self.name)
 
 
 # --- the docker engine ----------------------------------------------------------------
@@ -409,8 +418,6 @@ class Sandbox:
         async with self._slot():
             try:
                 return await self.engine.run(code, timeout, limits)
-            except UsageError:
-                raise
             except Exception as exc:  # the sample is scored as a sandbox error; the run goes on
                 log.exception("sandbox failure")
                 return ExecResult(status=SANDBOX_ERROR, detail=f"{type(exc).__name__}: {exc}",
