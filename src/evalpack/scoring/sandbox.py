@@ -209,7 +209,11 @@ def _outcome(out: bytes, err: bytes, returncode: int | None) -> dict:
 class LocalEngine:
     name = "local"
 
-    def __init__(self, mode: str | None = None, python: str | None = None) -> None:
+    def __init__(self, mode: str | None = None, python: str | None = None,
+                 block_sockets: bool = True) -> None:
+        # block_sockets=False leaves only the network namespace between a program and the
+        # network (tests use it to check the namespace on its own); the fallback always blocks.
+        self.block_sockets = block_sockets
         self.drops_privileges = os.geteuid() == 0
         self.python = python or find_program_python(self.drops_privileges)
         mode = mode or os.environ.get("EVALPACK_SANDBOX_MODE") or None
@@ -259,7 +263,7 @@ class LocalEngine:
                 workdir = Path(tempfile.mkdtemp(prefix="run-", dir=_state_dir("sandbox-work")))
             yield {
                 "mode": mode, "code": code, "python": self.python, "timeout": float(timeout),
-                "uid": uid, "gid": uid, "block_sockets": True,
+                "uid": uid, "gid": uid, "block_sockets": self.block_sockets or mode == "fallback",
                 "workdir": str(workdir) if workdir else None,
                 "tail_bytes": limits.tail_bytes, "limits": asdict(limits),
             }
