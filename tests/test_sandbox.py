@@ -243,12 +243,7 @@ def test_a_detached_daemon_dies_with_the_run(box):
             "print('detached')\n")
     result = run(box, code)  # run() asserts no sandbox-uid process is left
     assert result.status == "passed" and "detached" in result.stdout_tail
-    assert result.survivors_killed >= 2 or box.engine.mode == "namespaces"
-    for pid in os.listdir("/proc"):
-        try:
-            assert Path(f"/proc/{pid}/cmdline").read_bytes() != b"sleep\x00600\x00"
-        except OSError:
-            pass
+    assert result.survivors_killed >= 2  # the setsid'ed sleep and the double-forked daemon
 
 
 def test_printing_without_end_is_cut_off(box):
