@@ -307,3 +307,97 @@ def test_docker_without_a_daemon_is_a_clear_usage_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(UsageError, match="no Docker engine is reachable.*Cannot connect"):
         Sandbox(engine="docker")
+
+
+def _docker_ready() -> bool:
+    import shutil
+    import subprocess
+
+    if not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True,
+                              timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="module")
+def docker_box():
+    """A Docker engine sandbox with a small image made here from the host's own python3.11
+    (no registry is reachable, so nothing can be pulled)."""
+    import subprocess
+    import tarfile
+
+    host_python = Path("/usr/bin/python3.11")
+    if not _docker_ready() or not host_python.exists() or not Path("/usr/lib/python3.11").is_dir():
+        pytest.skip("no Docker daemon (or no Debian python3.11 to build a test image from)")
+    libs = subprocess.run(["ldd", str(host_python)], capture_output=True, text=True).stdout
+    files = [str(host_python)] + [p for p in (part.split("=>")[-1].split("(")[0].strip()
+                                              for part in libs.splitlines()) if p.startswith("/")]
+    image = f"evalpack-sandbox-test:{uuid.uuid4().hex[:8]}"
+    skip = {"test", "idlelib", "tkinter", "ensurepip", "lib2to3", "pydoc_data", "__pycache__", "turtledemo"}
+    tar_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"{image.replace(':', '-')}.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        for f in files:
+            tar.add(os.path.realpath(f), arcname=f.lstrip("/"))
+        for root, dirs, names in os.walk("/usr/lib/python3.11"):
+            dirs[:] = [d for d in dirs if d not in skip]
+            for n in names:
+                p = os.path.join(root, n)
+                tar.add(os.path.realpath(p), arcname=p.lstrip("/"))
+        link = tarfile.TarInfo("usr/bin/python3")
+        link.type, link.linkname = tarfile.SYMTYPE, "python3.11"
+        tar.addfile(link)
+        tmp = tarfile.TarInfo("tmp")
+        tmp.type, tmp.mode = tarfile.DIRTYPE, 0o1777
+        tar.addfile(tmp)
+    try:
+        subprocess.run(["docker", "import", str(tar_path), image], check=True, capture_output=True, timeout=300)
+    finally:
+        tar_path.unlink()
+    try:
+        yield Sandbox(engine="docker", workers=2, limits=SMALL, image=image)
+    finally:
+        subprocess.run(["docker", "rmi", "-f", image], capture_output=True, timeout=120)
+
+
+def test_docker_engine_contains_programs(docker_box):
+    import subprocess
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        codes = {
+            "ok": "print(6 * 7)",
+            "fail": "import sys; sys.exit(3)",
+            "loop": "while True:\n    pass\n",
+            "spam": "while True:\n    print('spam' * 256)\n",
+            "net": f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'x')\n",
+            "bomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+            "write": "open('/etc/evalpack-was-here', 'w')",
+        }
+
+        async def all_of_them():
+            return await asyncio.gather(*(docker_box.run(c, timeout=3.0) for c in codes.values()))
+
+        results = dict(zip(codes, asyncio.run(all_of_them())))
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert results["ok"].status == "passed" and results["ok"].stdout_tail == "42\n"
+    assert results["fail"].status == "failed" and results["fail"].exit_code == 3
+    assert results["loop"].status == "timed_out" and results["bomb"].status == "timed_out"
+    assert results["spam"].status == "failed" and "output limit" in results["spam"].detail
+    assert results["net"].status == "failed" and results["write"].status == "failed"
+    assert "Read-only file system" in results["write"].stderr_tail
+    import time
+
+    for _ in range(30):  # --rm removal finishes in the daemon shortly after the kill
+        left = subprocess.run(["docker", "ps", "-q", "--filter", "name=evalpack-sbx-"],
+                              capture_output=True, text=True, timeout=60).stdout.split()
+        if not left:
+            break
+        time.sleep(0.5)
+    assert left == []  # no container of ours is still running
