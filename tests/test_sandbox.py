@@ -17,7 +17,8 @@ from evalpack.errors import UsageError
 from evalpack.scoring import sandbox as sb
 from evalpack.scoring.sandbox import Limits, Sandbox
 
-SMALL = Limits(cpu_seconds=5, memory_bytes=1 << 30, file_size_bytes=16 << 20, disk_bytes=32 << 20,
+SMALL = Limits(cpu_seconds=5, memory_bytes=1 << 30, total_memory_bytes=512 << 20,
+               file_size_bytes=16 << 20, disk_bytes=32 << 20,
                max_processes=16, open_files=64, output_bytes=256 << 10, tail_bytes=2048)
 TESTS_DIR = Path(__file__).resolve().parent
 
@@ -113,6 +114,23 @@ def test_allocating_50_gb_fails_with_memory_error(box):
     result = run(box, "chunks = []\nwhile True:\n    chunks.append(bytearray(64 << 20))\n",
                  timeout=20.0, memory_bytes=512 << 20)
     assert result.status == "failed" and "MemoryError" in result.stderr_tail
+
+
+def test_many_processes_cannot_add_up_to_more_memory_than_the_program_may_use(box):
+    # each child stays under the per-process limit (1 GiB); together they would hold 1.2 GB
+    code = ("import os, sys, time\n"
+            "kids = []\n"
+            "for _ in range(6):\n"
+            "    pid = os.fork()\n"
+            "    if pid == 0:\n"
+            "        hold = b'x' * (200 << 20)\n"
+            "        time.sleep(5)\n"
+            "        os._exit(0)\n"
+            "    kids.append(pid)\n"
+            "ok = all(os.waitpid(k, 0)[1] == 0 for k in kids)\n"
+            "sys.exit(0 if ok else 1)\n")
+    result = run(box, code, timeout=15.0)
+    assert result.status == "failed" and "memory limit" in result.detail
 
 
 def test_writing_10_gb_to_one_file_stops_at_the_file_size_limit(box):

@@ -59,6 +59,7 @@ SUPERVISOR_ENV = {"PATH": SAFE_PATH, "LANG": "C.UTF-8"}  # no secrets reach the 
 class Limits:
     cpu_seconds: float = 10.0
     memory_bytes: int = 2 << 30  # address space per process
+    total_memory_bytes: int = 4 << 30  # resident memory of all its processes together
     file_size_bytes: int = 64 << 20  # largest file the program may write
     disk_bytes: int = 256 << 20  # size of each private tmpfs (namespaces mode)
     max_processes: int = 64
@@ -320,7 +321,7 @@ class DockerEngine:
             self.docker, "run", "--rm", "-i", "--name", name, "--pull", "never",
             "--network", "none", "--read-only", "--user", "65534:65534", "--cap-drop", "ALL",
             "--security-opt", "no-new-privileges", "--pids-limit", str(limits.max_processes),
-            "--memory", str(limits.memory_bytes), "--memory-swap", str(limits.memory_bytes),
+            "--memory", str(limits.total_memory_bytes), "--memory-swap", str(limits.total_memory_bytes),
             "--tmpfs", f"/tmp:rw,nosuid,nodev,size={limits.disk_bytes},mode=1777",
             "--workdir", "/tmp", "--ulimit", f"cpu={cpu}:{cpu + 1}",
             "--ulimit", f"fsize={fsize}:{fsize}", "--ulimit", f"nofile={nofile}:{nofile}",

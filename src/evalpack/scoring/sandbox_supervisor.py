@@ -49,6 +49,8 @@ SECCOMP_ARCH = {
     "aarch64": (0xC00000B7, 198, 425),
 }
 PROGRAM_NAME = "main.py"
+MEMORY_CHECK_S = 0.05
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -221,6 +223,31 @@ def descendants(root: int) -> set[int]:
     return found
 
 
+def tree_memory(req: dict) -> int:
+    """Resident memory of all the program's processes together, in bytes. RLIMIT_AS bounds
+    each process; this bounds their sum (no cgroup needed), checked every MEMORY_CHECK_S."""
+    if os.getpid() == 1:
+        pids = [p for p in os.listdir("/proc") if p.isdigit() and p != "1"]
+    elif req.get("uid") is not None:
+        pids = []
+        for p in os.listdir("/proc"):
+            try:
+                if p.isdigit() and os.stat(f"/proc/{p}").st_uid == req["uid"]:
+                    pids.append(p)
+            except OSError:
+                pass
+    else:
+        pids = [str(p) for p in descendants(os.getpid())]
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * PAGE_SIZE
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def reap_all() -> None:
     while True:
         try:
@@ -312,13 +339,20 @@ def supervise(req: dict, workdir: str) -> dict:
         pidfd = None
     exit_status = rusage = None
     reason = None
+    next_memory_check = time.monotonic() + MEMORY_CHECK_S
     while exit_status is None:
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = deadline - now
         if remaining <= 0:
             reason = "timeout"
             break
+        if now >= next_memory_check:
+            if tree_memory(req) > limits["total_memory_bytes"]:
+                reason = "memory"
+                break
+            next_memory_check = now + MEMORY_CHECK_S
         waitables = open_fds + ([pidfd] if pidfd is not None else [])
-        ready, _, _ = select.select(waitables, [], [], min(remaining, 0.05 if pidfd is None else remaining))
+        ready, _, _ = select.select(waitables, [], [], min(remaining, MEMORY_CHECK_S))
         for fd in ready:
             if fd == pidfd:
                 continue
@@ -357,6 +391,9 @@ def supervise(req: dict, workdir: str) -> dict:
         status, detail = "sandbox_error", "sandbox setup failed: " + setup_error.decode("utf-8", "replace")
     elif reason == "timeout":
         status, detail = "timed_out", f"wall-clock timeout after {req['timeout']:g} s"
+    elif reason == "memory":
+        status, detail = "failed", (f"memory limit of {limits['total_memory_bytes']} bytes for all "
+                                    "its processes together exceeded")
     elif reason == "output":
         status, detail = "failed", f"output limit of {limits['output_bytes']} bytes exceeded"
     elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits["cpu_seconds"]):
