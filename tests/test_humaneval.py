@@ -186,8 +186,8 @@ def _eval(url: str, datasets_dir: Path, work: Path, *extra: str) -> dict:
 
 def test_all_164_canonical_solutions_pass_through_the_pipeline(mock_server, datasets_dir, tmp_path):
     section = _eval(mock_server("canonical"), datasets_dir, tmp_path)
-    assert section["num_scored"] == 164 and section["num_errors"] == 0
-    assert section["metrics"] == {"pass@1": 1.0}
+    assert section["num_scored"] == 164 and section["num_errors"] == 0, section["markdown"]
+    assert section["metrics"] == {"pass@1": 1.0}, section["markdown"]
     assert section["status_counts"]["passed"] == 164
     assert "execution: 164 passed, 0 failed, 0 timed out, 0 sandbox error" in section["markdown"]
     detail = section["samples"][0]["detail"]
