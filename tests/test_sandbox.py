@@ -419,3 +419,67 @@ def test_docker_engine_contains_programs(docker_box):
             break
         time.sleep(0.5)
     assert left == []  # no container of ours is still running
+
+
+NON_ROOT_SCRIPT = r'''
+import asyncio, json, os, sys
+sys.path.insert(0, sys.argv[1])
+mode_arg = sys.argv[2]
+from evalpack.scoring.sandbox import Limits, Sandbox
+mode = None if mode_arg == "auto" else mode_arg
+box = Sandbox(workers=1, mode=mode, limits=Limits(max_processes=16, total_memory_bytes=512 << 20))
+codes = {
+    "ok": "print('hello')",
+    "net": "import socket; socket.create_connection(('127.0.0.1', 22), timeout=1)",
+    "daemon": "import subprocess; subprocess.Popen(['setsid', 'sleep', '600']); print('bye')",
+    "kill_all": "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError as e:\n    print('refused', e)\n",
+    "bomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+}
+async def main():
+    return {name: (await box.run(code, timeout=2.0)).to_dict() for name, code in codes.items()}
+print(json.dumps({"mode": box.engine.mode, "results": asyncio.run(main())}))
+'''
+
+
+@pytest.mark.parametrize("mode", ["auto", "fallback"])
+def test_as_a_non_root_user(mode):
+    """evalpack run by an ordinary user: user namespaces where allowed, else the fallback."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+
+    src = TESTS_DIR.parent / "src"
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not Path("/usr/bin/python3").exists():
+        pytest.skip("needs root (to become another user), setpriv and /usr/bin/python3")
+    if not sb._world_executable("/usr/bin/python3") or not all(
+            p.stat().st_mode & stat.S_IXOTH for p in [src, *src.parents]):
+        pytest.skip("the checkout is not readable by other users")
+    user = sb.UID_BASE + sb.UID_COUNT + 7  # an unused uid outside the sandbox range
+    home = Path(tempfile.mkdtemp(prefix="evalpack-nonroot-"))  # its TMPDIR, which it owns
+    os.chown(home, user, user)
+    try:
+        done = subprocess.run(
+            ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "/usr/bin/python3",
+             "-c", NON_ROOT_SCRIPT, str(src), mode], capture_output=True, text=True, timeout=120,
+            env={"PATH": "/usr/bin:/bin", "TMPDIR": str(home)})
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout)
+    r = out["results"]
+    assert out["mode"] == ("fallback" if mode == "fallback" else out["mode"])
+    assert r["ok"]["status"] == "passed" and r["ok"]["stdout_tail"] == "hello\n"
+    assert r["net"]["status"] == "failed" and "PermissionError" in r["net"]["stderr_tail"]
+    assert r["daemon"]["status"] == "passed" and r["daemon"]["survivors_killed"] >= 1
+    assert r["kill_all"]["status"] == "passed" and "refused" in r["kill_all"]["stdout_tail"]
+    assert r["bomb"]["status"] in ("timed_out", "failed")
+    left = [p for p in os.listdir("/proc") if p.isdigit() and _owner(p) == user]
+    assert left == []
+
+
+def _owner(pid: str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None

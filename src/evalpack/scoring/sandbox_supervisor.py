@@ -42,11 +42,11 @@ SYS_MOUNT_SETATTR = 442  # same number on x86_64 and aarch64
 AT_FDCWD, AT_RECURSIVE = -100, 0x8000
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID = 0x1, 0x2
 
-# seccomp: (audit arch, socket nr, io_uring_setup nr) per machine. io_uring is refused too
-# because its IORING_OP_SOCKET creates sockets without the socket() system call.
+# seccomp: (audit arch, socket, io_uring_setup, kill) system call numbers per machine.
+# io_uring is refused too because its IORING_OP_SOCKET creates sockets without socket().
 SECCOMP_ARCH = {
-    "x86_64": (0xC000003E, 41, 425),
-    "aarch64": (0xC00000B7, 198, 425),
+    "x86_64": (0xC000003E, 41, 425, 62),
+    "aarch64": (0xC00000B7, 198, 425, 129),
 }
 PROGRAM_NAME = "main.py"
 MEMORY_CHECK_S = 0.05
@@ -97,14 +97,17 @@ class Tail:
 # --- the program's side of the fork --------------------------------------------------
 
 
-def seccomp_block_sockets() -> None:
-    """Make socket() fail with EACCES for this process and all it starts (kernel-enforced)."""
+def seccomp_filter(block_sockets: bool) -> None:
+    """Kernel-enforced for this process and all it starts: kill(-1, ...) ("every process I may
+    signal": all of the user's processes when not root) fails with EPERM, and with
+    block_sockets socket() fails with EACCES."""
     arch = SECCOMP_ARCH.get(os.uname().machine)
     if arch is None:
-        raise OSError(f"no seccomp socket filter for machine {os.uname().machine!r}")
-    audit_arch, nr_socket, nr_io_uring = arch
+        raise OSError(f"no seccomp filter for machine {os.uname().machine!r}")
+    audit_arch, nr_socket, nr_io_uring, nr_kill = arch
     ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    kill, allow, eacces = 0x80000000, 0x7FFF0000, 0x00050000 | 13
+    kill, allow = 0x80000000, 0x7FFF0000
+    eperm, eacces = 0x00050000 | 1, 0x00050000 | 13
     insns = [
         (ld_abs, 0, 0, 4),            # A = seccomp_data.arch
         (jeq, 1, 0, audit_arch),      # native arch: skip the kill
@@ -112,10 +115,19 @@ def seccomp_block_sockets() -> None:
         (ld_abs, 0, 0, 0),            # A = seccomp_data.nr
         (jge, 0, 1, 0x40000000),      # x32 ABI numbers
         (ret, 0, 0, kill),
-        (jeq, 0, 1, nr_socket),
-        (ret, 0, 0, eacces),
-        (jeq, 0, 1, nr_io_uring),
-        (ret, 0, 0, eacces),
+    ]
+    if block_sockets:
+        insns += [
+            (jeq, 0, 1, nr_socket),
+            (ret, 0, 0, eacces),
+            (jeq, 0, 1, nr_io_uring),
+            (ret, 0, 0, eacces),
+        ]
+    insns += [
+        (jeq, 0, 3, nr_kill),
+        (ld_abs, 0, 0, 16),           # A = low 32 bits of args[0], the pid
+        (jeq, 0, 1, 0xFFFFFFFF),      # pid == -1
+        (ret, 0, 0, eperm),
         (ret, 0, 0, allow),
     ]
     raw = b"".join(struct.pack("HBBI", *i) for i in insns)
@@ -170,8 +182,7 @@ def start_program(req: dict, workdir: str, out_w: int, err_w: int, report_w: int
             raise OSError("privilege drop did not take")
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid: a credential change clears it
     _prctl(PR_SET_NO_NEW_PRIVS, 1)  # setuid binaries (sudo, su) cannot raise privileges
-    if req["block_sockets"]:
-        seccomp_block_sockets()
+    seccomp_filter(req["block_sockets"])
     env = {"PATH": SAFE_PATH, "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8"}
     python = req["python"]
