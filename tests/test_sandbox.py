@@ -36,7 +36,7 @@ def sandbox_processes() -> list[tuple[int, str]]:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         uid = int(fields["Uid"].split()[0])
-        if sb.UID_BASE <= uid < sb.UID_BASE + sb.UID_COUNT and not fields["State"].strip().startswith("Z"):
+        if sb.UID_BASE <= uid < sb.UID_BASE + sb.UID_COUNT and fields["State"].strip()[:1] not in ("Z", "X"):
             found.append((int(name), cmd))
     return found
 
@@ -475,8 +475,17 @@ def test_as_a_non_root_user(mode):
     assert r["daemon"]["status"] == "passed" and r["daemon"]["survivors_killed"] >= 1, r
     assert r["kill_all"]["status"] == "passed" and "refused" in r["kill_all"]["stdout_tail"], r
     assert r["bomb"]["status"] in ("timed_out", "failed"), r
-    left = [p for p in os.listdir("/proc") if p.isdigit() and _owner(p) == user]
+    left = [p for p in os.listdir("/proc") if p.isdigit() and _owner(p) == user and _alive(p)]
     assert left == [], [_cmdline(p) for p in left]
+
+
+def _alive(pid: str) -> bool:
+    """Not a zombie (killed processes await their reaping by init: they run nothing)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _cmdline(pid: str) -> bytes:
