@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+import weakref
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -352,14 +353,18 @@ class DockerEngine:
         proc.stdin.close()
         pumps = asyncio.gather(pump(proc.stdout, tails[0]), pump(proc.stderr, tails[1]))
         waiter = asyncio.ensure_future(over.wait())
-        done, _ = await asyncio.wait({pumps, waiter}, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        reason = None if pumps in done else ("output" if waiter in done else "timeout")
-        if reason:
-            await _quiet([self.docker, "kill", name])
-        waiter.cancel()
-        await pumps
-        code_ = await proc.wait()
+        try:
+            done, _ = await asyncio.wait({pumps, waiter}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            reason = None if pumps in done else ("output" if waiter in done else "timeout")
+            if reason:
+                await _quiet([self.docker, "kill", name])
+            await pumps
+            code_ = await proc.wait()
+        finally:
+            waiter.cancel()
+            if proc.returncode is None:  # cancelled: the container must not outlive the run
+                await asyncio.shield(_quiet([self.docker, "kill", name]))
         result = ExecResult(status=PASSED if code_ == 0 else FAILED, exit_code=code_,
                             stdout_tail=tails[0].text(), stderr_tail=tails[1].text(),
                             stdout_bytes=tails[0].total, stderr_bytes=tails[1].total,
@@ -408,17 +413,14 @@ class Sandbox:
         self.engine = LocalEngine(**engine_options) if engine == "local" else DockerEngine(**engine_options)
         self.workers = workers or default_workers()
         self.limits = limits or Limits()
-        self._slots: dict[int, asyncio.Semaphore] = {}  # per event loop
+        # asyncio primitives belong to one event loop; tests and rescore may start several
+        self._slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _slot(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
-        key = id(loop)
-        sem = self._slots.get(key)
-        if sem is None or getattr(sem, "_evalpack_loop", None) is not loop:
-            sem = asyncio.Semaphore(self.workers)
-            sem._evalpack_loop = loop  # type: ignore[attr-defined]
-            self._slots = {key: sem}
-        return sem
+        if loop not in self._slots:
+            self._slots[loop] = asyncio.Semaphore(self.workers)
+        return self._slots[loop]
 
     async def run(self, code: str, timeout: float = 10.0, limits: Limits | None = None,
                   **limit_overrides) -> ExecResult:
