@@ -132,8 +132,9 @@ class ModelClient:
         except json.JSONDecodeError:
             raise ServerError(f"{base}/models did not return JSON; is --api-url an "
                               f"OpenAI-compatible endpoint?") from None
-        items = data.get("data", []) if isinstance(data, dict) else []
-        return [str(m.get("id")) for m in items if isinstance(m, dict)]
+        # OpenAI lists {"data": [{"id"}]}; some servers (llama.cpp, ollama) add {"models": [{"name"}]}
+        items = (data.get("data") or data.get("models") or []) if isinstance(data, dict) else []
+        return [str(m.get("id") or m.get("name") or m.get("model")) for m in items if isinstance(m, dict)]
 
     async def preflight(self) -> None:
         """Every replica must answer /models and list --model."""
@@ -152,9 +153,11 @@ class ModelClient:
         start, self._next = self._next, (self._next + 1) % n
         return min(((start + i) % n for i in range(n)), key=lambda i: self._inflight[i])
 
-    async def chat(self, body: dict) -> ChatReply:
-        """POST /chat/completions with retries. `body` is the full request (model included)."""
-        payload = json.dumps(body, ensure_ascii=False).encode()
+    async def chat(self, body: dict, payload: bytes | None = None) -> ChatReply:
+        """POST /chat/completions with retries. `body` is the full request (model included);
+        `payload`, when given, is its serialisation (saves encoding it twice)."""
+        if payload is None:
+            payload = json.dumps(body, ensure_ascii=False).encode()
         stream = bool(body.get("stream"))
         last_error = "no attempt made"
         async with self._limit:

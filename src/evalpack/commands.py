@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 
-ENTRIES: list[str] = []
+ENTRIES: list[str] = [
+    "evalpack.datasets.cli:register",
+]
 
 
 def _registrar(entry: str):

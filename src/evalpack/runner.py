@@ -16,18 +16,20 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from evalpack import __version__, report as report_mod
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, Result, Sample, maybe_await, subset_limit
-from evalpack.client import ChatReply, ModelClient
 from evalpack.config import RunConfig
 from evalpack.errors import DataMissingError, ModelCallError, ServerError
 from evalpack.progress import Progress
-from evalpack.store import RunStore, call_key
+from evalpack.store import RunStore, call_key, canonical_json
+
+if TYPE_CHECKING:  # aiohttp loads only once requests are due: data checks fail fast without it
+    from evalpack.client import ChatReply, ModelClient
 
 log = logging.getLogger("evalpack")
 
@@ -67,14 +69,17 @@ class Context:
         if body.get("stream"):
             body.setdefault("stream_options", {"include_usage": True})
         store = self._runner.store
-        key = call_key(body, self._plan.bench.name, self._sample.id, self.repeat)
+        canon = canonical_json(body)
+        key = call_key(canon, self._plan.bench.name, self._sample.id, self.repeat)
         cached = store.get_call(key)
         if cached is not None:
+            from evalpack.client import ChatReply
+
             reply = ChatReply.from_json(cached)
         else:
-            reply = await self._client.chat(body)
+            reply = await self._client.chat(body, payload=canon.encode())
             store.put_call(key, self._plan.bench.name, self._sample.id, self.repeat,
-                           body, reply.to_json(), reply.latency)
+                           canon, reply.to_json(), reply.latency)
         self.calls += 1
         self.latency += reply.latency
         for k, v in (reply.usage or {}).items():
@@ -100,6 +105,8 @@ class Runner:
         self.fatal: str | None = None
 
     def client_for(self, api_base: str, api_key: str | None) -> ModelClient:
+        from evalpack.client import ModelClient
+
         key = (api_base, api_key)
         if key not in self._extra_clients:
             self._extra_clients[key] = ModelClient([api_base], "", api_key, concurrency=self.config.concurrency,
@@ -109,7 +116,9 @@ class Runner:
     # --- stages ---
     def plan(self) -> list[Plan]:
         """Resolve args and load every dataset; raises before any network traffic."""
-        plans = []
+        from evalpack.datasets.verify import check_before_run
+
+        resolved = []
         for name in dict.fromkeys(self.config.datasets):
             bench = registry.get(name)
             args = bench.resolve_args(self.config.dataset_args.get(name) or
@@ -118,15 +127,19 @@ class Runner:
                 args["seed"] = self.config.seed
             if "sandbox" in args and args["sandbox"] is None:
                 args["sandbox"] = self.config.sandbox  # --sandbox, for benchmarks that run code
-            root = bench.root(self.config.dataset_dir, args)
-            if not root.is_dir():
-                raise DataMissingError(missing_message(bench.name, root, self.config.dataset_dir))
+            resolved.append((bench, args))
+        # every needed file of every dataset, sized and hashed, before anything is loaded or sent
+        check_before_run(resolved, self.config.dataset_dir)
+        plans = []
+        for bench, args in resolved:
             samples = subset_limit(bench.load(self.config.dataset_dir, args), self.config.limit)
             plans.append(Plan(bench, args, samples, variant_of(bench.name, args, self.config)))
         return plans
 
     async def run(self, plans: list[Plan]) -> dict:
         cfg = self.config
+        from evalpack.client import ModelClient
+
         self.store = RunStore(self.run_dir / "run.db")
         self.client = ModelClient(cfg.api_urls, cfg.model, cfg.api_key, concurrency=cfg.concurrency,
                                   timeout=cfg.timeout, retries=cfg.retries,
@@ -202,16 +215,12 @@ class Runner:
         row.update(latency=ctx.latency, usage=ctx.usage)
         return row
 
-    def results(self, plan: Plan) -> list[Result]:
-        wanted = {s.id for s in plan.samples}
-        return [to_result(r) for r in self.store.results(plan.bench.name, plan.variant)
-                if r["sample_id"] in wanted]
-
     def summarize(self, plan: Plan) -> dict:
+        wanted = {s.id for s in plan.samples}
+        rows = [r for r in self.store.results(plan.bench.name, plan.variant) if r["sample_id"] in wanted]
         total = len(plan.samples) * int(plan.args.get("repeats") or 1)
-        section = summarize(plan.bench, plan.args, plan.variant, self.results(plan), total)
-        export_jsonl(self.run_dir / "samples" / f"{plan.bench.name}.jsonl",
-                     self.store.results(plan.bench.name, plan.variant))
+        section = summarize(plan.bench, plan.args, plan.variant, [to_result(r) for r in rows], total)
+        export_jsonl(self.run_dir / "samples" / f"{plan.bench.name}.jsonl", rows)
         return section
 
     def build_report(self, sections: list[dict]) -> dict:
@@ -247,13 +256,6 @@ def _jsonable(value: Any) -> Any:
     from evalpack.config import redact
 
     return json.loads(json.dumps(redact(value), default=str))
-
-
-def missing_message(name: str, root: Path, dataset_dir: Path) -> str:
-    return (f"dataset {name!r} is not in the dataset dir: looked for {root} (dataset dir "
-            f"{dataset_dir}). evalpack never downloads at eval time. On a connected machine run "
-            f"`evalpack pack --datasets {name} --out evalpack-data.tar`, copy the archive here and run "
-            f"`evalpack unpack evalpack-data.tar --to {dataset_dir}` (or pass --dataset-dir).")
 
 
 def export_jsonl(path: Path, rows) -> None:
@@ -325,23 +327,28 @@ def rescore(run_dir: Path, concurrency: int = 64) -> dict:
         for name, info in plans.items():
             bench, args, variant = registry.get(name), info["args"], info["variant"]
             rows = [r for r in store.results(name, variant) if r["output"] is not None]
+            updates: list[dict] = []
 
             async def one(r: dict) -> None:
                 sample = Sample(id=r["sample_id"], subset=r["subset"], target=r["target"],
                                 metadata=r["metadata"] or {})
+                update = {"sample_id": r["sample_id"], "repeat": r["repeat"], "score": None,
+                          "extracted": None, "unparsed": False, "detail": {}, "error": None}
                 async with limit:
                     try:
                         sc = await maybe_await(bench.score(sample, r["output"], args))
-                        store.update_score(name, variant, r["sample_id"], r["repeat"], float(sc.value),
-                                           sc.extracted, sc.unparsed, sc.detail, None)
+                        update.update(score=float(sc.value), extracted=sc.extracted,
+                                      unparsed=sc.unparsed, detail=sc.detail)
                     except Exception as e:  # record, as a live run would
-                        store.update_score(name, variant, r["sample_id"], r["repeat"], None, None, False,
-                                           {}, f"{type(e).__name__}: {e}")
+                        update["error"] = f"{type(e).__name__}: {e}"
+                updates.append(update)
 
             await asyncio.gather(*(one(r) for r in rows))
-            results = [to_result(r) for r in store.results(name, variant)]
+            store.update_scores(name, variant, updates)
+            rows = list(store.results(name, variant))
+            results = [to_result(r) for r in rows]
             sections.append(summarize(bench, args, variant, results, info.get("num_samples", len(results))))
-            export_jsonl(run_dir / "samples" / f"{name}.jsonl", store.results(name, variant))
+            export_jsonl(run_dir / "samples" / f"{name}.jsonl", rows)
         return sections
 
     try:

@@ -17,7 +17,7 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from evalpack.benchmarks.base import Benchmark, DataFile, Result, Sample, Score
+from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import DataMissingError, UsageError
 from evalpack.metrics import accuracy_report, pass_at_k
 from evalpack.scoring.code_extract import as_function_body, defines, drop_main_guard, extract_code
@@ -39,10 +39,6 @@ class HumanEval(Benchmark):
     # n: samples per task (-> the runner's repeats); timeout: seconds per program;
     # sandbox: "local" (default) or "docker"
     default_args = {"subset_list": None, "n": 1, "timeout": 4.0, "sandbox": None}
-
-    def data_files(self) -> list[DataFile]:
-        return [DataFile(FILE, "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef", 44877,
-                         "https://github.com/openai/human-eval/raw/master/data/HumanEval.jsonl.gz")]
 
     def resolve_args(self, user_args: dict | None) -> dict:
         args = super().resolve_args(user_args)
