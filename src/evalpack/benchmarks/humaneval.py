@@ -142,8 +142,9 @@ def execution_notes(results: list[Result], counts: dict) -> list[str]:
         status = r.detail.get("status")
         if status in (None, PASSED) or shown >= 5:
             continue
-        last = (r.detail.get("stderr_tail") or "").strip().splitlines()[-1:] or [r.detail.get("reason", "")]
-        notes.append(f"{r.sample_id} #{r.repeat} {status}: {(r.detail.get('reason') or '')} "
-                     f"{last[0][:160]}".replace("  ", " ").strip())
+        reason = r.detail.get("reason") or ""
+        last = (r.detail.get("stderr_tail") or "").strip().splitlines()[-1:]
+        said = f"{reason}: {last[0][:160]}" if last and reason else (last[0][:160] if last else reason)
+        notes.append(f"{r.sample_id} #{r.repeat} {status}: {said}")
         shown += 1
     return notes

@@ -397,6 +397,13 @@ async def _quiet(cmd: list[str]) -> None:
 
 
 def default_workers() -> int:
+    """One program per core; EVALPACK_SANDBOX_WORKERS overrides (programs that mostly wait,
+    or a machine shared with other work)."""
+    explicit = os.environ.get("EVALPACK_SANDBOX_WORKERS")
+    if explicit:
+        if not explicit.isdigit() or int(explicit) < 1:
+            raise UsageError(f"EVALPACK_SANDBOX_WORKERS={explicit!r} must be a positive integer.")
+        return int(explicit)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
