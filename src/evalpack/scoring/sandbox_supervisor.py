@@ -197,11 +197,10 @@ def count_processes(uid: int) -> int:
 
 
 def _proc_status(pid: str) -> tuple[int, int, str]:
-    """(ppid, real uid, state) of a process from /proc; raises OSError if it is gone."""
-    with open(f"/proc/{pid}/status", "rb") as f:
-        fields = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
-    return (int(fields[b"PPid"]), int(fields[b"Uid"].split()[0]),
-            fields[b"State"].strip()[:1].decode())
+    """(ppid, uid, state) of a process from /proc; raises OSError if it is gone."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()  # the name in (...) may hold anything
+    return int(fields[1]), os.stat(f"/proc/{pid}").st_uid, fields[0][:1].decode()
 
 
 def _all_processes() -> dict[int, tuple[int, int, str]]:
@@ -215,12 +214,13 @@ def _all_processes() -> dict[int, tuple[int, int, str]]:
     return table
 
 
-def processes_of(uid: int) -> set[int]:
-    return {pid for pid, (_, u, state) in _all_processes().items() if u == uid and state != "Z"}
+def processes_of(uid: int, table: dict | None = None) -> set[int]:
+    table = _all_processes() if table is None else table
+    return {pid for pid, (_, u, state) in table.items() if u == uid and state != "Z"}
 
 
-def descendants(root: int) -> set[int]:
-    table = _all_processes()
+def descendants(root: int, table: dict | None = None) -> set[int]:
+    table = _all_processes() if table is None else table
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, state) in table.items():
         if state != "Z":
@@ -283,9 +283,10 @@ def kill_everything(req: dict) -> int:
     uid = req.get("uid")
     first = None
     for _ in range(100):
-        victims = descendants(os.getpid())
+        table = _all_processes()  # one pass over /proc serves both questions
+        victims = descendants(os.getpid(), table)
         if uid is not None:
-            victims |= processes_of(uid)
+            victims |= processes_of(uid, table)
         if first is None:
             first = len(victims)
         if not victims:
