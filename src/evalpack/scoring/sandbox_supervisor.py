@@ -33,6 +33,8 @@ import sys
 import time
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -165,7 +167,7 @@ def start_program(req: dict, workdir: str, out_w: int, err_w: int, report_w: int
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
     os.closerange(3, report_w)
-    os.closerange(report_w + 1, 1 << 16)
+    os.closerange(report_w + 1, max(1 << 16, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     os.chdir(workdir)
     # Written before the privilege drop: root-owned and read-only for the program.
     fd = os.open(PROGRAM_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
@@ -454,7 +456,8 @@ def prepare_namespace(req: dict) -> tuple[str, str]:
 
 
 def run_in_namespaces(req: dict) -> dict:
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID
+    # IPC and UTS too: no System V shared memory/semaphores or hostname shared with the host
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
     real_uid, real_gid = os.getuid(), os.getgid()
     if real_uid != 0:
         flags |= CLONE_NEWUSER
