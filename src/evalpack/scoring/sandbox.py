@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import uuid
-import weakref
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -421,13 +420,14 @@ class Sandbox:
         self.workers = workers or default_workers()
         self.limits = limits or Limits()
         # asyncio primitives belong to one event loop; tests and rescore may start several
-        self._slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore: asyncio.Semaphore | None = None
 
     def _slot(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
-        if loop not in self._slots:
-            self._slots[loop] = asyncio.Semaphore(self.workers)
-        return self._slots[loop]
+        if self._loop is not loop or self._semaphore is None:
+            self._loop, self._semaphore = loop, asyncio.Semaphore(self.workers)
+        return self._semaphore
 
     async def run(self, code: str, timeout: float = 10.0, limits: Limits | None = None,
                   **limit_overrides) -> ExecResult:
