@@ -80,11 +80,15 @@ class RunConfig:
         return f"{safe}-{digest}"
 
 
+# api_key, apiKey, access_token, secret, password...; not max_tokens or key_points
+_SECRET_KEY = re.compile(r"(^|[_-])(api[_-]?key|apikey|key|token|access[_-]?token|secret|password|passwd|"
+                         r"auth|authorization|credentials?)$|^apiKey$", re.I)
+
+
 def redact(value: Any) -> Any:
     """Blank out anything that looks like a secret (api_key, token, password...)."""
     if isinstance(value, dict):
-        return {k: (SECRET if v and re.search(r"key|token|secret|password", str(k), re.I) else redact(v))
-                for k, v in value.items()}
+        return {k: (SECRET if v and _SECRET_KEY.search(str(k)) else redact(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
