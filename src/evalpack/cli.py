@@ -98,6 +98,8 @@ def add_eval_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", help="per-request timeout in seconds (also in --generation-config)")
     p.add_argument("--fresh", action="store_true", default=None, help="start a new run directory instead of resuming")
     p.add_argument("--quiet", action="store_true", default=None, help="no progress bars")
+    p.add_argument("--sandbox", choices=["local", "docker"], help="where model-written code runs "
+                   "(code benchmarks): local = isolated process (default), docker = a container each")
 
 
 def _plugins():

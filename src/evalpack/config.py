@@ -32,7 +32,7 @@ PARAM_ALIASES = {"max_new_tokens": "max_tokens", "max_length": "max_tokens"}
 CONFIG_KEYS = {
     "model", "api_url", "api_key", "eval_type", "datasets", "dataset_args", "dataset_dir",
     "dataset_hub", "generation_config", "limit", "eval_batch_size", "work_dir", "use_cache",
-    "seed", "quiet", "fresh", "timeout", "stream", "model_id",
+    "seed", "quiet", "fresh", "timeout", "stream", "model_id", "sandbox",
 }
 EVAL_TYPES = {"openai_api", "service", "server", "api"}
 SECRET = "***"
@@ -60,6 +60,7 @@ class RunConfig:
     seed: int = 42
     quiet: bool = False
     fresh: bool = False
+    sandbox: str | None = None  # engine for code benchmarks: local | docker
 
     def redacted(self) -> dict:
         d = asdict(self)
@@ -246,6 +247,7 @@ def build_config(flags: dict, yaml_path: str | None = None) -> RunConfig:
         seed=number("seed", int, 42, 0),
         quiet=bool(merged.get("quiet", False)),
         fresh=bool(merged.get("fresh", False)),
+        sandbox=merged.get("sandbox") or None,
     )
 
 

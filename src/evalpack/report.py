@@ -35,6 +35,7 @@ def markdown(report: dict) -> str:
         if ds.get("num_unparsed"):
             notes.append(f"- {ds['dataset']}: {ds['num_unparsed']} replies had no readable answer "
                          f"(scored 0)")
+        notes += [f"- {ds['dataset']}: {note}" for note in ds.get("notes") or []]
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"

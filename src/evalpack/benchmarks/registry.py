@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "gpqa_diamond": "evalpack.benchmarks.gpqa:GPQADiamond",
     "longbench_v2": "evalpack.benchmarks.longbench_v2:LongBenchV2",
     "tau_bench": "evalpack.benchmarks.tau_bench:TauBench",
+    "humaneval": "evalpack.benchmarks.humaneval:HumanEval",
 }
 
 # Names EvalScope users may type that mean the same benchmark.
