@@ -125,6 +125,8 @@ class Runner:
                                       self.config.dataset_args.get(bench.name))
             if args.get("seed") is None:
                 args["seed"] = self.config.seed
+            if "sandbox" in args and args["sandbox"] is None:
+                args["sandbox"] = self.config.sandbox  # --sandbox, for benchmarks that run code
             resolved.append((bench, args))
         # every needed file of every dataset, sized and hashed, before anything is loaded or sent
         check_before_run(resolved, self.config.dataset_dir)
