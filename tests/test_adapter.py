@@ -84,11 +84,11 @@ class FakeBackend:
 class Adapter:
     """`python -m evalpack.adapter ...` as a subprocess, ready once /health answers."""
 
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, command: tuple[str, ...] = ("evalpack.adapter",)):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/v1"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "evalpack.adapter", "--port", str(self.port), *args],
+            [sys.executable, "-m", *command, "--port", str(self.port), *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -530,3 +530,52 @@ def test_instruction_follows_tool_choice():
     assert required[0]["role"] == "system" and "must call at least one" in required[0]["content"]
     with pytest.raises(UsageError, match="image_url"):
         flatten_messages([{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}], None)
+
+
+# ---- `evalpack eval` through the adapter ----------------------------------------------
+
+def run_eval(tmp_path: Path, api_url: str, *args: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "evalpack", "eval", "--model", MODEL, "--api-url", api_url,
+         "--work-dir", str(tmp_path / "outputs"), "--quiet", *args],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [report] = (tmp_path / "outputs").glob("*/report.json")
+    return json.loads(report.read_text())
+
+
+def test_mmlu_eval_through_adapter_scores_the_scripted_replies(fresh, datasets_dir, tmp_path):
+    import csv
+
+    with open(datasets_dir / "mmlu/data/test/anatomy_test.csv", newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if r][:5]
+    wrong = {r[5]: "ABCD"[("ABCD".index(r[5]) + 1) % 4] for r in rows}
+    # Questions 0-2 answered right, 3-4 wrong, in the styles models use (and with text
+    # past the end of turn that the adapter must cut): expected accuracy 3/5.
+    styles = ["ANSWER: {}", "The answer is ({}).<|im_end|>\n<|im_start|>user\nANSWER: A",
+              "Reasoning first.\nANSWER: {}"]
+
+    def mmlu_backend(path, body):
+        index = next(i for i, r in enumerate(rows) if r[0] in body["prompt"])
+        gold = rows[index][5]
+        letter = gold if index < 3 else wrong[gold]
+        return 200, {"text": styles[index % 3].format(letter)}, {}
+
+    fresh.responder = mmlu_backend
+    adapter = Adapter("--backend", fresh.url("/generate"), "--preset", "generic", "--model", MODEL,
+                      command=("evalpack", "adapter"))  # the subcommand of the main CLI
+    try:
+        report = run_eval(tmp_path, adapter.base, "--datasets", "mmlu", "--dataset-dir", str(datasets_dir),
+                          "--dataset-args", json.dumps({"mmlu": {"subset_list": ["anatomy"], "few_shot_num": 0}}),
+                          "--limit", "5", "--generation-config", json.dumps({"temperature": 0, "max_tokens": 64}))
+    finally:
+        adapter.close()
+    [section] = report["datasets"]
+    assert section["num_samples"] == 5 and section["num_errors"] == 0
+    assert section["score"] == pytest.approx(0.6)
+    prompts = [r["body"]["prompt"] for r in fresh.requests]
+    assert len(prompts) == 5
+    for prompt in prompts:  # each a one-turn ChatML conversation holding the whole question
+        assert prompt.startswith("<|im_start|>user\n") and prompt.endswith("<|im_end|>\n<|im_start|>assistant\n")
+    assert all(any(r[0] in p and r[1] in p and r[4] in p for p in prompts) for r in rows)
+    assert {r["body"]["max_new_tokens"] for r in fresh.requests} == {64}

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 
-ENTRIES: list[str] = []
+ENTRIES: list[str] = [
+    "evalpack.adapter:add_adapter_parser",
+]
 
 
 def _registrar(entry: str):
