@@ -579,3 +579,13 @@ def test_mmlu_eval_through_adapter_scores_the_scripted_replies(fresh, datasets_d
         assert prompt.startswith("<|im_start|>user\n") and prompt.endswith("<|im_end|>\n<|im_start|>assistant\n")
     assert all(any(r[0] in p and r[1] in p and r[4] in p for p in prompts) for r in rows)
     assert {r["body"]["max_new_tokens"] for r in fresh.requests} == {64}
+
+
+def test_token_estimate_rules():
+    from evalpack.adapter.tokens import estimate_tokens
+
+    assert estimate_tokens("") == 0
+    # 2 short words, punctuation runs ", " -> "," and "!" , 3 digits, a 9-letter word = 2
+    assert estimate_tokens("Hello, world! 123 calculate") == 1 + 1 + 1 + 1 + 3 + 2
+    assert estimate_tokens('{"a": 1}') == 1 + 1 + 1 + 1 + 1  # {" a ": 1 }
+    assert estimate_tokens("答案是C") == 4
