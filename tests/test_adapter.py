@@ -589,3 +589,37 @@ def test_token_estimate_rules():
     assert estimate_tokens("Hello, world! 123 calculate") == 1 + 1 + 1 + 1 + 3 + 2
     assert estimate_tokens('{"a": 1}') == 1 + 1 + 1 + 1 + 1  # {" a ": 1 }
     assert estimate_tokens("答案是C") == 4
+
+
+def test_thinking_is_no_tool_call_and_can_become_reasoning_content():
+    from evalpack.adapter.presets import BackendReply
+    from evalpack.adapter.server import build_choice
+
+    text = ('Let me think: maybe {"name": "add", "arguments": {"a": 0}}?</think>\n\n'
+            '{"name": "add", "arguments": {"a": 1}}')
+    generation = Generation(stop=["<|im_end|>"])
+    message, finish, _ = build_choice("P", BackendReply(text), generation, TOOLS)
+    assert finish == "tool_calls"
+    assert [json.loads(c["function"]["arguments"]) for c in message["tool_calls"]] == [{"a": 1}]
+    message, finish, usage = build_choice("P", BackendReply("<think>\nhmm</think>\n\nANSWER: C"),
+                                          generation, None, reasoning_split=True)
+    assert message == {"role": "assistant", "content": "ANSWER: C", "reasoning_content": "hmm"}
+    assert usage["estimated"] is True and usage["completion_tokens"] > 3  # thinking counted
+
+
+def test_reasoning_tags_stream_as_reasoning_content(fresh):
+    openai = pytest.importorskip("openai")
+    fresh.responder = lambda path, body: (200, {"text": "<think>Two plus two.</think>The sum is 4."}, {})
+    adapter = Adapter("--backend", fresh.url("/generate"), "--model", MODEL, "--reasoning-tags")
+    try:
+        client = openai.OpenAI(base_url=adapter.base, api_key="x", max_retries=0)
+        reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "2+2?"}])
+        chunks = list(client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "2+2?"}], stream=True))
+    finally:
+        adapter.close()
+    assert reply.choices[0].message.content == "The sum is 4."
+    assert reply.choices[0].message.model_extra["reasoning_content"] == "Two plus two."
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    assert "".join((d.model_extra or {}).get("reasoning_content") or "" for d in deltas) == "Two plus two."
+    assert "".join(d.content or "" for d in deltas) == "The sum is 4."

@@ -49,6 +49,9 @@ def add_adapter_arguments(parser: argparse.ArgumentParser) -> None:
                         help="at most this many backend calls at once (default 0: no limit)")
     parser.add_argument("--default-max-tokens", type=int,
                         help="max tokens when a request sets none (default: the backend's own)")
+    parser.add_argument("--reasoning-tags", action="store_true",
+                        help="the model thinks in <think>...</think>: send that part as "
+                             "reasoning_content and the rest as content")
     parser.add_argument("--stop", action="append", default=[],
                         help="extra stop string, cut from every reply; repeatable")
 
@@ -113,7 +116,8 @@ def build_config(args):
     return AdapterConfig(backend_url=args.backend, preset=preset, template=template, model=args.model,
                          timeout=args.timeout, backend_headers=_headers(args.backend_header),
                          api_key=args.api_key, max_concurrency=max(args.max_concurrency, 0),
-                         default_max_tokens=args.default_max_tokens, extra_stop=list(args.stop))
+                         default_max_tokens=args.default_max_tokens, extra_stop=list(args.stop),
+                         reasoning_tags=args.reasoning_tags)
 
 
 def run_adapter(args) -> int:

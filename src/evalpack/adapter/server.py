@@ -39,6 +39,7 @@ class AdapterConfig:
     max_concurrency: int = 0  # 0: no limit on parallel backend calls
     default_max_tokens: int | None = None
     extra_stop: list[str] = field(default_factory=list)
+    reasoning_tags: bool = False  # move <think>...</think> into reasoning_content
 
 
 class OpenAIError(Exception):
@@ -178,25 +179,49 @@ def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
     return text[: min(positions)], True
 
 
-def build_choice(prompt: str, reply: BackendReply, generation: Generation, tools) -> tuple[dict, str, dict]:
+_THINK_END = "</think>"
+
+
+def split_reasoning(text: str) -> tuple[str | None, str]:
+    """(reasoning, answer) of a reply whose thinking ends with </think>; the opening tag
+    may be missing because many templates put it in the prompt."""
+    if _THINK_END not in text:
+        return None, text
+    thinking, _, answer = text.partition(_THINK_END)
+    thinking = thinking.strip()
+    if thinking.startswith("<think>"):
+        thinking = thinking[len("<think>"):].strip()
+    return thinking, answer.lstrip()
+
+
+def build_choice(prompt: str, reply: BackendReply, generation: Generation, tools,
+                 reasoning_split: bool = False) -> tuple[dict, str, dict]:
     text = reply.text
     if prompt and text.startswith(prompt):  # backends that echo the prompt (TRT-LLM, HF pipelines)
         text = text[len(prompt):]
     text, stopped = _cut_at_stop(text, generation.stop)
+    raw_text = text
+    reasoning = None
+    if reasoning_split:
+        reasoning, text = split_reasoning(text)
     finish = "stop" if stopped else reply.finish_reason
     if finish is None:
         hit_limit = (generation.max_tokens is not None and reply.completion_tokens is not None
                      and reply.completion_tokens >= generation.max_tokens)
         finish = "length" if hit_limit else "stop"
     message: dict = {"role": "assistant", "content": text}
-    calls = tool_emulation.parse_tool_calls(text, tools) if tools else []
+    # Calls are read from the answer only: JSON a model drafts while thinking is no call.
+    answer = split_reasoning(text)[1] if not reasoning_split else text
+    calls = tool_emulation.parse_tool_calls(answer, tools) if tools else []
     if calls:
         message = {"role": "assistant", "content": None, "tool_calls": calls}
         finish = "tool_calls"
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
     estimated = reply.prompt_tokens is None or reply.completion_tokens is None
     prompt_tokens = reply.prompt_tokens if reply.prompt_tokens is not None else estimate_tokens(prompt)
     completion_tokens = (reply.completion_tokens if reply.completion_tokens is not None
-                         else estimate_tokens(text))
+                         else estimate_tokens(raw_text))
     usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
              "total_tokens": prompt_tokens + completion_tokens}
     if estimated:
@@ -226,6 +251,9 @@ async def _stream(request: web.Request, completion_id: str, created: int, model:
         await response.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
 
     await send({"role": "assistant", "content": ""})
+    if message.get("reasoning_content"):
+        for piece in _pieces(message["reasoning_content"]):
+            await send({"reasoning_content": piece})
     if message.get("tool_calls"):
         for index, call in enumerate(message["tool_calls"]):
             await send({"tool_calls": [{"index": index, **call}]})
@@ -259,7 +287,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     generation = _generation(body, config)
     prompt, tools = _prompt(body, config)
     reply = await call_backend(request.app, prompt, generation)
-    message, finish, usage = build_choice(prompt, reply, generation, tools)
+    message, finish, usage = build_choice(prompt, reply, generation, tools, config.reasoning_tags)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.get("stream"):
