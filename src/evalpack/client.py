@@ -132,8 +132,9 @@ class ModelClient:
         except json.JSONDecodeError:
             raise ServerError(f"{base}/models did not return JSON; is --api-url an "
                               f"OpenAI-compatible endpoint?") from None
-        items = data.get("data", []) if isinstance(data, dict) else []
-        return [str(m.get("id")) for m in items if isinstance(m, dict)]
+        # OpenAI lists {"data": [{"id"}]}; some servers (llama.cpp, ollama) add {"models": [{"name"}]}
+        items = (data.get("data") or data.get("models") or []) if isinstance(data, dict) else []
+        return [str(m.get("id") or m.get("name") or m.get("model")) for m in items if isinstance(m, dict)]
 
     async def preflight(self) -> None:
         """Every replica must answer /models and list --model."""
