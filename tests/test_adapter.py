@@ -623,3 +623,63 @@ def test_reasoning_tags_stream_as_reasoning_content(fresh):
     deltas = [c.choices[0].delta for c in chunks if c.choices]
     assert "".join((d.model_extra or {}).get("reasoning_content") or "" for d in deltas) == "Two plus two."
     assert "".join(d.content or "" for d in deltas) == "The sum is 4."
+
+
+# ---- a real model: llama.cpp's native /completion API as the backend -------------------
+
+def llama_cpp_adapter(real_model_url: str, *extra: str) -> Adapter:
+    """llama.cpp's own prompt->text endpoint is a real in-house-style API: configure the
+    generic preset's field names for it."""
+    root = real_model_url.rstrip("/").removesuffix("/v1")
+    return Adapter("--backend", f"{root}/completion", "--preset", "generic", "--model", MODEL,
+                   "--field", "max_tokens=n_predict", "--field", "stop=stop", "--field", "seed=seed",
+                   "--field", "text=content", "--field", "prompt_tokens=tokens_evaluated",
+                   "--field", "completion_tokens=tokens_predicted", "--field", "finish_reason=stop_type",
+                   *extra)
+
+
+def test_real_model_through_adapter_answers_like_its_own_chat_endpoint(real_model_url):
+    """SmolLM2 uses ChatML: the adapter's rendering of a multi-turn conversation must
+    give, at temperature 0, exactly the reply and token counts of llama.cpp's own
+    /v1/chat/completions (which renders with the model's template)."""
+    openai = pytest.importorskip("openai")
+    params = {"messages": CONVERSATION[:3] + [{"role": "user", "content": "What is my name? Reply briefly."}],
+              "max_tokens": 24, "temperature": 0}
+    direct = openai.OpenAI(base_url=real_model_url, api_key="x", max_retries=0, timeout=300)
+    expected = direct.chat.completions.create(model="smollm2-135m-instruct", **params)
+    adapter = llama_cpp_adapter(real_model_url)
+    try:
+        client = openai.OpenAI(base_url=adapter.base, api_key="x", max_retries=0, timeout=300)
+        got = client.chat.completions.create(model=MODEL, **params)
+        streamed = list(client.chat.completions.create(model=MODEL, stream=True, **params))
+    finally:
+        adapter.close()
+    assert got.choices[0].message.content == expected.choices[0].message.content
+    assert got.choices[0].message.content.strip()
+    assert got.choices[0].finish_reason == expected.choices[0].finish_reason
+    assert (got.usage.prompt_tokens, got.usage.completion_tokens) == (
+        expected.usage.prompt_tokens, expected.usage.completion_tokens)
+    assert "estimated" not in (got.usage.model_extra or {})  # counts came from the backend
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == \
+        expected.choices[0].message.content
+
+
+def test_model_jinja_template_renders_tools_like_llama_cpp(real_model_url):
+    """`--tool-mode template` with the server's own tool-aware ChatML template file: the
+    adapter's Jinja rendering equals llama.cpp's (POST /apply-template) byte for byte."""
+    pytest.importorskip("jinja2")
+    from evalpack.adapter.tool_emulation import native_messages
+
+    from conftest import SHARED
+
+    messages = [{"role": "user", "content": "Weather in Oslo?"},
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "c1", "type": "function",
+                     "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "3 C"}]
+    template = get_template(str(SHARED / "tools/real-model/chatml-tools.jinja"), native_tools=True)
+    root = real_model_url.rstrip("/").removesuffix("/v1")
+    for tools in ([WEATHER_TOOL], None):
+        status, reply = post(f"{root}/apply-template", {"messages": messages, "tools": tools})
+        assert status == 200, reply
+        assert template.render(native_messages(messages), tools) == reply["prompt"]

@@ -123,8 +123,9 @@ def _keys(document) -> str:
     return type(document).__name__
 
 
-FINISH_REASONS = {"length": "length", "max_tokens": "length", "max_length": "length",
-                  "stop": "stop", "eos_token": "stop", "stop_sequence": "stop", "eos": "stop",
+# Backend finish reasons in OpenAI terms (TGI, llama.cpp's `stop_type`, vLLM, common APIs).
+FINISH_REASONS = {"length": "length", "max_tokens": "length", "max_length": "length", "limit": "length",
+                  "stop": "stop", "word": "stop", "eos_token": "stop", "stop_sequence": "stop", "eos": "stop",
                   "end_turn": "stop"}
 
 
