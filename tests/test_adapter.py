@@ -683,3 +683,32 @@ def test_model_jinja_template_renders_tools_like_llama_cpp(real_model_url):
         status, reply = post(f"{root}/apply-template", {"messages": messages, "tools": tools})
         assert status == 200, reply
         assert template.render(native_messages(messages), tools) == reply["prompt"]
+
+
+def test_llama3_renders_tool_turns_and_jinja_stops_are_found(tmp_path):
+    flat = flatten_messages([
+        {"role": "user", "content": "w?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "3 C"}], None)
+    assert get_template("llama3").render(flat) == (
+        "<|start_header_id|>user<|end_header_id|>\n\nw?<|eot_id|>"
+        '<|start_header_id|>assistant<|end_header_id|>\n\n{"tool_calls": [{"name": "get_weather", '
+        '"arguments": {"city": "Oslo"}}]}<|eot_id|>'
+        "<|start_header_id|>ipython<|end_header_id|>\n\n3 C<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n")
+    pytest.importorskip("jinja2")
+    file = tmp_path / "t.jinja"
+    file.write_text("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}")
+    assert get_template(str(file)).stop == ["<|im_end|>"]
+
+
+def test_parallel_tool_calls_false_keeps_the_first_call(fresh, generic):
+    fresh.responder = lambda path, body: (200, {"text": '[{"name": "get_weather", "arguments": {"city": "A"}}, '
+                                                        '{"name": "get_weather", "arguments": {"city": "B"}}]'}, {})
+    request = {"messages": [{"role": "user", "content": "x"}], "tools": [WEATHER_TOOL]}
+    status, reply = post(generic.base + "/chat/completions", request)
+    assert len(reply["choices"][0]["message"]["tool_calls"]) == 2
+    status, reply = post(generic.base + "/chat/completions", {**request, "parallel_tool_calls": False})
+    assert [json.loads(c["function"]["arguments"]) for c in reply["choices"][0]["message"]["tool_calls"]] == [
+        {"city": "A"}]

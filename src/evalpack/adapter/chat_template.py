@@ -73,6 +73,9 @@ BUILTIN = {
 }
 
 
+END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|END_OF_TURN_TOKEN|>")
+
+
 def _token_text(value) -> str:
     # tokenizer_config.json writes special tokens either as "..." or {"content": "..."}.
     if isinstance(value, dict):
@@ -128,7 +131,9 @@ def load_jinja_template(path: Path, native_tools: bool = False) -> ChatTemplate:
         return compiled.render(messages=messages, tools=tools or None, add_generation_prompt=True,
                                bos_token="", eos_token=eos)
 
-    stop = [eos] if eos else []
+    # End-of-turn markers the template writes are stop strings too (a bare .jinja file
+    # has no eos_token to tell).
+    stop = list(dict.fromkeys([eos] * bool(eos) + [m for m in END_OF_TURN if m in text]))
     return ChatTemplate(path.name, render, stop=stop, native_tools=native_tools)
 
 

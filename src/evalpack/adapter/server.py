@@ -195,7 +195,7 @@ def split_reasoning(text: str) -> tuple[str | None, str]:
 
 
 def build_choice(prompt: str, reply: BackendReply, generation: Generation, tools,
-                 reasoning_split: bool = False) -> tuple[dict, str, dict]:
+                 reasoning_split: bool = False, parallel_calls: bool = True) -> tuple[dict, str, dict]:
     text = reply.text
     if prompt and text.startswith(prompt):  # backends that echo the prompt (TRT-LLM, HF pipelines)
         text = text[len(prompt):]
@@ -213,6 +213,8 @@ def build_choice(prompt: str, reply: BackendReply, generation: Generation, tools
     # Calls are read from the answer only: JSON a model drafts while thinking is no call.
     answer = split_reasoning(text)[1] if not reasoning_split else text
     calls = tool_emulation.parse_tool_calls(answer, tools) if tools else []
+    if not parallel_calls:
+        calls = calls[:1]
     if calls:
         message = {"role": "assistant", "content": None, "tool_calls": calls}
         finish = "tool_calls"
@@ -287,7 +289,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     generation = _generation(body, config)
     prompt, tools = _prompt(body, config)
     reply = await call_backend(request.app, prompt, generation)
-    message, finish, usage = build_choice(prompt, reply, generation, tools, config.reasoning_tags)
+    message, finish, usage = build_choice(prompt, reply, generation, tools, config.reasoning_tags,
+                                          parallel_calls=body.get("parallel_tool_calls") is not False)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.get("stream"):

@@ -229,7 +229,7 @@ def _arguments_string(arguments) -> str:
 
 def parse_tool_calls(text: str | None, tools: list[dict] | None) -> list[dict]:
     """OpenAI `tool_calls` read from a text reply; [] when it holds none."""
-    if not text:
+    if not text or "name" not in text:  # every call names its function: skip the scan
         return []
     known = set(tool_names(tools))
     calls = []
