@@ -136,13 +136,20 @@ def native_messages(messages: list) -> list[dict]:
 
 # ---- reading calls back -------------------------------------------------------------
 
-def _balanced_end(text: str, start: int) -> int:
+# Characters the bracket scan may visit per reply. A reply full of unclosed brackets
+# (degenerate repetition) would otherwise cost quadratic time; real calls are found
+# long before this.
+SCAN_BUDGET = 1_000_000
+
+
+def _balanced_end(text: str, start: int, budget: list[int]) -> int:
     """Index just past the bracket that closes text[start], honouring quoted strings; -1 if none."""
     closing = {"{": "}", "[": "]"}
     stack = []
     quote = None
     i = start
-    while i < len(text):
+    while i < len(text) and budget[0] > 0:
+        budget[0] -= 1
         ch = text[i]
         if quote:
             if ch == "\\":
@@ -175,10 +182,11 @@ def _load(fragment: str):
 
 def _json_values(text: str):
     """Every top-level JSON (or Python-literal) object or array found in the text."""
+    budget = [SCAN_BUDGET]
     i = 0
-    while i < len(text):
+    while i < len(text) and budget[0] > 0:
         if text[i] in "{[":
-            end = _balanced_end(text, i)
+            end = _balanced_end(text, i, budget)
             if end > 0:
                 value = _load(text[i:end])
                 if isinstance(value, (dict, list)):
