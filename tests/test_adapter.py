@@ -45,6 +45,7 @@ class FakeBackend:
 
     def __init__(self):
         self.requests: list[dict] = []
+        self.in_flight = self.most_in_flight = 0
         self.responder = lambda path, body: (200, {"text": "ok"}, {})
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
@@ -59,11 +60,18 @@ class FakeBackend:
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append({"path": request.path, "body": body, "headers": dict(request.headers)})
-        answer = self.responder(request.path, body)
-        if isinstance(answer, (int, float)):
-            await asyncio.sleep(answer)
-            answer = (200, {"text": "too late"}, {})
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            answer = self.responder(request.path, body)
+            if isinstance(answer, (int, float)):
+                await asyncio.sleep(answer)
+                answer = (200, {"text": "slept"}, {})
+        finally:
+            self.in_flight -= 1
         status, document, headers = answer
+        if isinstance(document, str):  # a plain-text backend
+            return web.Response(text=document, status=status, headers=headers)
         return web.json_response(document, status=status, headers=headers)
 
     def _run(self):
@@ -712,3 +720,28 @@ def test_parallel_tool_calls_false_keeps_the_first_call(fresh, generic):
     status, reply = post(generic.base + "/chat/completions", {**request, "parallel_tool_calls": False})
     assert [json.loads(c["function"]["arguments"]) for c in reply["choices"][0]["message"]["tool_calls"]] == [
         {"city": "A"}]
+
+
+def test_max_concurrency_caps_parallel_backend_calls(fresh):
+    import concurrent.futures
+
+    fresh.responder = lambda path, body: 0.5  # each call holds a backend slot for a while
+    adapter = Adapter("--backend", fresh.url("/generate"), "--model", MODEL, "--max-concurrency", "2")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(lambda i: post(adapter.base + "/chat/completions", {
+                "messages": [{"role": "user", "content": f"q{i}"}]}), range(6)))
+    finally:
+        adapter.close()
+    assert [status for status, _ in results] == [200] * 6
+    assert fresh.most_in_flight == 2 and len(fresh.requests) == 6
+
+
+def test_plain_text_backend_with_root_reply_path(fresh):
+    fresh.responder = lambda path, body: (200, "Plain answer.", {"Content-Type": "text/plain"})
+    adapter = Adapter("--backend", fresh.url("/generate"), "--model", MODEL, "--reply-path", "$")
+    try:
+        status, reply = post(adapter.base + "/chat/completions", {"messages": [{"role": "user", "content": "x"}]})
+    finally:
+        adapter.close()
+    assert status == 200 and reply["choices"][0]["message"]["content"] == "Plain answer."

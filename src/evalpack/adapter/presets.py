@@ -55,8 +55,10 @@ _PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
 
 
 def parse_path(path: str) -> list[str | int]:
-    """`a.b[0].c`, `$.a.b.0.c` -> ["a", "b", 0, "c"]."""
+    """`a.b[0].c`, `$.a.b.0.c` -> ["a", "b", 0, "c"]; `$` -> [] (the whole reply)."""
     text = path.strip()
+    if text == "$":
+        return []
     if text.startswith("$"):
         text = text[1:].lstrip(".")
     parts: list[str | int] = []
@@ -139,6 +141,9 @@ def _finish(value) -> str | None:
 
 class Preset:
     name = ""
+    # True when the reply text is the whole body (`--reply-path '$'`): a body that is
+    # not JSON is then taken as plain text.
+    plain_text_reply = False
 
     def body(self, prompt: str, generation: Generation) -> dict:
         raise NotImplementedError
@@ -164,6 +169,7 @@ class FieldMapPreset(Preset):
             raise UsageError(f"--preset {name} needs the prompt and text fields "
                              "(--field prompt=NAME, --field text=PATH).")
         self.extra_body = extra_body or {}
+        self.plain_text_reply = self.reply_paths["text"] == []
 
     def body(self, prompt: str, generation: Generation) -> dict:
         document = copy.deepcopy(self.extra_body)
@@ -189,7 +195,7 @@ class FieldMapPreset(Preset):
 
 
 def _show(parts) -> str:
-    return ".".join(str(p) for p in parts)
+    return ".".join(str(p) for p in parts) or "$"
 
 
 class TGIPreset(Preset):
@@ -267,6 +273,7 @@ class TemplatePreset(Preset):
         if "prompt" not in names:
             raise UsageError("--request-template must contain {{prompt}} somewhere.")
         self._fields = FieldMapPreset("template", {"prompt": "prompt", **fields})
+        self.plain_text_reply = self._fields.plain_text_reply
 
     def body(self, prompt: str, generation: Generation) -> dict:
         values = {"prompt": prompt, "model": self.model,

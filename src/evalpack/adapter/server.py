@@ -160,8 +160,11 @@ async def call_backend(app: web.Application, prompt: str, generation: Generation
     try:
         document = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise OpenAIError(502, f"backend answered HTTP {status} with non-JSON: {raw[:200]!r}",
-                          "server_error", "bad_backend_response") from None
+        if not config.preset.plain_text_reply:
+            raise OpenAIError(502, f"backend answered HTTP {status} with non-JSON: {raw[:200]!r} "
+                              "(a plain-text backend needs --reply-path '$')",
+                              "server_error", "bad_backend_response") from None
+        document = raw.decode("utf-8", "replace")
     try:
         return config.preset.reply(document, headers)
     except BadBackendReply as exc:
