@@ -745,3 +745,67 @@ def test_plain_text_backend_with_root_reply_path(fresh):
     finally:
         adapter.close()
     assert status == 200 and reply["choices"][0]["message"]["content"] == "Plain answer."
+
+
+def test_bfcl_simple_python_through_adapter_with_emulated_tool_calls(fresh, datasets_dir, tmp_path):
+    """BFCL in native-tools mode against a text-only backend: the adapter puts the tools in
+    the prompt and turns the scripted text replies back into `tool_calls`. 7 of the 10
+    replies are right (in five different textual forms), 3 wrong: accuracy 0.7."""
+    import re
+
+    # Runs once the BFCL benchmark (branch bfcl) is merged; skipped, and said so, before.
+    pytest.importorskip("evalpack.benchmarks.bfcl.benchmark", reason="BFCL benchmark not merged yet")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bfcl_replay import perfect_calls
+
+    from evalpack.benchmarks.bfcl.data import load_category
+
+    entries = load_category(datasets_dir / "bfcl_v4", "simple_python")[:10]
+    by_question = {e["question"][0][-1]["content"]: (i, e) for i, e in enumerate(entries)}
+
+    def reply_text(index: int, name: str, args: dict) -> str:
+        call = {"name": name, "arguments": args}
+        if index == 3:  # wrong: prose, no call
+            return "I cannot help with that calculation."
+        if index == 6:  # wrong: one argument changed
+            key = next(iter(args))
+            value = args[key]
+            call["arguments"] = {**args, key: value + 1 if isinstance(value, (int, float)) else f"{value}x"}
+        if index == 8:  # wrong: a function that was not offered
+            call["name"] = "not_offered"
+            return json.dumps({"tool_calls": [call]})
+        forms = [lambda: json.dumps({"tool_calls": [call]}),
+                 lambda: f"Sure, here is the call:\n```json\n{json.dumps(call)}\n```",
+                 lambda: f"<tool_call>\n{json.dumps(call)}\n</tool_call>",
+                 lambda: json.dumps([{"name": name, "parameters": args}]),
+                 lambda: json.dumps({"tool_calls": [{"name": name, "arguments": json.dumps(args)}]})]
+        return forms[(0, 1, 2, None, 3, 4, 1, 2, None, 0)[index]]()  # every form used
+
+    def bfcl_backend(path, body):
+        prompt = body["prompt"]
+        question = re.findall(r"<\|im_start\|>user\n(.*?)<\|im_end\|>", prompt, re.S)[-1]
+        index, entry = by_question[question]
+        schema, _ = json.JSONDecoder().raw_decode(prompt.split("Functions:\n", 1)[1])
+        (original, args), = perfect_calls(entry, "simple_python")[0].items()
+        assert schema["name"] == original.replace(".", "_")  # the tool as the benchmark sent it
+        return 200, {"text": reply_text(index, schema["name"], args)}, {}
+
+    fresh.responder = bfcl_backend
+    adapter = Adapter("--backend", fresh.url("/generate"), "--model", MODEL, command=("evalpack", "adapter"))
+    try:
+        report = run_eval(tmp_path, adapter.base, "--datasets", "bfcl_v4", "--dataset-dir", str(datasets_dir),
+                          "--dataset-args", json.dumps({"bfcl_v4": {"subset_list": ["simple_python"]}}),
+                          "--limit", "10", "--generation-config", json.dumps({"temperature": 0}))
+    finally:
+        adapter.close()
+    [section] = report["datasets"]
+    assert section["num_samples"] == 10 and section["num_errors"] == 0
+    assert section["score"] == pytest.approx(0.7)
+    assert len(fresh.requests) == 10
+    assert all("Functions:\n" in r["body"]["prompt"] and '"tool_calls"' in r["body"]["prompt"]
+               for r in fresh.requests)
+    [run_dir] = (tmp_path / "outputs").iterdir()
+    rows = {json.loads(line)["sample_id"]: json.loads(line)
+            for line in (run_dir / "samples" / "bfcl_v4.jsonl").read_text().splitlines()}
+    wrong = {entries[i]["id"] for i in (3, 6, 8)}
+    assert {sid for sid, row in rows.items() if row["score"] == 0} == wrong
