@@ -795,7 +795,8 @@ def test_bfcl_simple_python_through_adapter_with_emulated_tool_calls(fresh, data
     try:
         report = run_eval(tmp_path, adapter.base, "--datasets", "bfcl_v4", "--dataset-dir", str(datasets_dir),
                           "--dataset-args", json.dumps({"bfcl_v4": {"subset_list": ["simple_python"]}}),
-                          "--limit", "10", "--generation-config", json.dumps({"temperature": 0}))
+                          "--limit", "10", "--generation-config", json.dumps({"temperature": 0}),
+                          "--stream")  # tool calls as SSE deltas, joined by evalpack's client
     finally:
         adapter.close()
     [section] = report["datasets"]
