@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list benchmarks and whether their data is present")
     lst.add_argument("--dataset-dir", default=None)
+    lst.add_argument("names", nargs="*", help="benchmarks whose subsets to show")
 
     for register in _plugins():
         register(sub)
@@ -147,16 +148,10 @@ def cmd_rescore(ns: argparse.Namespace) -> int:
 def cmd_list(ns: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from evalpack.benchmarks import registry
     from evalpack.config import default_dataset_dir
+    from evalpack.datasets.listing import print_list
 
-    data_dir = Path(ns.dataset_dir) if ns.dataset_dir else default_dataset_dir()
-    print(f"dataset dir: {data_dir}")
-    print(f"{'name':24} {'metric':12} {'subsets':>7}  data")
-    for name in registry.names():
-        bench = registry.get(name)
-        present = "present" if (data_dir / bench.data_dirname).is_dir() else "missing"
-        print(f"{name:24} {bench.metric:12} {len(bench.subsets):7d}  {present}")
+    print_list(Path(ns.dataset_dir).expanduser() if ns.dataset_dir else default_dataset_dir(), ns.names)
     return 0
 
 

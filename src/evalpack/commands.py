@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 
 ENTRIES: list[str] = [
+    "evalpack.datasets.cli:register",
     "evalpack.adapter:add_adapter_parser",
 ]
 

@@ -16,18 +16,20 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from evalpack import __version__, report as report_mod
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, Result, Sample, maybe_await, subset_limit
-from evalpack.client import ChatReply, ModelClient
 from evalpack.config import RunConfig
 from evalpack.errors import DataMissingError, ModelCallError, ServerError
 from evalpack.progress import Progress
 from evalpack.store import RunStore, call_key, canonical_json
+
+if TYPE_CHECKING:  # aiohttp loads only once requests are due: data checks fail fast without it
+    from evalpack.client import ChatReply, ModelClient
 
 log = logging.getLogger("evalpack")
 
@@ -71,6 +73,8 @@ class Context:
         key = call_key(canon, self._plan.bench.name, self._sample.id, self.repeat)
         cached = store.get_call(key)
         if cached is not None:
+            from evalpack.client import ChatReply
+
             reply = ChatReply.from_json(cached)
         else:
             reply = await self._client.chat(body, payload=canon.encode())
@@ -101,6 +105,8 @@ class Runner:
         self.fatal: str | None = None
 
     def client_for(self, api_base: str, api_key: str | None) -> ModelClient:
+        from evalpack.client import ModelClient
+
         key = (api_base, api_key)
         if key not in self._extra_clients:
             self._extra_clients[key] = ModelClient([api_base], "", api_key, concurrency=self.config.concurrency,
@@ -110,22 +116,28 @@ class Runner:
     # --- stages ---
     def plan(self) -> list[Plan]:
         """Resolve args and load every dataset; raises before any network traffic."""
-        plans = []
+        from evalpack.datasets.verify import check_before_run
+
+        resolved = []
         for name in dict.fromkeys(self.config.datasets):
             bench = registry.get(name)
             args = bench.resolve_args(self.config.dataset_args.get(name) or
                                       self.config.dataset_args.get(bench.name))
             if args.get("seed") is None:
                 args["seed"] = self.config.seed
-            root = bench.root(self.config.dataset_dir, args)
-            if not root.is_dir():
-                raise DataMissingError(missing_message(bench.name, root, self.config.dataset_dir))
+            resolved.append((bench, args))
+        # every needed file of every dataset, sized and hashed, before anything is loaded or sent
+        check_before_run(resolved, self.config.dataset_dir)
+        plans = []
+        for bench, args in resolved:
             samples = subset_limit(bench.load(self.config.dataset_dir, args), self.config.limit)
             plans.append(Plan(bench, args, samples, variant_of(bench.name, args, self.config)))
         return plans
 
     async def run(self, plans: list[Plan]) -> dict:
         cfg = self.config
+        from evalpack.client import ModelClient
+
         self.store = RunStore(self.run_dir / "run.db")
         self.client = ModelClient(cfg.api_urls, cfg.model, cfg.api_key, concurrency=cfg.concurrency,
                                   timeout=cfg.timeout, retries=cfg.retries,
@@ -242,13 +254,6 @@ def _jsonable(value: Any) -> Any:
     from evalpack.config import redact
 
     return json.loads(json.dumps(redact(value), default=str))
-
-
-def missing_message(name: str, root: Path, dataset_dir: Path) -> str:
-    return (f"dataset {name!r} is not in the dataset dir: looked for {root} (dataset dir "
-            f"{dataset_dir}). evalpack never downloads at eval time. On a connected machine run "
-            f"`evalpack pack --datasets {name} --out evalpack-data.tar`, copy the archive here and run "
-            f"`evalpack unpack evalpack-data.tar --to {dataset_dir}` (or pass --dataset-dir).")
 
 
 def export_jsonl(path: Path, rows) -> None:
