@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     rescore.add_argument("run_dir")
     rescore.add_argument("--quiet", action="store_true")
 
+    rep = sub.add_parser("report", help="rewrite report.md/report.html of a run from its store")
+    rep.add_argument("run_dir")
+
+    cmp_ = sub.add_parser("compare", help="compare the scores of several runs side by side")
+    cmp_.add_argument("run_dirs", nargs="+")
+
     lst = sub.add_parser("list", help="list benchmarks and whether their data is present")
     lst.add_argument("--dataset-dir", default=None)
     lst.add_argument("names", nargs="*", help="benchmarks whose subsets to show")
@@ -92,6 +98,8 @@ def add_eval_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", help="per-request timeout in seconds (also in --generation-config)")
     p.add_argument("--fresh", action="store_true", default=None, help="start a new run directory instead of resuming")
     p.add_argument("--quiet", action="store_true", default=None, help="no progress bars")
+    p.add_argument("--sandbox", choices=["local", "docker"], help="where model-written code runs "
+                   "(code benchmarks): local = isolated process (default), docker = a container each")
 
 
 def _plugins():
@@ -145,6 +153,28 @@ def cmd_rescore(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(ns: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from evalpack import report
+
+    run_dir = Path(ns.run_dir)
+    print(report.write(run_dir, report.load(run_dir)))
+    print(f"report: {run_dir / 'report.html'}")
+    return 0
+
+
+def cmd_compare(ns: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from evalpack import report
+
+    reports = [report.load(Path(d)) for d in ns.run_dirs]
+    names = [f"{r.get('model')} ({Path(d).name})" for r, d in zip(reports, ns.run_dirs)]
+    print(report.compare(reports, names), end="")
+    return 0
+
+
 def cmd_list(ns: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -164,7 +194,8 @@ def _term_as_interrupt() -> None:
         signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
 
 
-COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "mock": cmd_mock, "rescore": cmd_rescore, "list": cmd_list}
+COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "mock": cmd_mock, "rescore": cmd_rescore, "list": cmd_list,
+            "report": cmd_report, "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

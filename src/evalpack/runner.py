@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
 import logging
 import time
@@ -125,6 +126,8 @@ class Runner:
                                       self.config.dataset_args.get(bench.name))
             if args.get("seed") is None:
                 args["seed"] = self.config.seed
+            if "sandbox" in args and args["sandbox"] is None:
+                args["sandbox"] = self.config.sandbox  # --sandbox, for benchmarks that run code
             resolved.append((bench, args))
         # every needed file of every dataset, sized and hashed, before anything is loaded or sent
         check_before_run(resolved, self.config.dataset_dir)
@@ -176,31 +179,54 @@ class Runner:
         for item in todo:
             queue.put_nowait(item)
 
+        scoring: set[asyncio.Future] = set()
+
+        def record(row: dict) -> None:
+            self.store.put_result(plan.bench.name, plan.variant, row)
+            progress.update(row.get("score"), error=row.get("error") is not None)
+
+        async def finish(sample: Sample, row: dict, pending) -> None:
+            self._apply_score(plan, sample, row, await _guard(pending))
+            record(row)
+
         async def worker() -> None:
             while not queue.empty() and not self.fatal:
                 sample, repeat = queue.get_nowait()
-                row = await self.evaluate(plan, sample, repeat)
-                self.store.put_result(plan.bench.name, plan.variant, row)
-                progress.update(row.get("score"), error=row.get("error") is not None)
+                row = await self.solve(plan, sample, repeat)
+                if "output" not in row:
+                    record(row)
+                    continue
+                try:
+                    outcome = plan.bench.score(sample, row["output"], plan.args)
+                except Exception as e:  # noqa: BLE001 - recorded on the sample
+                    outcome = e
+                if inspect.isawaitable(outcome):
+                    # slow scorers (sandboxes, verifiers) run beside the workers, which go on
+                    # sending requests: the model server never waits on scoring
+                    task = asyncio.ensure_future(finish(sample, row, outcome))
+                    scoring.add(task)
+                    task.add_done_callback(scoring.discard)
+                else:
+                    self._apply_score(plan, sample, row, outcome)
+                    record(row)
 
         workers = [asyncio.ensure_future(worker()) for _ in range(min(self.client.concurrency, len(todo)))]
         try:
             await asyncio.gather(*workers)
+            while scoring:
+                await asyncio.gather(*list(scoring))
         finally:
-            for w in workers:
+            for w in workers + list(scoring):
                 w.cancel()
             progress.close()
 
-    async def evaluate(self, plan: Plan, sample: Sample, repeat: int) -> dict:
+    async def solve(self, plan: Plan, sample: Sample, repeat: int) -> dict:
+        """The model part of a sample: a row with `output`, or with `error` when it failed."""
         ctx = Context(self, plan, sample, repeat, self.client, self.config.model)
         row: dict[str, Any] = {"sample_id": sample.id, "repeat": repeat, "subset": sample.subset,
                                "target": sample.target, "metadata": sample.metadata}
         try:
-            output = await plan.bench.solve(sample, ctx)
-            row["output"] = output
-            score = await maybe_await(plan.bench.score(sample, output, plan.args))
-            row.update(score=float(score.value), extracted=score.extracted, unparsed=score.unparsed,
-                       detail=score.detail)
+            row["output"] = await plan.bench.solve(sample, ctx)
         except ModelCallError as e:
             row["error"] = str(e)
             if "refused the API key" in str(e):
@@ -213,6 +239,15 @@ class Runner:
         row.update(latency=ctx.latency, usage=ctx.usage)
         return row
 
+    @staticmethod
+    def _apply_score(plan: Plan, sample: Sample, row: dict, outcome) -> None:
+        if isinstance(outcome, BaseException):
+            row["error"] = f"scoring failed: {type(outcome).__name__}: {outcome}"
+            log.error("scoring %s/%s failed: %r", plan.bench.name, sample.id, outcome)
+        else:
+            row.update(score=float(outcome.value), extracted=outcome.extracted, unparsed=outcome.unparsed,
+                       detail=outcome.detail)
+
     def summarize(self, plan: Plan) -> dict:
         wanted = {s.id for s in plan.samples}
         rows = [r for r in self.store.results(plan.bench.name, plan.variant) if r["sample_id"] in wanted]
@@ -224,6 +259,16 @@ class Runner:
     def build_report(self, sections: list[dict]) -> dict:
         return {"model": self.config.model, "run_dir": str(self.run_dir), "evalpack_version": __version__,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "datasets": sections}
+
+
+async def _guard(awaitable):
+    """The awaited value, or the exception it raised (never CancelledError)."""
+    try:
+        return await awaitable
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        return e
 
 
 def to_result(r: dict) -> Result:

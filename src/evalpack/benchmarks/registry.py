@@ -14,9 +14,12 @@ from evalpack.errors import UsageError
 # name -> "module:Class"
 BENCHMARKS: dict[str, str] = {
     "mmlu": "evalpack.benchmarks.mmlu:MMLU",
+    "bfcl_v4": "evalpack.benchmarks.bfcl.benchmark:BFCLv4",
     "ceval": "evalpack.benchmarks.ceval:CEval",
     "gpqa_diamond": "evalpack.benchmarks.gpqa:GPQADiamond",
     "longbench_v2": "evalpack.benchmarks.longbench_v2:LongBenchV2",
+    "tau_bench": "evalpack.benchmarks.tau_bench:TauBench",
+    "humaneval": "evalpack.benchmarks.humaneval:HumanEval",
 }
 
 # Names EvalScope users may type that mean the same benchmark.
