@@ -155,7 +155,7 @@ def generic(backend):
 
 @pytest.fixture()
 def openai_client(generic):
-    openai = pytest.importorskip("openai")
+    import openai
     return openai.OpenAI(base_url=generic.base, api_key="unused", max_retries=0, timeout=30)
 
 
@@ -451,7 +451,7 @@ def test_bad_flags_exit_2_with_one_sentence(fresh):
 # ---- pure logic: templates, presets, tool-call parsing --------------------------------
 
 def test_jinja_template_from_tokenizer_config(tmp_path):
-    pytest.importorskip("jinja2")
+    import jinja2  # noqa: F401  (the test extra installs it)
     config = tmp_path / "tokenizer_config.json"
     config.write_text(json.dumps({
         "eos_token": {"content": "</s>"},
@@ -616,7 +616,7 @@ def test_thinking_is_no_tool_call_and_can_become_reasoning_content():
 
 
 def test_reasoning_tags_stream_as_reasoning_content(fresh):
-    openai = pytest.importorskip("openai")
+    import openai
     fresh.responder = lambda path, body: (200, {"text": "<think>Two plus two.</think>The sum is 4."}, {})
     adapter = Adapter("--backend", fresh.url("/generate"), "--model", MODEL, "--reasoning-tags")
     try:
@@ -650,7 +650,7 @@ def test_real_model_through_adapter_answers_like_its_own_chat_endpoint(real_mode
     """SmolLM2 uses ChatML: the adapter's rendering of a multi-turn conversation must
     give, at temperature 0, exactly the reply and token counts of llama.cpp's own
     /v1/chat/completions (which renders with the model's template)."""
-    openai = pytest.importorskip("openai")
+    import openai
     params = {"messages": CONVERSATION[:3] + [{"role": "user", "content": "What is my name? Reply briefly."}],
               "max_tokens": 24, "temperature": 0}
     direct = openai.OpenAI(base_url=real_model_url, api_key="x", max_retries=0, timeout=300)
@@ -675,7 +675,7 @@ def test_real_model_through_adapter_answers_like_its_own_chat_endpoint(real_mode
 def test_model_jinja_template_renders_tools_like_llama_cpp(real_model_url):
     """`--tool-mode template` with the server's own tool-aware ChatML template file: the
     adapter's Jinja rendering equals llama.cpp's (POST /apply-template) byte for byte."""
-    pytest.importorskip("jinja2")
+    import jinja2  # noqa: F401  (the test extra installs it)
     from evalpack.adapter.tool_emulation import native_messages
 
     from conftest import SHARED
@@ -705,7 +705,7 @@ def test_llama3_renders_tool_turns_and_jinja_stops_are_found(tmp_path):
         '"arguments": {"city": "Oslo"}}]}<|eot_id|>'
         "<|start_header_id|>ipython<|end_header_id|>\n\n3 C<|eot_id|>"
         "<|start_header_id|>assistant<|end_header_id|>\n\n")
-    pytest.importorskip("jinja2")
+    import jinja2  # noqa: F401  (the test extra installs it)
     file = tmp_path / "t.jinja"
     file.write_text("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}")
     assert get_template(str(file)).stop == ["<|im_end|>"]
@@ -753,8 +753,6 @@ def test_bfcl_simple_python_through_adapter_with_emulated_tool_calls(fresh, data
     replies are right (in five different textual forms), 3 wrong: accuracy 0.7."""
     import re
 
-    # Runs once the BFCL benchmark (branch bfcl) is merged; skipped, and said so, before.
-    pytest.importorskip("evalpack.benchmarks.bfcl.benchmark", reason="BFCL benchmark not merged yet")
     sys.path.insert(0, str(Path(__file__).parent))
     from bfcl_replay import perfect_calls
 
