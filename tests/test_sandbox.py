@@ -399,14 +399,17 @@ def test_docker_engine_contains_programs(docker_box):
         }
 
         async def all_of_them():
-            return await asyncio.gather(*(docker_box.run(c, timeout=3.0) for c in codes.values()))
+            # the deadline includes starting the container, which takes seconds on a busy machine
+            return await asyncio.gather(*(docker_box.run(c, timeout=12.0) for c in codes.values()))
 
         results = dict(zip(codes, asyncio.run(all_of_them())))
         with pytest.raises(BlockingIOError):
             listener.accept()
     assert results["ok"].status == "passed" and results["ok"].stdout_tail == "42\n"
     assert results["fail"].status == "failed" and results["fail"].exit_code == 3
-    assert results["loop"].status == "timed_out" and results["bomb"].status == "timed_out"
+    # stopped by the wall clock or, with the longer deadline, by the CPU-seconds ulimit
+    assert results["loop"].status in ("timed_out", "failed") and results["loop"].exit_code != 0
+    assert results["bomb"].status in ("timed_out", "failed") and results["bomb"].exit_code != 0
     assert results["spam"].status == "failed" and "output limit" in results["spam"].detail
     assert results["net"].status == "failed" and results["write"].status == "failed"
     assert "Read-only file system" in results["write"].stderr_tail
