@@ -29,3 +29,112 @@ def datasets_dir() -> Path:
     if not DATASETS.is_dir():
         pytest.fail(f"shared datasets not found at {DATASETS} (set EVALPACK_SHARED)")
     return DATASETS
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MockProcess:
+    """`evalpack mock` in a subprocess on a free 127.0.0.1 port."""
+
+    def __init__(self, *args: str, model: str = "mock") -> None:
+        import subprocess
+        import time
+        import urllib.request
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "evalpack", "mock", "--port", str(self.port), "--model", model, *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mock exited: {self.proc.stderr.read().decode()}")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/mock/stats", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mock server did not start")
+
+    def stats(self) -> dict:
+        import json
+        import urllib.request
+
+        return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{self.port}/mock/stats", timeout=5).read())
+
+    def reset(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/mock/reset", method="POST"), timeout=5).read()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except Exception:
+            self.proc.kill()
+
+
+@pytest.fixture
+def mock_server():
+    """Factory: mock_server("--answer", "ANSWER: C") -> a running MockProcess (stopped after the test)."""
+    started: list[MockProcess] = []
+
+    def start(*args: str, model: str = "mock") -> MockProcess:
+        m = MockProcess(*args, model=model)
+        started.append(m)
+        return m
+
+    yield start
+    for m in started:
+        m.stop()
+
+
+def run_evalpack(*args: str, timeout: float = 600, env: dict | None = None):
+    """Run the real CLI in a subprocess; returns CompletedProcess (text)."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "evalpack", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def run_dir_of(proc) -> Path:
+    """The run directory an `evalpack eval` printed on its last line."""
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("run directory: "):
+            return Path(line.split(": ", 1)[1].strip())
+    raise AssertionError(f"no run directory in output:\n{proc.stdout}\n{proc.stderr}")
+
+
+@pytest.fixture(scope="session")
+def real_model_url():
+    """A real llama.cpp server with SmolLM2-135M (../shared/tools/real-model/serve.sh).
+
+    Uses $EVALPACK_REAL_MODEL_URL when set; otherwise starts serve.sh on a free port
+    (the first start on a machine builds llama.cpp, about 4-7 minutes) and stops it after.
+    """
+    import subprocess
+
+    url = os.environ.get("EVALPACK_REAL_MODEL_URL")
+    if url:
+        yield url
+        return
+    serve = SHARED / "tools" / "real-model" / "serve.sh"
+    if not serve.is_file():
+        pytest.fail(f"{serve} not found (set EVALPACK_SHARED or EVALPACK_REAL_MODEL_URL)")
+    port = free_port()
+    proc = subprocess.run(["bash", str(serve)], capture_output=True, text=True, timeout=1800,
+                          env={**os.environ, "PORT": str(port)})
+    if proc.returncode != 0:
+        pytest.fail(f"serve.sh failed:\n{proc.stderr[-3000:]}")
+    pid = int(proc.stdout.strip().splitlines()[-1])
+    yield f"http://127.0.0.1:{port}/v1"
+    os.kill(pid, 15)

@@ -120,7 +120,9 @@ class Benchmark:
         args.setdefault("subset_list", None)
         args.setdefault("extra_params", {})
         args.setdefault("repeats", 1)
-        allowed = set(args) | {"local_path", "dataset_id", "prompt_template", "system_prompt"}
+        args.setdefault("seed", None)  # None: the run's --seed (filled in by the runner)
+        args.setdefault("local_path", None)  # EvalScope's: this benchmark's files live here
+        allowed = set(args) | {"dataset_id", "prompt_template", "system_prompt"}
         for key, value in (user_args or {}).items():
             if key not in allowed:
                 raise UsageError(
@@ -146,6 +148,10 @@ class Benchmark:
         return list(args.get("subset_list") or self.subsets)
 
     # --- data ---
+    def root(self, data_dir: Path, args: dict) -> Path:
+        """The folder holding this benchmark's files: `local_path`, else <dataset-dir>/<data_dirname>."""
+        return Path(args["local_path"]) if args.get("local_path") else Path(data_dir) / self.data_dirname
+
     def data_files(self) -> list[DataFile]:
         """The files this benchmark reads (for `pack`, `verify`, `list`). Empty = not declared."""
         return []

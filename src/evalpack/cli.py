@@ -1,0 +1,189 @@
+"""Command line: `evalpack eval | demo | mock | rescore | list ...`.
+
+Imports of the heavy parts happen inside the command functions, so `evalpack --help`
+only loads argparse. Every EvalpackError becomes `evalpack: <sentence>` and its
+exit code; nothing the user can fix ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from evalpack import __version__
+
+EXAMPLES = """examples:
+  evalpack demo                                   # no server, no datasets needed
+  evalpack eval --model qwen2.5-72b --api-url http://127.0.0.1:8000/v1 \\
+      --datasets mmlu ceval --dataset-dir ./datasets --limit 10 \\
+      --generation-config '{"temperature": 0, "max_tokens": 2048}'
+  evalpack eval --config run.yaml --limit 5       # YAML keys = the flags; flags override
+  evalpack mock --port 18080 --model mock         # a canned OpenAI-compatible server
+  evalpack rescore outputs/<run>                  # recompute scores, no server needed
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one sentence, exit 2 (argparse's own convention)
+        self.exit(2, f"evalpack: {message}; see `{self.prog} --help`\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="evalpack", description="Evaluate LLMs behind OpenAI-compatible APIs, offline.",
+                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"evalpack {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    ev = sub.add_parser("eval", help="evaluate a model on benchmarks",
+                        description="Evaluate a model served behind an OpenAI-compatible API. "
+                                    "Flags are EvalScope's; --config takes the same keys as YAML.",
+                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_eval_flags(ev)
+
+    demo = sub.add_parser("demo", help="run the whole pipeline on a built-in mock server and sample")
+    demo.add_argument("--work-dir", default=None, help="where the run directory goes (default ./outputs)")
+    demo.add_argument("--quiet", action="store_true", default=None)
+
+    mock = sub.add_parser("mock", help="serve canned answers over the OpenAI API (for smoke tests)")
+    mock.add_argument("--port", type=int, default=18080)
+    mock.add_argument("--host", default="127.0.0.1")
+    mock.add_argument("--model", default="mock")
+    mock.add_argument("--answer", default="ANSWER: A", help="the reply to every request")
+    mock.add_argument("--responder", help="FILE.py:FUNCTION called with each request body")
+    mock.add_argument("--rules", help="JSON/YAML list of {match: REGEX, reply: ...}")
+    mock.add_argument("--api-key", help="require this bearer key")
+    mock.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each reply")
+
+    rescore = sub.add_parser("rescore", help="recompute the scores of a run from its stored replies")
+    rescore.add_argument("run_dir")
+    rescore.add_argument("--quiet", action="store_true")
+
+    lst = sub.add_parser("list", help="list benchmarks and whether their data is present")
+    lst.add_argument("--dataset-dir", default=None)
+
+    for register in _plugins():
+        register(sub)
+    return parser
+
+
+def add_eval_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="YAML file with the same keys as the flags (model, datasets, ...)")
+    p.add_argument("--model", help="model id as the server lists it in GET /v1/models")
+    p.add_argument("--model-id", dest="model_id", help=argparse.SUPPRESS)
+    p.add_argument("--api-url", nargs="+", help="OpenAI-compatible base URL(s); several = replicas")
+    p.add_argument("--api-key", help="bearer key (or set EVALPACK_API_KEY); never written to disk")
+    p.add_argument("--eval-type", help="openai_api (the only kind; accepted for EvalScope compatibility)")
+    p.add_argument("--datasets", nargs="+", help="benchmarks to run, e.g. mmlu ceval (see `evalpack list`)")
+    p.add_argument("--dataset-args", help="JSON: per-dataset options, e.g. "
+                                          "'{\"mmlu\": {\"few_shot_num\": 0, \"subset_list\": [\"anatomy\"]}}'")
+    p.add_argument("--dataset-dir", help="folder with <benchmark>/<files> (default $EVALPACK_DATA or "
+                                         "~/.cache/evalpack/datasets); only ever read")
+    p.add_argument("--dataset-hub", help="accepted for EvalScope compatibility; evalpack reads only local data")
+    p.add_argument("--generation-config", help="JSON: request parameters (temperature, max_tokens, ...) "
+                                               "and client ones (timeout, retries)")
+    p.add_argument("--limit", help="N samples per subset (or a fraction below 1)")
+    p.add_argument("--eval-batch-size", "--concurrency", dest="eval_batch_size",
+                   help="requests in flight at once (default 32)")
+    p.add_argument("--work-dir", help="where run directories go (default ./outputs)")
+    p.add_argument("--use-cache", help="an earlier run directory to continue (replies stored there are reused)")
+    p.add_argument("--seed", help="seed for shuffles and sampling (default 42)")
+    p.add_argument("--stream", action="store_true", default=None, help="use streaming responses")
+    p.add_argument("--timeout", help="per-request timeout in seconds (also in --generation-config)")
+    p.add_argument("--fresh", action="store_true", default=None, help="start a new run directory instead of resuming")
+    p.add_argument("--quiet", action="store_true", default=None, help="no progress bars")
+
+
+def _plugins():
+    """Subcommands that live in their own packages (pack, adapter, ...), registered lazily."""
+    from evalpack import commands
+
+    return commands.REGISTRARS
+
+
+def cmd_eval(ns: argparse.Namespace) -> int:
+    from evalpack.config import build_config
+    from evalpack.runner import evaluate
+
+    flags = {k: v for k, v in vars(ns).items() if k not in ("command", "config", "func")}
+    config = build_config(flags, ns.config)
+    result = evaluate(config)
+    print(result["markdown"])
+    print(f"run directory: {result['run_dir']}")
+    return 0
+
+
+def cmd_demo(ns: argparse.Namespace) -> int:
+    from evalpack.demo import run_demo
+
+    return run_demo(work_dir=ns.work_dir, quiet=bool(ns.quiet))
+
+
+def cmd_mock(ns: argparse.Namespace) -> int:
+    from evalpack import mock
+
+    if ns.responder and ns.rules:
+        from evalpack.errors import UsageError
+        raise UsageError("give either --responder or --rules, not both")
+    responder = mock.load_responder(ns.responder) if ns.responder else (
+        mock.load_rules(ns.rules) if ns.rules else None)
+    mock.serve(ns.port, ns.host, model=ns.model, answer=ns.answer, responder=responder,
+               api_key=ns.api_key, latency=ns.latency)
+    return 0
+
+
+def cmd_rescore(ns: argparse.Namespace) -> int:
+    import time
+
+    from evalpack.runner import rescore
+
+    started = time.perf_counter()
+    result = rescore(ns.run_dir)
+    print(result["markdown"])
+    if not ns.quiet:
+        print(f"rescored in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    return 0
+
+
+def cmd_list(ns: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from evalpack.benchmarks import registry
+    from evalpack.config import default_dataset_dir
+
+    data_dir = Path(ns.dataset_dir) if ns.dataset_dir else default_dataset_dir()
+    print(f"dataset dir: {data_dir}")
+    print(f"{'name':24} {'metric':12} {'subsets':>7}  data")
+    for name in registry.names():
+        bench = registry.get(name)
+        present = "present" if (data_dir / bench.data_dirname).is_dir() else "missing"
+        print(f"{name:24} {bench.metric:12} {len(bench.subsets):7d}  {present}")
+    return 0
+
+
+COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "mock": cmd_mock, "rescore": cmd_rescore, "list": cmd_list}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from evalpack.errors import EvalpackError
+
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    if not ns.command:
+        parser.print_help()
+        return 2
+    handler = getattr(ns, "func", None) or COMMANDS[ns.command]
+    try:
+        return int(handler(ns) or 0)
+    except EvalpackError as e:
+        print(f"evalpack: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("evalpack: interrupted; stored replies are kept: run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""The evaluation pipeline: samples -> model calls -> store -> scores -> report.
+
+The runner knows no benchmark by name: it gets them from the registry and
+drives each through the same stages (see benchmarks/base.py). Order matters:
+every dataset is loaded and checked before the first request, so a missing
+file stops the run at once with no traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evalpack import __version__, report as report_mod
+from evalpack.benchmarks import registry
+from evalpack.benchmarks.base import Benchmark, Result, Sample, maybe_await, subset_limit
+from evalpack.client import ChatReply, ModelClient
+from evalpack.config import RunConfig
+from evalpack.errors import DataMissingError, ModelCallError, ServerError
+from evalpack.progress import Progress
+from evalpack.store import RunStore, call_key
+
+log = logging.getLogger("evalpack")
+
+
+@dataclass
+class Plan:
+    bench: Benchmark
+    args: dict
+    samples: list[Sample]
+    variant: str
+
+
+class Context:
+    """The SolveContext the runner gives a benchmark for one (sample, repeat)."""
+
+    def __init__(self, runner: "Runner", plan: Plan, sample: Sample, repeat: int,
+                 client: ModelClient, model: str) -> None:
+        self._runner, self._plan, self._sample = runner, plan, sample
+        self._client, self._model = client, model
+        self.args = plan.args
+        self.generation = runner.config.generation
+        self.repeat = repeat
+        self.seed = plan.args.get("seed")
+        self.usage: dict[str, int] = {}
+        self.latency = 0.0
+        self.calls = 0
+
+    async def chat(self, messages: list[dict], *, tools: list[dict] | None = None, **params: Any) -> ChatReply:
+        body: dict[str, Any] = {"model": self._model, "messages": messages}
+        body.update(self.generation)
+        body.update(params)
+        if tools:
+            body["tools"] = tools
+        extra = body.pop("extra_body", None)
+        if isinstance(extra, dict):
+            body.update(extra)
+        if body.get("stream"):
+            body.setdefault("stream_options", {"include_usage": True})
+        store = self._runner.store
+        key = call_key(body, self._plan.bench.name, self._sample.id, self.repeat)
+        cached = store.get_call(key)
+        if cached is not None:
+            reply = ChatReply.from_json(cached)
+        else:
+            reply = await self._client.chat(body)
+            store.put_call(key, self._plan.bench.name, self._sample.id, self.repeat,
+                           body, reply.to_json(), reply.latency)
+        self.calls += 1
+        self.latency += reply.latency
+        for k, v in (reply.usage or {}).items():
+            if isinstance(v, int):
+                self.usage[k] = self.usage.get(k, 0) + v
+        return reply
+
+    def other_model(self, model: str | None = None, api_base: str | None = None,
+                    api_key: str | None = None) -> "Context":
+        client = self._runner.client_for(api_base, api_key) if api_base else self._client
+        other = Context(self._runner, self._plan, self._sample, self.repeat, client, model or self._model)
+        other.generation = dict(self.generation)
+        return other
+
+
+class Runner:
+    def __init__(self, config: RunConfig, run_dir: Path) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.store: RunStore | None = None
+        self.client: ModelClient | None = None
+        self._extra_clients: dict[tuple, ModelClient] = {}
+        self.fatal: str | None = None
+
+    def client_for(self, api_base: str, api_key: str | None) -> ModelClient:
+        key = (api_base, api_key)
+        if key not in self._extra_clients:
+            self._extra_clients[key] = ModelClient([api_base], "", api_key, concurrency=self.config.concurrency,
+                                                   timeout=self.config.timeout, retries=self.config.retries)
+        return self._extra_clients[key]
+
+    # --- stages ---
+    def plan(self) -> list[Plan]:
+        """Resolve args and load every dataset; raises before any network traffic."""
+        plans = []
+        for name in dict.fromkeys(self.config.datasets):
+            bench = registry.get(name)
+            args = bench.resolve_args(self.config.dataset_args.get(name) or
+                                      self.config.dataset_args.get(bench.name))
+            if args.get("seed") is None:
+                args["seed"] = self.config.seed
+            root = bench.root(self.config.dataset_dir, args)
+            if not root.is_dir():
+                raise DataMissingError(missing_message(bench.name, root, self.config.dataset_dir))
+            samples = subset_limit(bench.load(self.config.dataset_dir, args), self.config.limit)
+            plans.append(Plan(bench, args, samples, variant_of(bench.name, args, self.config)))
+        return plans
+
+    async def run(self, plans: list[Plan]) -> dict:
+        cfg = self.config
+        self.store = RunStore(self.run_dir / "run.db")
+        self.client = ModelClient(cfg.api_urls, cfg.model, cfg.api_key, concurrency=cfg.concurrency,
+                                  timeout=cfg.timeout, retries=cfg.retries,
+                                  stream=bool(cfg.generation.get("stream")))
+        try:
+            (self.run_dir / "plans.json").write_text(json.dumps(
+                {p.bench.name: {"variant": p.variant, "args": _jsonable(p.args),
+                                "num_samples": len(p.samples) * int(p.args.get("repeats") or 1)}
+                 for p in plans}, indent=2), encoding="utf-8")
+            pending = sum(len(self._todo(p)) for p in plans)
+            if pending:
+                await self.client.preflight()
+            sections = []
+            for plan in plans:
+                await self.run_plan(plan)
+                if self.fatal:
+                    raise ServerError(self.fatal)
+                sections.append(self.summarize(plan))
+            return self.build_report(sections)
+        finally:
+            self.store.close()
+            await self.client.close()
+            for c in self._extra_clients.values():
+                await c.close()
+
+    def _todo(self, plan: Plan) -> list[tuple[Sample, int]]:
+        done = self.store.done(plan.bench.name, plan.variant)
+        repeats = int(plan.args.get("repeats") or 1)
+        return [(s, r) for s in plan.samples for r in range(repeats) if (s.id, r) not in done]
+
+    async def run_plan(self, plan: Plan) -> None:
+        todo = self._todo(plan)
+        total = len(plan.samples) * int(plan.args.get("repeats") or 1)
+        progress = Progress(plan.bench.name, total, total - len(todo), quiet=self.config.quiet)
+        queue: asyncio.Queue = asyncio.Queue()
+        for item in todo:
+            queue.put_nowait(item)
+
+        async def worker() -> None:
+            while not queue.empty() and not self.fatal:
+                sample, repeat = queue.get_nowait()
+                row = await self.evaluate(plan, sample, repeat)
+                self.store.put_result(plan.bench.name, plan.variant, row)
+                progress.update(row.get("score"), error=row.get("error") is not None)
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(self.client.concurrency, len(todo)))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            progress.close()
+
+    async def evaluate(self, plan: Plan, sample: Sample, repeat: int) -> dict:
+        ctx = Context(self, plan, sample, repeat, self.client, self.config.model)
+        row: dict[str, Any] = {"sample_id": sample.id, "repeat": repeat, "subset": sample.subset,
+                               "target": sample.target, "metadata": sample.metadata}
+        try:
+            output = await plan.bench.solve(sample, ctx)
+            row["output"] = output
+            score = await maybe_await(plan.bench.score(sample, output, plan.args))
+            row.update(score=float(score.value), extracted=score.extracted, unparsed=score.unparsed,
+                       detail=score.detail)
+        except ModelCallError as e:
+            row["error"] = str(e)
+            if "refused the API key" in str(e):
+                self.fatal = str(e)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a benchmark bug must not end the run: record it and go on
+            row["error"] = f"{type(e).__name__}: {e}"
+            log.error("sample %s/%s failed:\n%s", plan.bench.name, sample.id, traceback.format_exc())
+        row.update(latency=ctx.latency, usage=ctx.usage)
+        return row
+
+    def results(self, plan: Plan) -> list[Result]:
+        wanted = {s.id for s in plan.samples}
+        return [to_result(r) for r in self.store.results(plan.bench.name, plan.variant)
+                if r["sample_id"] in wanted]
+
+    def summarize(self, plan: Plan) -> dict:
+        total = len(plan.samples) * int(plan.args.get("repeats") or 1)
+        section = summarize(plan.bench, plan.args, plan.variant, self.results(plan), total)
+        export_jsonl(self.run_dir / "samples" / f"{plan.bench.name}.jsonl",
+                     self.store.results(plan.bench.name, plan.variant))
+        return section
+
+    def build_report(self, sections: list[dict]) -> dict:
+        return {"model": self.config.model, "run_dir": str(self.run_dir), "evalpack_version": __version__,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "datasets": sections}
+
+
+def to_result(r: dict) -> Result:
+    return Result(sample_id=r["sample_id"], subset=r["subset"], repeat=r["repeat"],
+                  score=None if r["error"] else r["score"], extracted=r["extracted"],
+                  unparsed=r["unparsed"], error=r["error"], metadata=r["metadata"] or {},
+                  detail=r["detail"] or {})
+
+
+def summarize(bench: Benchmark, args: dict, variant: str, results: list[Result], total: int) -> dict:
+    section = {"dataset": bench.name, **bench.aggregate([r for r in results if r.error is None], args)}
+    section.update(
+        num_samples=total,
+        num_errors=sum(1 for r in results if r.error is not None),
+        error_ids=sorted({r.sample_id for r in results if r.error is not None}),
+        num_unparsed=sum(1 for r in results if r.unparsed and r.error is None),
+        args=_jsonable(args), variant=variant)
+    return section
+
+
+def variant_of(name: str, args: dict, config: RunConfig) -> str:
+    keyed = {"benchmark": name, "args": _jsonable(args), "generation": config.generation,
+             "model": config.model}
+    return hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _jsonable(value: Any) -> Any:
+    from evalpack.config import redact
+
+    return json.loads(json.dumps(redact(value), default=str))
+
+
+def missing_message(name: str, root: Path, dataset_dir: Path) -> str:
+    return (f"dataset {name!r} is not in the dataset dir: looked for {root} (dataset dir "
+            f"{dataset_dir}). evalpack never downloads at eval time. On a connected machine run "
+            f"`evalpack pack --datasets {name} --out evalpack-data.tar`, copy the archive here and run "
+            f"`evalpack unpack evalpack-data.tar --to {dataset_dir}` (or pass --dataset-dir).")
+
+
+def export_jsonl(path: Path, rows) -> None:
+    """A plain, greppable copy of the results for people and other tools."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps({k: r[k] for k in ("sample_id", "repeat", "subset", "target", "extracted",
+                                                 "score", "unparsed", "error", "output", "detail",
+                                                 "latency", "usage", "metadata")},
+                               ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def prepare_run_dir(config: RunConfig) -> Path:
+    if config.use_cache:
+        run_dir = config.use_cache
+        if not (run_dir / "run.db").is_file():
+            raise DataMissingError(f"--use-cache {run_dir}: no evalpack run there (run.db is missing)")
+    else:
+        run_id = config.run_id()
+        if config.fresh:
+            run_id += time.strftime("-%Y%m%d-%H%M%S")
+        run_dir = config.work_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.redacted(), sort_keys=False,
+                                                         allow_unicode=True), encoding="utf-8")
+    handler = logging.FileHandler(run_dir / "evalpack.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return run_dir
+
+
+def evaluate(config: RunConfig) -> dict:
+    """Run an evaluation end to end; returns the report (also written to the run dir)."""
+    run_dir = None
+    runner = Runner(config, Path("."))
+    plans = runner.plan()  # data problems surface here, before any directory or socket is made
+    run_dir = prepare_run_dir(config)
+    runner.run_dir = run_dir
+    report = _run_loop(runner.run(plans))
+    text = report_mod.write(run_dir, report)
+    return {"report": report, "markdown": text, "run_dir": run_dir}
+
+
+def _run_loop(coro):
+    try:
+        import uvloop  # optional: a faster event loop where installed
+        return uvloop.run(coro) if hasattr(uvloop, "run") else asyncio.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
+def rescore(run_dir: Path, concurrency: int = 64) -> dict:
+    """Recompute every score of a run from its stored outputs; no server is contacted."""
+    run_dir = Path(run_dir)
+    plans_file = run_dir / "plans.json"
+    if not plans_file.is_file():
+        raise DataMissingError(f"{run_dir} is not an evalpack run directory (plans.json is missing)")
+    plans = json.loads(plans_file.read_text(encoding="utf-8"))
+    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    store = RunStore(run_dir / "run.db")
+
+    async def rescore_all() -> list[dict]:
+        sections = []
+        limit = asyncio.Semaphore(concurrency)
+        for name, info in plans.items():
+            bench, args, variant = registry.get(name), info["args"], info["variant"]
+            rows = [r for r in store.results(name, variant) if r["output"] is not None]
+
+            async def one(r: dict) -> None:
+                sample = Sample(id=r["sample_id"], subset=r["subset"], target=r["target"],
+                                metadata=r["metadata"] or {})
+                async with limit:
+                    try:
+                        sc = await maybe_await(bench.score(sample, r["output"], args))
+                        store.update_score(name, variant, r["sample_id"], r["repeat"], float(sc.value),
+                                           sc.extracted, sc.unparsed, sc.detail, None)
+                    except Exception as e:  # record, as a live run would
+                        store.update_score(name, variant, r["sample_id"], r["repeat"], None, None, False,
+                                           {}, f"{type(e).__name__}: {e}")
+
+            await asyncio.gather(*(one(r) for r in rows))
+            results = [to_result(r) for r in store.results(name, variant)]
+            sections.append(summarize(bench, args, variant, results, info.get("num_samples", len(results))))
+            export_jsonl(run_dir / "samples" / f"{name}.jsonl", store.results(name, variant))
+        return sections
+
+    try:
+        sections = _run_loop(rescore_all())
+    finally:
+        store.close()
+    report = {"model": config.get("model"), "run_dir": str(run_dir), "evalpack_version": __version__,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rescored": True, "datasets": sections}
+    text = report_mod.write(run_dir, report)
+    return {"report": report, "markdown": text, "run_dir": run_dir}

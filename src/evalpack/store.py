@@ -1,0 +1,157 @@
+"""The run store: one SQLite database (WAL) per run directory.
+
+Two tables:
+- `calls`: every model call, keyed by a hash of (request body, sample, repeat).
+  A call whose reply is stored is never sent again: resume and `--use-cache`
+  replay it, which also makes multi-call (agentic) samples resumable mid-way.
+- `results`: one row per (benchmark, variant, sample, repeat): output, score,
+  extracted answer, error. `variant` hashes the benchmark's resolved args and
+  the generation parameters, so a changed setting never reuses a stale score.
+
+Writes are queued and committed in small batches (every ~0.2 s) so the event
+loop never waits on the disk; a commit is durable against `kill -9` (WAL), and
+at worst the last fraction of a second of answers is asked again on resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    key TEXT PRIMARY KEY,
+    benchmark TEXT, sample_id TEXT, repeat INTEGER,
+    request TEXT NOT NULL, response TEXT NOT NULL,
+    latency REAL, created REAL
+);
+CREATE TABLE IF NOT EXISTS results (
+    benchmark TEXT NOT NULL, variant TEXT NOT NULL, sample_id TEXT NOT NULL, repeat INTEGER NOT NULL,
+    subset TEXT, target TEXT, metadata TEXT, output TEXT,
+    score REAL, extracted TEXT, unparsed INTEGER, detail TEXT, error TEXT,
+    latency REAL, usage TEXT, created REAL,
+    PRIMARY KEY (benchmark, variant, sample_id, repeat)
+);
+"""
+
+FLUSH_EVERY = 0.2  # seconds
+FLUSH_ROWS = 2000
+
+
+def call_key(body: dict, benchmark: str, sample_id: str, repeat: int) -> str:
+    canon = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{benchmark}\x00{sample_id}\x00{repeat}\x00{canon}".encode()).hexdigest()
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class RunStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self._pending_calls: dict[str, tuple] = {}
+        self._pending_results: list[tuple] = []
+        self._last_flush = time.monotonic()
+
+    # --- calls (the response cache) ---
+    def get_call(self, key: str) -> dict | None:
+        pending = self._pending_calls.get(key)
+        if pending is not None:
+            return json.loads(pending[5])
+        row = self.db.execute("SELECT response FROM calls WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_call(self, key: str, benchmark: str, sample_id: str, repeat: int,
+                 request: dict, response: dict, latency: float) -> None:
+        self._pending_calls[key] = (key, benchmark, sample_id, repeat, _dumps(request),
+                                    _dumps(response), latency, time.time())
+        self._maybe_flush()
+
+    # --- results ---
+    def done(self, benchmark: str, variant: str) -> set[tuple[str, int]]:
+        """(sample_id, repeat) pairs with a stored result that is not an error."""
+        self.flush()
+        rows = self.db.execute("SELECT sample_id, repeat FROM results WHERE benchmark=? AND variant=? "
+                               "AND error IS NULL", (benchmark, variant))
+        return {(r[0], r[1]) for r in rows}
+
+    def put_result(self, benchmark: str, variant: str, row: dict) -> None:
+        self._pending_results.append((
+            benchmark, variant, row["sample_id"], row["repeat"], row.get("subset"),
+            _dumps(row.get("target")), _dumps(row.get("metadata") or {}), _dumps(row.get("output")),
+            row.get("score"), _dumps(row.get("extracted")), int(bool(row.get("unparsed"))),
+            _dumps(row.get("detail") or {}), row.get("error"), row.get("latency"),
+            _dumps(row.get("usage") or {}), time.time()))
+        self._maybe_flush()
+
+    def results(self, benchmark: str, variant: str | None = None) -> Iterator[dict]:
+        self.flush()
+        query = "SELECT * FROM results WHERE benchmark=?"
+        params: tuple = (benchmark,)
+        if variant is not None:
+            query += " AND variant=?"
+            params += (variant,)
+        cur = self.db.execute(query + " ORDER BY rowid", params)
+        cols = [c[0] for c in cur.description]
+        for values in cur:
+            row = dict(zip(cols, values))
+            for k in ("target", "metadata", "output", "extracted", "detail", "usage"):
+                row[k] = _loads(row[k])
+            row["unparsed"] = bool(row["unparsed"])
+            yield row
+
+    def variants(self, benchmark: str) -> list[str]:
+        self.flush()
+        return [r[0] for r in self.db.execute(
+            "SELECT variant FROM results WHERE benchmark=? GROUP BY variant ORDER BY MAX(rowid) DESC",
+            (benchmark,))]
+
+    def update_score(self, benchmark: str, variant: str, sample_id: str, repeat: int,
+                     score: float | None, extracted: Any, unparsed: bool, detail: dict,
+                     error: str | None) -> None:
+        self.db.execute("UPDATE results SET score=?, extracted=?, unparsed=?, detail=?, error=? "
+                        "WHERE benchmark=? AND variant=? AND sample_id=? AND repeat=?",
+                        (score, _dumps(extracted), int(unparsed), _dumps(detail), error,
+                         benchmark, variant, sample_id, repeat))
+
+    def count_calls(self) -> int:
+        self.flush()
+        return self.db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+
+    # --- durability ---
+    def _maybe_flush(self) -> None:
+        if (len(self._pending_calls) + len(self._pending_results) >= FLUSH_ROWS
+                or time.monotonic() - self._last_flush >= FLUSH_EVERY):
+            self.flush()
+
+    def flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if not (self._pending_calls or self._pending_results):
+            return
+        calls, results = self._pending_calls, self._pending_results
+        self._pending_calls, self._pending_results = {}, []
+        with self.db:
+            self.db.execute("BEGIN")
+            if calls:
+                self.db.executemany("INSERT OR REPLACE INTO calls VALUES (?,?,?,?,?,?,?,?)", calls.values())
+            if results:
+                self.db.executemany("INSERT OR REPLACE INTO results VALUES "
+                                    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", results)
+
+    def close(self) -> None:
+        self.flush()
+        self.db.close()
