@@ -17,7 +17,7 @@ import uuid
 
 from evalpack.benchmarks.swe_bench.docker_engine import docker, docker_cli
 from evalpack.benchmarks.swe_bench.images import platform
-from evalpack.benchmarks.swe_bench.specs import Spec, files_in_patch, test_directives
+from evalpack.benchmarks.swe_bench.specs import Spec, files_in_patch, select_tests
 
 START, END = ">>>>> Start Test Output", ">>>>> End Test Output"
 APPLY_FAILED, TEST_PATCH_FAILED, TIMED_OUT = ">>>>> Patch Apply Failed", ">>>>> Test Patch Apply Failed", ">>>>> Tests Timed Out"
@@ -103,7 +103,7 @@ def test_output(log: str) -> str:
 
 def eval_script(spec: Spec, model_patch: str, test_patch: str, timeout: int) -> str:
     """The bash script run in the container (read from stdin, so patch size is unlimited)."""
-    tests = test_directives(spec, test_patch)
+    tests = select_tests(spec, test_patch)
     test_files = files_in_patch(test_patch)
 
     def put(path: str, text: str) -> str:
@@ -137,7 +137,7 @@ def eval_script(spec: Spec, model_patch: str, test_patch: str, timeout: int) -> 
 def run_in_container(image: str, script: str, *, arch: str, timeout: float) -> tuple[str, bool]:
     """Run `script` in a fresh container with no network; (log, killed_by_host_timeout)."""
     name = f"evalpack-eval-{uuid.uuid4().hex[:12]}"
-    cmd = [docker_cli(), "run", "--rm", "-i", "--name", name, "--network", "none",
+    cmd = [docker_cli(), "run", "--rm", "-i", "--pull", "never", "--name", name, "--network", "none",
            "--platform", platform(arch), image, "bash", "-s"]
     try:
         proc = subprocess.run(cmd, input=script.encode(), capture_output=True, timeout=timeout)

@@ -36,6 +36,7 @@ BASE_PACKAGES = (
     "libssl3", "libffi8", "libsqlite3-0", "libbz2-1.0", "liblzma5", "libreadline8", "libncursesw6",
     "libgdbm6", "libuuid1", "zlib1g",
 )
+PIP_FOR = {"3.6": "21.3.1", "3.7": "24.0"}  # the last pip release supporting that Python
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 CACHE = Path(os.environ.get("EVALPACK_CACHE", Path.home() / ".cache" / "evalpack")) / "swe_bench"
 
@@ -68,7 +69,8 @@ def base_tag(arch: str) -> str:
 
 
 def env_tag(repo: str, version: str, spec: Spec, arch: str) -> str:
-    return f"evalpack/swe-env:{_slug(repo.replace('/', '__'))}-{_slug(version)}-{arch}-{spec.key()}"
+    """Per repo and environment content (not per version: sphinx 3.1-4.3 share one image)."""
+    return f"evalpack/swe-env:{_slug(repo.replace('/', '__'))}-py{_slug(spec.python)}-{arch}-{spec.env_key()}"
 
 
 def instance_tag(instance: dict, spec: Spec, arch: str) -> str:
@@ -150,7 +152,7 @@ def _commit_container(name: str, tag: str, changes: list[str]) -> None:
 def _run_build(name: str, image: str, script: str, *, network: str, mounts: list[str],
                arch: str, stdin: bytes | None = None, timeout: float = 3600) -> None:
     docker("rm", "-f", name, check=False)
-    args = ["run", "--name", name, "--platform", platform(arch), "--network", network]
+    args = ["run", "--pull", "never", "--name", name, "--platform", platform(arch), "--network", network]
     for m in mounts:
         args += ["-v", m]
     if stdin is not None:
@@ -189,8 +191,11 @@ def build_env(repo: str, version: str, spec: Spec, arch: str, force: bool = Fals
         mounts.append(f"{HOST_CA_BUNDLE}:/mnt/host-ca.crt:ro")
         pins = " ".join(f"'{p}'" for p in spec.packages)
         lines += ["export PIP_CERT=/mnt/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1",
-                  f"/opt/testbed/bin/pip install --no-cache-dir --no-deps {pins}",
-                  "/opt/testbed/bin/pip check || true"]
+                  # an old venv pip cannot read today's wheel tags (manylinux2014, abi3)
+                  f"/opt/testbed/bin/python -m pip install --no-cache-dir 'pip=={PIP_FOR.get(spec.python, '24.2')}'",
+                  # the pins hold; pip adds what they depend on, and the frozen set is kept in the image
+                  f"/opt/testbed/bin/pip install --no-cache-dir {pins}",
+                  "/opt/testbed/bin/pip freeze > /opt/testbed/freeze.txt"]
     name = f"evalpack-build-env-{os.getpid()}"
     log(f"building {tag}")
     _run_build(name, base, "\n".join(lines), network="host" if spec.packages else "none",
@@ -222,7 +227,9 @@ def open_repo(source: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
-            proc = subprocess.run(["git", "clone", "--bare", "-q", str(source), str(tmp)],
+            subprocess.run(["git", "init", "-q", "--bare", str(tmp)], check=True, capture_output=True)
+            # every ref of the bundle (a clone would take only branches and tags)
+            proc = subprocess.run(["git", f"--git-dir={tmp}", "fetch", "-q", str(source.resolve()), "refs/*:refs/*"],
                                   capture_output=True, text=True)
             if proc.returncode != 0:
                 raise EvalpackError(f"cannot read git bundle {source}: {proc.stderr.strip()}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from evalpack.errors import UsageError
@@ -33,26 +33,28 @@ class Spec:
     apt_packages: tuple[str, ...] = ()  # extra Debian packages for the env image
 
     def key(self) -> str:
-        """Stable short hash of the spec: part of the env image tag."""
-        import hashlib
+        """Stable short hash of the whole spec: part of the instance image tag."""
+        return _digest(asdict(self))
 
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+    def env_key(self) -> str:
+        """Hash of what goes into the env image: versions sharing it share one image."""
+        return _digest({"python": self.python, "packages": self.packages, "apt": self.apt_packages})
+
+
+def _digest(value) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:10]
 
 
 # --- django 3.x (SWE-bench: python 3.6, requirements.txt = tests/requirements/py3.txt) ---
-# pylibmc and pywatchman are left out: they compile C extensions against
-# libmemcached/watchman headers; the tests that need them skip without them.
+# Left out: pylibmc and pywatchman (C extensions needing libmemcached/watchman headers) and
+# geoip2 (GIS); the tests that need them skip without them.
 _DJANGO_3_LOCK = (
-    "asgiref==3.4.1", "argon2-cffi==21.3.0", "argon2-cffi-bindings==21.2.0", "bcrypt==4.0.1",
-    "cffi==1.15.1", "pycparser==2.21", "docutils==0.18.1", "geoip2==4.6.0",
-    "maxminddb==2.2.0", "aiohttp==3.8.6", "jinja2==3.0.3", "MarkupSafe==2.0.1", "numpy==1.19.5",
-    "Pillow==8.4.0", "python-memcached==1.62", "pytz==2024.2", "PyYAML==6.0.1",
-    "selenium==3.141.0", "urllib3==1.26.20", "sqlparse==0.4.4", "tblib==1.7.0",
-    "requests==2.27.1", "certifi==2024.8.30", "charset-normalizer==2.0.12", "idna==3.10",
-    "typing-extensions==4.1.1", "setuptools==59.6.0", "six==1.16.0",
-    "attrs==22.2.0", "multidict==5.2.0", "yarl==1.7.2", "async-timeout==4.0.2",
-    "aiosignal==1.2.0", "frozenlist==1.2.0", "asynctest==0.13.0", "idna-ssl==1.1.0",
-    "dataclasses==0.8",
+    "asgiref==3.4.1", "argon2-cffi==21.3.0", "bcrypt==4.0.1", "docutils==0.18.1",
+    "Jinja2==3.0.3", "MarkupSafe==2.0.1", "numpy==1.19.5", "Pillow==8.4.0",
+    "python-memcached==1.62", "pytz==2024.2", "PyYAML==6.0.1", "selenium==3.141.0",
+    "sqlparse==0.4.4", "tblib==1.7.0", "setuptools==59.6.0",
 )
 _DJANGO_3 = Spec(
     python="3.6",
@@ -102,9 +104,54 @@ _SPHINX_3 = Spec(
     directives="pytest_files",
 )
 
+_SPHINX_HELPERS_PIN = {
+    # SWE-bench's extra setup.py pins by version (the lock below is what is installed)
+    "4.1": ("grep -q 'sphinxcontrib-htmlhelp>=2.0.0' setup.py && sed -i 's/sphinxcontrib-htmlhelp>=2.0.0/"
+            "sphinxcontrib-htmlhelp>=2.0.0,<=2.0.4/' setup.py || sed -i 's/sphinxcontrib-htmlhelp/"
+            "sphinxcontrib-htmlhelp<=2.0.4/' setup.py",
+            "grep -q 'sphinxcontrib-serializinghtml>=1.1.5' setup.py && sed -i 's/sphinxcontrib-serializinghtml"
+            ">=1.1.5/sphinxcontrib-serializinghtml>=1.1.5,<=1.1.9/' setup.py || sed -i 's/sphinxcontrib-"
+            "serializinghtml/sphinxcontrib-serializinghtml<=1.1.9/' setup.py"),
+    "4.2+": ("sed -i 's/sphinxcontrib-htmlhelp>=2.0.0/sphinxcontrib-htmlhelp>=2.0.0,<=2.0.4/' setup.py",
+             "sed -i 's/sphinxcontrib-serializinghtml>=1.1.5/sphinxcontrib-serializinghtml>=1.1.5,<=1.1.9/' setup.py"),
+    "older": ("sed -i 's/sphinxcontrib-htmlhelp/sphinxcontrib-htmlhelp<=2.0.4/' setup.py",
+              "sed -i 's/sphinxcontrib-serializinghtml/sphinxcontrib-serializinghtml<=1.1.9/' setup.py"),
+}
+
+
+def _sphinx_3(version: str) -> Spec:
+    key = "4.1" if version == "4.1" else "4.2+" if version in ("4.2", "4.3", "4.4") else "older"
+    return replace(_SPHINX_3, pre_install=_SPHINX_PRE_INSTALL + _SPHINX_HELPERS_PIN[key])
+
+
+# sphinx 5.x and 7.x: SWE-bench only adds -rA to tox.ini; Jinja2 3 and newer helpers.
+# Not yet validated against gold patches (see docs/swe_bench.md).
+_SPHINX_5_LOCK = (
+    "Jinja2==3.1.4", "MarkupSafe==2.1.5", "Pygments==2.18.0", "docutils==0.18.1",
+    "snowballstemmer==2.2.0", "babel==2.16.0", "alabaster==0.7.16", "imagesize==1.4.1",
+    "requests==2.32.3", "packaging==24.1", "sphinxcontrib-applehelp==1.0.4",
+    "sphinxcontrib-devhelp==1.0.2", "sphinxcontrib-jsmath==1.0.1", "sphinxcontrib-htmlhelp==2.0.1",
+    "sphinxcontrib-serializinghtml==1.1.5", "sphinxcontrib-qthelp==1.0.3", "importlib-metadata==8.5.0",
+    "setuptools==70.0.0", "pytest==7.4.4", "html5lib==1.1", "cython==3.0.11",
+)
+_SPHINX_7_LOCK = (
+    "Jinja2==3.1.4", "MarkupSafe==2.1.5", "Pygments==2.18.0", "docutils==0.20.1",
+    "snowballstemmer==2.2.0", "babel==2.16.0", "alabaster==0.7.16", "imagesize==1.4.1",
+    "requests==2.32.3", "packaging==24.1", "sphinxcontrib-applehelp==1.0.8",
+    "sphinxcontrib-devhelp==1.0.6", "sphinxcontrib-jsmath==1.0.1", "sphinxcontrib-htmlhelp==2.0.5",
+    "sphinxcontrib-serializinghtml==1.1.10", "sphinxcontrib-qthelp==1.0.7", "importlib-metadata==8.5.0",
+    "setuptools==70.0.0", "pytest==7.4.4", "html5lib==1.1", "cython==3.0.11", "filelock==3.16.1",
+)
+_SPHINX_5 = replace(_SPHINX_3, packages=_SPHINX_5_LOCK, pre_install=("sed -i 's/pytest/pytest -rA/' tox.ini",))
+_SPHINX_7 = replace(_SPHINX_5, packages=_SPHINX_7_LOCK)
+
 BUILTIN: dict[str, dict[str, Spec]] = {
     "django/django": {v: _DJANGO_3 for v in ("3.0", "3.1", "3.2")},
-    "sphinx-doc/sphinx": {v: _SPHINX_3 for v in ("3.1", "3.2", "3.3", "3.4", "3.5", "4.0", "4.1")},
+    "sphinx-doc/sphinx": {
+        **{v: _sphinx_3(v) for v in ("3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "4.0", "4.1", "4.2", "4.3", "4.4")},
+        **{v: _SPHINX_5 for v in ("5.0", "5.1", "5.2", "5.3")},
+        **{v: _SPHINX_7 for v in ("7.2",)},
+    },
 }
 
 
@@ -141,7 +188,7 @@ def files_in_patch(patch: str) -> list[str]:
     return re.findall(r"^diff --git a/.* b/(.*)$", patch, re.M)
 
 
-def test_directives(spec: Spec, test_patch: str) -> list[str]:
+def select_tests(spec: Spec, test_patch: str) -> list[str]:
     """The arguments that run exactly the test files the test_patch touches (as SWE-bench does)."""
     files = [f for f in files_in_patch(test_patch) if not f.endswith(_NON_TEST_EXTS)]
     if spec.directives == "django_modules":
