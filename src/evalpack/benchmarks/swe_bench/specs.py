@@ -75,7 +75,7 @@ _SPHINX_LOCK = (
     "urllib3==2.2.3", "packaging==24.1", "sphinxcontrib-applehelp==1.0.4",
     "sphinxcontrib-devhelp==1.0.2", "sphinxcontrib-jsmath==1.0.1",
     "sphinxcontrib-htmlhelp==2.0.1", "sphinxcontrib-serializinghtml==1.1.5",
-    "sphinxcontrib-qthelp==1.0.3", "setuptools==70.0.0", "pytest==7.4.4", "pytest-cov==5.0.0",
+    "sphinxcontrib-qthelp==1.0.3", "setuptools==70.0.0", "wheel==0.44.0", "pytest==7.4.4", "pytest-cov==5.0.0",
     "coverage==7.6.4", "iniconfig==2.0.0", "pluggy==1.5.0", "exceptiongroup==1.2.2",
     "tomli==2.0.2", "html5lib==1.1", "six==1.16.0", "webencodings==0.5.1", "cython==3.0.11",
     "typed-ast==1.5.5",
@@ -132,7 +132,7 @@ _SPHINX_5_LOCK = (
     "requests==2.32.3", "packaging==24.1", "sphinxcontrib-applehelp==1.0.4",
     "sphinxcontrib-devhelp==1.0.2", "sphinxcontrib-jsmath==1.0.1", "sphinxcontrib-htmlhelp==2.0.1",
     "sphinxcontrib-serializinghtml==1.1.5", "sphinxcontrib-qthelp==1.0.3", "importlib-metadata==8.5.0",
-    "setuptools==70.0.0", "pytest==7.4.4", "html5lib==1.1", "cython==3.0.11",
+    "setuptools==70.0.0", "wheel==0.44.0", "pytest==7.4.4", "html5lib==1.1", "cython==3.0.11",
 )
 _SPHINX_7_LOCK = (
     "Jinja2==3.1.4", "MarkupSafe==2.1.5", "Pygments==2.18.0", "docutils==0.20.1",
@@ -140,7 +140,7 @@ _SPHINX_7_LOCK = (
     "requests==2.32.3", "packaging==24.1", "sphinxcontrib-applehelp==1.0.8",
     "sphinxcontrib-devhelp==1.0.6", "sphinxcontrib-jsmath==1.0.1", "sphinxcontrib-htmlhelp==2.0.5",
     "sphinxcontrib-serializinghtml==1.1.10", "sphinxcontrib-qthelp==1.0.7", "importlib-metadata==8.5.0",
-    "setuptools==70.0.0", "pytest==7.4.4", "html5lib==1.1", "cython==3.0.11", "filelock==3.16.1",
+    "setuptools==70.0.0", "wheel==0.44.0", "pytest==7.4.4", "html5lib==1.1", "cython==3.0.11", "filelock==3.16.1",
 )
 _SPHINX_5 = replace(_SPHINX_3, packages=_SPHINX_5_LOCK, pre_install=("sed -i 's/pytest/pytest -rA/' tox.ini",))
 _SPHINX_7 = replace(_SPHINX_5, packages=_SPHINX_7_LOCK)
