@@ -122,6 +122,8 @@ class SWEBenchVerifiedMini(Benchmark):
         wanted_repos = set(args.get("subset_list") or [])
         wanted_ids = set(extra.get("instance_ids") or [])
         samples, git_dirs = [], {}
+        kit = root / "images"
+        self.kit_images = str(kit) if (kit / "images.json").is_file() else None
         for inst in self.read_instances(root):
             if wanted_repos and inst["repo"] not in wanted_repos:
                 continue
@@ -156,7 +158,7 @@ class SWEBenchVerifiedMini(Benchmark):
         return Sample(id=inst["instance_id"], subset=inst["repo"], target=inst["patch"],
                       messages=[{"role": "user", "content": content}],
                       metadata={**{k: inst[k] for k in keep}, "spec": asdict(spec),
-                                "git_dir": str(git_dir)})
+                                "git_dir": str(git_dir), "kit_images": self.kit_images})
 
     # --- model --------------------------------------------------------------------
     async def solve(self, sample: Sample, ctx) -> dict:
@@ -193,6 +195,12 @@ class SWEBenchVerifiedMini(Benchmark):
         tag = images.instance_tag(meta, spec, arch)
         if images.image_exists(tag):
             return tag
+        if meta.get("kit_images") and Path(meta["kit_images"]).is_dir():
+            with _BUILD_LOCK:  # a packed kit not unpacked yet: load it once, never pull
+                if not images.image_exists(tag):
+                    images.load_images(Path(meta["kit_images"]))
+            if images.image_exists(tag):
+                return tag
         if not build:
             raise DataMissingError(
                 f"image {tag} is not loaded; run `evalpack unpack` on the kit packed with --with-images "
@@ -211,6 +219,7 @@ class SWEBenchVerifiedMini(Benchmark):
         report["statuses"] = {k: len(v) for k, v in sorted(statuses.items())}
         report["needs_network"] = sorted(statuses.get("needs_network", []))
         report["harness"] = sorted({r.detail.get("harness", "evalpack") for r in results})
-        report["images"] = sorted({r.detail["images"]["instance"] for r in results if r.detail.get("images")})
+        used = [r.detail["images"] for r in results if r.detail.get("images")]
+        report["images"] = {kind: sorted({u[kind] for u in used}) for kind in ("base", "env", "instance")}
         return report
 

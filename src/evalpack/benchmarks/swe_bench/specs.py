@@ -55,6 +55,9 @@ _DJANGO_3_LOCK = (
     "Jinja2==3.0.3", "MarkupSafe==2.0.1", "numpy==1.19.5", "Pillow==8.4.0",
     "python-memcached==1.62", "pytz==2024.2", "PyYAML==6.0.1", "selenium==3.141.0",
     "sqlparse==0.4.4", "tblib==1.7.0", "setuptools==59.6.0",
+    # what those depend on, as pip resolved it on 2026-11-27 (pip freeze of the env image)
+    "argon2-cffi-bindings==21.2.0", "cffi==1.15.1", "pycparser==2.21", "dataclasses==0.8",
+    "typing_extensions==4.1.1", "urllib3==1.26.20",
 )
 _DJANGO_3 = Spec(
     python="3.6",
