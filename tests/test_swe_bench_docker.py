@@ -126,3 +126,21 @@ def test_images_survive_a_save_and_load_round_trip_and_never_hit_a_registry(env,
     assert docker_engine.image_exists(tag)
     result = harness.evaluate(inst, inst["patch"], spec, tag, arch=env["arch"], timeout=60)
     assert result["status"] == "resolved"
+
+
+def test_agentic_mode_edits_in_the_container_and_its_git_diff_is_scored(mock_server, env, tmp_path):
+    server = mock_server("--responder", f"{FIXTURE / 'responder.py'}:agent")
+    dataset_args = {NAME: {"local_path": str(FIXTURE), "extra_params": {
+        "repos": {"evalpack/tinycalc": str(env["repo"])}, "mode": "agentic", "max_steps": 6,
+        "instance_ids": ["evalpack__tinycalc-1"]}}}
+    proc = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", NAME,
+                        "--dataset-args", json.dumps(dataset_args), "--dataset-dir", str(tmp_path),
+                        "--work-dir", str(tmp_path / "out"), "--quiet", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = run_dir_of(proc)
+    section = json.loads((run_dir / "report.json").read_text())["datasets"][0]
+    assert section["statuses"] == {"resolved": 1}, section
+    row = json.loads((run_dir / "samples" / f"{NAME}.jsonl").read_text().splitlines()[0])
+    assert row["output"]["steps"] == 4 and row["output"]["commands"] == 3 and row["output"]["stopped"] == "answered"
+    assert "-        return value\n+        return high" in row["output"]["patch"]
+    assert server.stats()["chat_requests"] == 4

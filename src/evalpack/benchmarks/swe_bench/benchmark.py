@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
-from evalpack.benchmarks.swe_bench import harness, images
+from evalpack.benchmarks.swe_bench import agent, harness, images
 from evalpack.benchmarks.swe_bench.patch_extract import check_patch, extract_diff
 from evalpack.benchmarks.swe_bench.specs import Spec, files_in_patch, load_extra_specs, spec_for
 from evalpack.errors import DataMissingError, UsageError
@@ -96,11 +96,17 @@ class SWEBenchVerifiedMini(Benchmark):
             "build_docker_images": True,  # build missing images locally (offline after pack)
             "max_workers": 1,  # containers at once
             "instance_ids": None,  # only these instances
+            "mode": "oracle",  # oracle: one reply with a diff | agentic: shell tool in the container
+            "max_steps": 30,  # agentic: model turns at most
+            "step_timeout": 180,  # agentic: seconds per shell command
         },
     }
 
     def resolve_args(self, user_args):
         args = super().resolve_args(user_args)
+        if args["extra_params"].get("mode") not in ("oracle", "agentic"):
+            raise UsageError(f"--dataset-args: extra_params.mode must be oracle or agentic, "
+                             f"not {args['extra_params'].get('mode')!r}")
         unknown = set(args["extra_params"]) - set(self.default_args["extra_params"])
         if unknown:
             raise UsageError(f"--dataset-args: unknown extra_params {sorted(unknown)} for {self.name}; "
@@ -140,7 +146,10 @@ class SWEBenchVerifiedMini(Benchmark):
                         f"'{{\"{self.name}\": {{\"extra_params\": {{\"repos\": {{\"{repo}\": \"PATH\"}}}}}}}}'")
                 git_dirs[repo] = images.open_repo(source)
             spec = spec_for(repo, inst["version"], specs)
-            samples.append(self.make_sample(inst, spec, git_dirs[repo]))
+            sample = self.make_sample(inst, spec, git_dirs[repo])
+            if extra.get("mode") == "agentic":
+                sample.messages = agent.first_messages(repo, inst["problem_statement"])
+            samples.append(sample)
         return samples
 
     def make_sample(self, inst: dict, spec: Spec, git_dir: Path) -> Sample:
@@ -162,6 +171,17 @@ class SWEBenchVerifiedMini(Benchmark):
 
     # --- model --------------------------------------------------------------------
     async def solve(self, sample: Sample, ctx) -> dict:
+        extra = ctx.args["extra_params"]
+        if extra.get("mode") == "agentic":
+            meta = sample.metadata
+            spec = Spec(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["spec"].items()})
+            arch = images.resolve_arch(extra.get("force_arch"))
+            git_dir = Path(meta["git_dir"]) if meta.get("git_dir") else None
+            image = await asyncio.to_thread(self.instance_image, meta, spec, arch, git_dir,
+                                            bool(extra.get("build_docker_images", True)))
+            return await agent.run_agent(sample.messages or [], ctx, image, arch,
+                                         max_steps=int(extra.get("max_steps") or 30),
+                                         step_timeout=float(extra.get("step_timeout") or 180))
         reply = await ctx.chat(sample.messages or [])
         return {"content": reply.content, "reasoning": reply.reasoning, "finish_reason": reply.finish_reason}
 
@@ -176,7 +196,10 @@ class SWEBenchVerifiedMini(Benchmark):
         check = check_patch(patch, git_dir, meta["base_commit"]) if patch else check_patch("")
         detail = {"harness": "evalpack", "git_apply_check": check.applies, "patch_files": list(check.files)}
         if not check.ok:
-            detail.update(status="patch_malformed", reason=check.reason)
+            reason = check.reason
+            if output.get("patch") is not None and not patch:
+                reason = "the agent changed nothing in /testbed"
+            detail.update(status="patch_malformed", reason=reason)
             return Score(0.0, extracted=patch, detail=detail, unparsed=not patch)
         if check.applies is False:
             detail["check_reason"] = check.reason  # the container still tries `patch --fuzz=5`
