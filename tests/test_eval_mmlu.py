@@ -258,3 +258,22 @@ def test_demo_runs_with_nothing_set_up(tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads((run_dir_of(proc) / "report.json").read_text())["datasets"][0]
     assert report["num_scored"] == 24 and report["num_unparsed"] == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_keeps_what_was_answered(mock_server, datasets_dir, tmp_path, sig):
+    server = mock_server("--latency", "0.02")
+    args = eval_args(server.url, datasets_dir, tmp_path, "--eval-batch-size", "4", "--dataset-args",
+                     '{"mmlu": {"subset_list": ["anatomy", "virology"], "few_shot_num": 0}}')
+    proc = subprocess.Popen([sys.executable, "-m", "evalpack", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while server.stats()["chat_requests"] < 60 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "run the same command again to resume" in err
+    assert "Traceback" not in err
+    db = next(tmp_path.glob("*/run.db"))
+    stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    assert stored >= 50  # everything answered before the signal was flushed, not lost

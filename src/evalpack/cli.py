@@ -160,6 +160,15 @@ def cmd_list(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _term_as_interrupt() -> None:
+    """SIGTERM (a scheduler stopping the job) ends a run like Ctrl-C: stored replies are flushed."""
+    import os
+    import signal
+
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+
+
 COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "mock": cmd_mock, "rescore": cmd_rescore, "list": cmd_list}
 
 
@@ -172,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     handler = getattr(ns, "func", None) or COMMANDS[ns.command]
+    _term_as_interrupt()
     try:
         return int(handler(ns) or 0)
     except EvalpackError as e:

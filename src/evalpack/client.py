@@ -153,9 +153,11 @@ class ModelClient:
         start, self._next = self._next, (self._next + 1) % n
         return min(((start + i) % n for i in range(n)), key=lambda i: self._inflight[i])
 
-    async def chat(self, body: dict) -> ChatReply:
-        """POST /chat/completions with retries. `body` is the full request (model included)."""
-        payload = json.dumps(body, ensure_ascii=False).encode()
+    async def chat(self, body: dict, payload: bytes | None = None) -> ChatReply:
+        """POST /chat/completions with retries. `body` is the full request (model included);
+        `payload`, when given, is its serialisation (saves encoding it twice)."""
+        if payload is None:
+            payload = json.dumps(body, ensure_ascii=False).encode()
         stream = bool(body.get("stream"))
         last_error = "no attempt made"
         async with self._limit:

@@ -27,7 +27,7 @@ from evalpack.client import ChatReply, ModelClient
 from evalpack.config import RunConfig
 from evalpack.errors import DataMissingError, ModelCallError, ServerError
 from evalpack.progress import Progress
-from evalpack.store import RunStore, call_key
+from evalpack.store import RunStore, call_key, canonical_json
 
 log = logging.getLogger("evalpack")
 
@@ -67,14 +67,15 @@ class Context:
         if body.get("stream"):
             body.setdefault("stream_options", {"include_usage": True})
         store = self._runner.store
-        key = call_key(body, self._plan.bench.name, self._sample.id, self.repeat)
+        canon = canonical_json(body)
+        key = call_key(canon, self._plan.bench.name, self._sample.id, self.repeat)
         cached = store.get_call(key)
         if cached is not None:
             reply = ChatReply.from_json(cached)
         else:
-            reply = await self._client.chat(body)
+            reply = await self._client.chat(body, payload=canon.encode())
             store.put_call(key, self._plan.bench.name, self._sample.id, self.repeat,
-                           body, reply.to_json(), reply.latency)
+                           canon, reply.to_json(), reply.latency)
         self.calls += 1
         self.latency += reply.latency
         for k, v in (reply.usage or {}).items():
@@ -200,16 +201,12 @@ class Runner:
         row.update(latency=ctx.latency, usage=ctx.usage)
         return row
 
-    def results(self, plan: Plan) -> list[Result]:
-        wanted = {s.id for s in plan.samples}
-        return [to_result(r) for r in self.store.results(plan.bench.name, plan.variant)
-                if r["sample_id"] in wanted]
-
     def summarize(self, plan: Plan) -> dict:
+        wanted = {s.id for s in plan.samples}
+        rows = [r for r in self.store.results(plan.bench.name, plan.variant) if r["sample_id"] in wanted]
         total = len(plan.samples) * int(plan.args.get("repeats") or 1)
-        section = summarize(plan.bench, plan.args, plan.variant, self.results(plan), total)
-        export_jsonl(self.run_dir / "samples" / f"{plan.bench.name}.jsonl",
-                     self.store.results(plan.bench.name, plan.variant))
+        section = summarize(plan.bench, plan.args, plan.variant, [to_result(r) for r in rows], total)
+        export_jsonl(self.run_dir / "samples" / f"{plan.bench.name}.jsonl", rows)
         return section
 
     def build_report(self, sections: list[dict]) -> dict:
@@ -323,23 +320,28 @@ def rescore(run_dir: Path, concurrency: int = 64) -> dict:
         for name, info in plans.items():
             bench, args, variant = registry.get(name), info["args"], info["variant"]
             rows = [r for r in store.results(name, variant) if r["output"] is not None]
+            updates: list[dict] = []
 
             async def one(r: dict) -> None:
                 sample = Sample(id=r["sample_id"], subset=r["subset"], target=r["target"],
                                 metadata=r["metadata"] or {})
+                update = {"sample_id": r["sample_id"], "repeat": r["repeat"], "score": None,
+                          "extracted": None, "unparsed": False, "detail": {}, "error": None}
                 async with limit:
                     try:
                         sc = await maybe_await(bench.score(sample, r["output"], args))
-                        store.update_score(name, variant, r["sample_id"], r["repeat"], float(sc.value),
-                                           sc.extracted, sc.unparsed, sc.detail, None)
+                        update.update(score=float(sc.value), extracted=sc.extracted,
+                                      unparsed=sc.unparsed, detail=sc.detail)
                     except Exception as e:  # record, as a live run would
-                        store.update_score(name, variant, r["sample_id"], r["repeat"], None, None, False,
-                                           {}, f"{type(e).__name__}: {e}")
+                        update["error"] = f"{type(e).__name__}: {e}"
+                updates.append(update)
 
             await asyncio.gather(*(one(r) for r in rows))
-            results = [to_result(r) for r in store.results(name, variant)]
+            store.update_scores(name, variant, updates)
+            rows = list(store.results(name, variant))
+            results = [to_result(r) for r in rows]
             sections.append(summarize(bench, args, variant, results, info.get("num_samples", len(results))))
-            export_jsonl(run_dir / "samples" / f"{name}.jsonl", store.results(name, variant))
+            export_jsonl(run_dir / "samples" / f"{name}.jsonl", rows)
         return sections
 
     try:

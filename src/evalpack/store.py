@@ -8,9 +8,9 @@ Two tables:
   extracted answer, error. `variant` hashes the benchmark's resolved args and
   the generation parameters, so a changed setting never reuses a stale score.
 
-Writes are queued and committed in small batches (every ~0.2 s) so the event
+Writes are queued and committed in small batches (every second) so the event
 loop never waits on the disk; a commit is durable against `kill -9` (WAL), and
-at worst the last fraction of a second of answers is asked again on resume.
+at worst the last second of answers is asked again on resume.
 """
 
 from __future__ import annotations
@@ -38,13 +38,17 @@ CREATE TABLE IF NOT EXISTS results (
 );
 """
 
-FLUSH_EVERY = 0.2  # seconds
+FLUSH_EVERY = 1.0  # seconds
 FLUSH_ROWS = 2000
 
 
-def call_key(body: dict, benchmark: str, sample_id: str, repeat: int) -> str:
-    canon = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(f"{benchmark}\x00{sample_id}\x00{repeat}\x00{canon}".encode()).hexdigest()
+def canonical_json(body: dict) -> str:
+    """One serialisation used for the cache key, the stored request and the bytes sent."""
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def call_key(canonical_body: str, benchmark: str, sample_id: str, repeat: int) -> str:
+    return hashlib.sha256(f"{benchmark}\x00{sample_id}\x00{repeat}\x00{canonical_body}".encode()).hexdigest()
 
 
 def _dumps(value: Any) -> str | None:
@@ -66,18 +70,23 @@ class RunStore:
         self._pending_calls: dict[str, tuple] = {}
         self._pending_results: list[tuple] = []
         self._last_flush = time.monotonic()
+        # keys of stored calls, so that a fresh run does not query the database per request
+        self._known = {r[0] for r in self.db.execute("SELECT key FROM calls")}
 
     # --- calls (the response cache) ---
     def get_call(self, key: str) -> dict | None:
         pending = self._pending_calls.get(key)
         if pending is not None:
             return json.loads(pending[5])
+        if key not in self._known:
+            return None
         row = self.db.execute("SELECT response FROM calls WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put_call(self, key: str, benchmark: str, sample_id: str, repeat: int,
-                 request: dict, response: dict, latency: float) -> None:
-        self._pending_calls[key] = (key, benchmark, sample_id, repeat, _dumps(request),
+                 request_json: str, response: dict, latency: float) -> None:
+        self._known.add(key)
+        self._pending_calls[key] = (key, benchmark, sample_id, repeat, request_json,
                                     _dumps(response), latency, time.time())
         self._maybe_flush()
 
@@ -120,13 +129,17 @@ class RunStore:
             "SELECT variant FROM results WHERE benchmark=? GROUP BY variant ORDER BY MAX(rowid) DESC",
             (benchmark,))]
 
-    def update_score(self, benchmark: str, variant: str, sample_id: str, repeat: int,
-                     score: float | None, extracted: Any, unparsed: bool, detail: dict,
-                     error: str | None) -> None:
-        self.db.execute("UPDATE results SET score=?, extracted=?, unparsed=?, detail=?, error=? "
-                        "WHERE benchmark=? AND variant=? AND sample_id=? AND repeat=?",
-                        (score, _dumps(extracted), int(unparsed), _dumps(detail), error,
-                         benchmark, variant, sample_id, repeat))
+    def update_scores(self, benchmark: str, variant: str, updates: list[dict]) -> None:
+        """Rewrite scores in one transaction (rescore). Each update: sample_id, repeat, score,
+        extracted, unparsed, detail, error."""
+        self.flush()
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "UPDATE results SET score=?, extracted=?, unparsed=?, detail=?, error=? "
+                "WHERE benchmark=? AND variant=? AND sample_id=? AND repeat=?",
+                [(u["score"], _dumps(u["extracted"]), int(bool(u["unparsed"])), _dumps(u["detail"] or {}),
+                  u["error"], benchmark, variant, u["sample_id"], u["repeat"]) for u in updates])
 
     def count_calls(self) -> int:
         self.flush()

@@ -14,6 +14,9 @@ from evalpack.errors import UsageError
 # name -> "module:Class"
 BENCHMARKS: dict[str, str] = {
     "mmlu": "evalpack.benchmarks.mmlu:MMLU",
+    "ceval": "evalpack.benchmarks.ceval:CEval",
+    "gpqa_diamond": "evalpack.benchmarks.gpqa:GPQADiamond",
+    "longbench_v2": "evalpack.benchmarks.longbench_v2:LongBenchV2",
     "swe_bench_verified_mini": "evalpack.benchmarks.swe_bench.benchmark:SWEBenchVerifiedMini",
 }
 

@@ -11,6 +11,7 @@ benchmarks score 0 and count as unparsed.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
@@ -44,7 +45,8 @@ def extract_choice(reply: str | None, letters: str = "ABCD",
     """The chosen letter, or None when no rule finds one."""
     if not reply:
         return None
-    text = _THINK.sub(" ", reply)
+    # NFKC folds full-width forms that Chinese replies use ("答案：Ｃ", "（Ｃ）") to ASCII
+    text = _THINK.sub(" ", unicodedata.normalize("NFKC", reply))
     text = _MARKUP.sub("", text).strip()
     if not text:
         return None
@@ -60,8 +62,8 @@ def extract_choice(reply: str | None, letters: str = "ABCD",
     # 6. the reply repeats one option's text exactly
     if options:
         norm = text.lower().strip().rstrip(".。")
-        hits = [letters[i] for i, opt in enumerate(options)
-                if i < len(letters) and opt.lower().strip().rstrip(".。") == norm]
+        hits = [letters[i] for i, opt in enumerate(options[:len(letters)])
+                if unicodedata.normalize("NFKC", str(opt)).lower().strip().rstrip(".。") == norm]
         if len(hits) == 1:
             return hits[0]
     return None

@@ -9,6 +9,7 @@ and call the instance resolved iff every FAIL_TO_PASS test and every PASS_TO_PAS
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shlex
 import subprocess
@@ -149,8 +150,6 @@ def run_in_container(image: str, script: str, *, arch: str, timeout: float) -> t
 
 
 def judge(instance: dict, statuses: dict[str, str]) -> dict:
-    import json
-
     def as_list(value):
         return json.loads(value) if isinstance(value, str) else list(value or [])
 
