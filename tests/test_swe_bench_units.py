@@ -190,9 +190,14 @@ def test_unknown_version_and_bad_specs_file_are_usage_errors(tmp_path):
 
 # --- the benchmark: oracle prompts, repos from bundles --------------------------------------
 
+def no_engine_check(bench):
+    bench.check_engine = False  # building prompts needs no Docker; scoring does
+    return bench
+
+
 def test_oracle_prompt_holds_the_issue_and_the_numbered_files_the_gold_patch_touches(synthetic, tmp_path):
     repo, rows = synthetic
-    bench = registry.get("swe_bench_verified_mini")
+    bench = no_engine_check(registry.get("swe_bench_verified_mini"))
     args = bench.resolve_args({"local_path": str(FIXTURE), "extra_params": {"repos": {"evalpack/tinycalc": str(repo)}}})
     samples = {s.id: s for s in bench.load(tmp_path, args)}
     assert sorted(samples) == sorted(rows)
@@ -215,13 +220,13 @@ def test_git_bundles_carry_the_base_commits_and_feed_the_benchmark(synthetic, tm
     opened = images.open_repo(bundle)
     assert images.has_commit(opened, rows["evalpack__tinycalc-1"]["base_commit"])
     # the benchmark finds <repos>/<owner>__<name>.bundle by itself
-    bench = registry.get("swe_bench_verified_mini")
+    bench = no_engine_check(registry.get("swe_bench_verified_mini"))
     args = bench.resolve_args({"local_path": str(FIXTURE), "extra_params": {"repos": str(tmp_path / "repos")}})
     assert len(bench.load(tmp_path, args)) == 3
 
 
 def test_missing_repository_is_a_data_error_that_says_how_to_get_it(tmp_path):
-    bench = registry.get("swe_bench_verified_mini")
+    bench = no_engine_check(registry.get("swe_bench_verified_mini"))
     args = bench.resolve_args({"local_path": str(FIXTURE)})
     with pytest.raises(DataMissingError, match="no git history of evalpack/tinycalc.*--with-images"):
         bench.load(tmp_path, args)
@@ -238,3 +243,20 @@ def test_without_docker_the_message_says_what_to_install_and_how_to_start_it(mon
     fake.chmod(0o755)
     ok, reason = docker_engine.available()
     assert not ok and "daemon is not running" in reason and "--bridge=none" in reason
+    # an eval stops at plan time with that message (exit 2), before any request
+    bench = registry.get("swe_bench_verified_mini")
+    with pytest.raises(docker_engine.DockerUnavailable, match="apt-get install docker.io"):
+        bench.load(tmp_path, bench.resolve_args({"local_path": str(FIXTURE)}))
+
+
+def test_eval_without_docker_exits_2_with_the_fix_before_any_request(mock_server, tmp_path):
+    from conftest import run_evalpack
+
+    server = mock_server()
+    proc = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", "swe_bench_verified_mini",
+                        "--dataset-args", json.dumps({"swe_bench_verified_mini": {"local_path": str(FIXTURE)}}),
+                        "--dataset-dir", str(tmp_path), "--work-dir", str(tmp_path / "out"), "--quiet",
+                        env={"PATH": str(tmp_path)})  # a PATH without docker
+    assert proc.returncode == 2, proc.stderr
+    assert "apt-get install docker.io" in proc.stderr and "Traceback" not in proc.stderr
+    assert server.stats()["chat_requests"] == 0

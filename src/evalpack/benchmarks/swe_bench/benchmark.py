@@ -121,9 +121,14 @@ class SWEBenchVerifiedMini(Benchmark):
         with open(path, encoding="utf-8") as fh:
             return [json.loads(line) for line in fh if line.strip()]
 
+    # Scoring needs a Docker engine: say so at plan time, before any request is sent.
+    check_engine = True
+
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
         root = self.root(data_dir, args)
         extra = args["extra_params"]
+        if self.check_engine:
+            images.resolve_arch(extra.get("force_arch"))  # raises DockerUnavailable with the fix
         specs = load_extra_specs(root / "specs.json") if (root / "specs.json").is_file() else {}
         wanted_repos = set(args.get("subset_list") or [])
         wanted_ids = set(extra.get("instance_ids") or [])
