@@ -123,6 +123,7 @@ class SWEBenchVerifiedMini(Benchmark):
 
     # Scoring needs a Docker engine: say so at plan time, before any request is sent.
     check_engine = True
+    kit_images: str | None = None  # <root>/images of a packed kit, when there is one
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
         root = self.root(data_dir, args)
