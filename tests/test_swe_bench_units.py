@@ -160,8 +160,13 @@ def test_resolved_needs_every_fail_to_pass_and_pass_to_pass_test(real):
 
 # --- specs and test selection -------------------------------------------------------------
 
-def test_every_real_instance_has_an_environment_spec_and_test_directives(real):
+def test_every_real_instance_has_an_environment_spec_and_test_selection(real, datasets_dir):
     assert len(real) == 50
+    import hashlib
+
+    (declared,) = registry.get("swe_bench_verified_mini").data_files()
+    data = (datasets_dir / "swe_bench_verified_mini" / declared.path).read_bytes()
+    assert (len(data), hashlib.sha256(data).hexdigest()) == (declared.size, declared.sha256)
     for inst in real.values():
         spec = spec_for(inst["repo"], inst["version"])
         tests = select_tests(spec, inst["test_patch"])
