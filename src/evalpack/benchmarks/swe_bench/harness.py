@@ -34,8 +34,10 @@ NETWORK_ERRORS = re.compile(
 # Instances whose gold patch cannot pass offline: their tests fetch pages from the web.
 # Found by running the gold patches with --network none (see docs/swe_bench.md).
 NEEDS_NETWORK = {
-    "sphinx-doc__sphinx-8475": "tests/test_build_linkcheck.py fetches external URLs",
     "sphinx-doc__sphinx-7985": "tests/test_build_linkcheck.py fetches external URLs",
+    "sphinx-doc__sphinx-8269": "tests/test_build_linkcheck.py fetches external URLs",
+    "sphinx-doc__sphinx-8475": "tests/test_build_linkcheck.py fetches external URLs",
+    "sphinx-doc__sphinx-10435": "test_latex_images downloads an image from the web",
 }
 
 

@@ -71,6 +71,8 @@ _DJANGO_3 = Spec(
 )
 
 # --- sphinx 3.x/4.x (SWE-bench: python 3.9, pip install -e .[test], tox -epy39 -> pytest -rA) ---
+# pytest 8: SWE-bench's test names were recorded with it (duplicate parametrize ids end in
+# "_0", "_1"; pytest 7 writes "0", "1" and such PASS_TO_PASS tests would look missing).
 _SPHINX_LOCK = (
     "Jinja2==2.11.3", "MarkupSafe==2.0.1", "Pygments==2.18.0", "docutils==0.17.1",
     "snowballstemmer==2.2.0", "babel==2.16.0", "alabaster==0.7.11", "imagesize==1.4.1",
@@ -78,7 +80,7 @@ _SPHINX_LOCK = (
     "urllib3==2.2.3", "packaging==24.1", "sphinxcontrib-applehelp==1.0.4",
     "sphinxcontrib-devhelp==1.0.2", "sphinxcontrib-jsmath==1.0.1",
     "sphinxcontrib-htmlhelp==2.0.1", "sphinxcontrib-serializinghtml==1.1.5",
-    "sphinxcontrib-qthelp==1.0.3", "setuptools==70.0.0", "wheel==0.44.0", "pytest==7.4.4", "pytest-cov==5.0.0",
+    "sphinxcontrib-qthelp==1.0.3", "setuptools==70.0.0", "wheel==0.44.0", "pytest==8.3.3", "pytest-cov==5.0.0",
     "coverage==7.6.4", "iniconfig==2.0.0", "pluggy==1.5.0", "exceptiongroup==1.2.2",
     "tomli==2.0.2", "html5lib==1.1", "six==1.16.0", "webencodings==0.5.1", "cython==3.0.11",
     "typed-ast==1.5.5",
@@ -128,14 +130,17 @@ def _sphinx_3(version: str) -> Spec:
 
 
 # sphinx 5.x and 7.x: SWE-bench only adds -rA to tox.ini; Jinja2 3 and newer helpers.
-# Not yet validated against gold patches (see docs/swe_bench.md).
+# Validated against the gold patches like 3.x/4.x (benchmarks/swe_bench_validate_gold.py).
 _SPHINX_5_LOCK = (
     "Jinja2==3.1.4", "MarkupSafe==2.1.5", "Pygments==2.18.0", "docutils==0.18.1",
     "snowballstemmer==2.2.0", "babel==2.16.0", "alabaster==0.7.16", "imagesize==1.4.1",
     "requests==2.32.3", "packaging==24.1", "sphinxcontrib-applehelp==1.0.4",
     "sphinxcontrib-devhelp==1.0.2", "sphinxcontrib-jsmath==1.0.1", "sphinxcontrib-htmlhelp==2.0.1",
     "sphinxcontrib-serializinghtml==1.1.5", "sphinxcontrib-qthelp==1.0.3", "importlib-metadata==8.5.0",
-    "setuptools==70.0.0", "wheel==0.44.0", "pytest==7.4.4", "html5lib==1.1", "cython==3.0.11",
+    "setuptools==70.0.0", "wheel==0.44.0", "pytest==8.3.3", "html5lib==1.1", "cython==3.0.11",
+    "iniconfig==2.0.0", "pluggy==1.5.0", "exceptiongroup==1.2.2", "tomli==2.0.2", "certifi==2024.8.30",
+    "charset-normalizer==3.4.0", "idna==3.10", "urllib3==2.2.3", "zipp==3.20.2", "six==1.16.0",
+    "webencodings==0.5.1",
 )
 _SPHINX_7_LOCK = (
     "Jinja2==3.1.4", "MarkupSafe==2.1.5", "Pygments==2.18.0", "docutils==0.20.1",
@@ -143,7 +148,11 @@ _SPHINX_7_LOCK = (
     "requests==2.32.3", "packaging==24.1", "sphinxcontrib-applehelp==1.0.8",
     "sphinxcontrib-devhelp==1.0.6", "sphinxcontrib-jsmath==1.0.1", "sphinxcontrib-htmlhelp==2.0.5",
     "sphinxcontrib-serializinghtml==1.1.10", "sphinxcontrib-qthelp==1.0.7", "importlib-metadata==8.5.0",
-    "setuptools==70.0.0", "wheel==0.44.0", "pytest==7.4.4", "html5lib==1.1", "cython==3.0.11", "filelock==3.16.1",
+    "setuptools==70.0.0", "wheel==0.44.0", "pytest==8.3.3", "html5lib==1.1", "cython==3.0.11", "filelock==3.16.1",
+    "flit_core==3.9.0",  # sphinx 7 builds with flit (pyproject.toml)
+    "iniconfig==2.0.0", "pluggy==1.5.0", "exceptiongroup==1.2.2", "tomli==2.0.2", "certifi==2024.8.30",
+    "charset-normalizer==3.4.0", "idna==3.10", "urllib3==2.2.3", "zipp==3.20.2", "six==1.16.0",
+    "webencodings==0.5.1",
 )
 _SPHINX_5 = replace(_SPHINX_3, packages=_SPHINX_5_LOCK, pre_install=("sed -i 's/pytest/pytest -rA/' tox.ini",))
 _SPHINX_7 = replace(_SPHINX_5, packages=_SPHINX_7_LOCK)
