@@ -58,8 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     rescore.add_argument("run_dir")
     rescore.add_argument("--quiet", action="store_true")
 
+    rep = sub.add_parser("report", help="rewrite report.md/report.html of a run from its store")
+    rep.add_argument("run_dir")
+
+    cmp_ = sub.add_parser("compare", help="compare the scores of several runs side by side")
+    cmp_.add_argument("run_dirs", nargs="+")
+
     lst = sub.add_parser("list", help="list benchmarks and whether their data is present")
     lst.add_argument("--dataset-dir", default=None)
+    lst.add_argument("names", nargs="*", help="benchmarks whose subsets to show")
 
     for register in _plugins():
         register(sub)
@@ -91,6 +98,8 @@ def add_eval_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", help="per-request timeout in seconds (also in --generation-config)")
     p.add_argument("--fresh", action="store_true", default=None, help="start a new run directory instead of resuming")
     p.add_argument("--quiet", action="store_true", default=None, help="no progress bars")
+    p.add_argument("--sandbox", choices=["local", "docker"], help="where model-written code runs "
+                   "(code benchmarks): local = isolated process (default), docker = a container each")
 
 
 def _plugins():
@@ -144,19 +153,35 @@ def cmd_rescore(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(ns: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from evalpack import report
+
+    run_dir = Path(ns.run_dir)
+    print(report.write(run_dir, report.load(run_dir)))
+    print(f"report: {run_dir / 'report.html'}")
+    return 0
+
+
+def cmd_compare(ns: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from evalpack import report
+
+    reports = [report.load(Path(d)) for d in ns.run_dirs]
+    names = [f"{r.get('model')} ({Path(d).name})" for r, d in zip(reports, ns.run_dirs)]
+    print(report.compare(reports, names), end="")
+    return 0
+
+
 def cmd_list(ns: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from evalpack.benchmarks import registry
     from evalpack.config import default_dataset_dir
+    from evalpack.datasets.listing import print_list
 
-    data_dir = Path(ns.dataset_dir) if ns.dataset_dir else default_dataset_dir()
-    print(f"dataset dir: {data_dir}")
-    print(f"{'name':24} {'metric':12} {'subsets':>7}  data")
-    for name in registry.names():
-        bench = registry.get(name)
-        present = "present" if (data_dir / bench.data_dirname).is_dir() else "missing"
-        print(f"{name:24} {bench.metric:12} {len(bench.subsets):7d}  {present}")
+    print_list(Path(ns.dataset_dir).expanduser() if ns.dataset_dir else default_dataset_dir(), ns.names)
     return 0
 
 
@@ -169,7 +194,8 @@ def _term_as_interrupt() -> None:
         signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
 
 
-COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "mock": cmd_mock, "rescore": cmd_rescore, "list": cmd_list}
+COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "mock": cmd_mock, "rescore": cmd_rescore, "list": cmd_list,
+            "report": cmd_report, "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

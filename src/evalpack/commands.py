@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import importlib
 
-ENTRIES: list[str] = []
+ENTRIES: list[str] = [
+    "evalpack.datasets.cli:register",
+    "evalpack.adapter:add_adapter_parser",
+]
 
 
 def _registrar(entry: str):

@@ -32,7 +32,7 @@ PARAM_ALIASES = {"max_new_tokens": "max_tokens", "max_length": "max_tokens"}
 CONFIG_KEYS = {
     "model", "api_url", "api_key", "eval_type", "datasets", "dataset_args", "dataset_dir",
     "dataset_hub", "generation_config", "limit", "eval_batch_size", "work_dir", "use_cache",
-    "seed", "quiet", "fresh", "timeout", "stream", "model_id",
+    "seed", "quiet", "fresh", "timeout", "stream", "model_id", "sandbox",
 }
 EVAL_TYPES = {"openai_api", "service", "server", "api"}
 SECRET = "***"
@@ -60,6 +60,7 @@ class RunConfig:
     seed: int = 42
     quiet: bool = False
     fresh: bool = False
+    sandbox: str | None = None  # engine for code benchmarks: local | docker
 
     def redacted(self) -> dict:
         d = asdict(self)
@@ -79,11 +80,15 @@ class RunConfig:
         return f"{safe}-{digest}"
 
 
+# api_key, apiKey, access_token, secret, password...; not max_tokens or key_points
+_SECRET_KEY = re.compile(r"(^|[_-])(api[_-]?key|apikey|key|token|access[_-]?token|secret|password|passwd|"
+                         r"auth|authorization|credentials?)$|^apiKey$", re.I)
+
+
 def redact(value: Any) -> Any:
     """Blank out anything that looks like a secret (api_key, token, password...)."""
     if isinstance(value, dict):
-        return {k: (SECRET if v and re.search(r"key|token|secret|password", str(k), re.I) else redact(v))
-                for k, v in value.items()}
+        return {k: (SECRET if v and _SECRET_KEY.search(str(k)) else redact(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
@@ -242,6 +247,7 @@ def build_config(flags: dict, yaml_path: str | None = None) -> RunConfig:
         seed=number("seed", int, 42, 0),
         quiet=bool(merged.get("quiet", False)),
         fresh=bool(merged.get("fresh", False)),
+        sandbox=merged.get("sandbox") or None,
     )
 
 

@@ -10,24 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
 import logging
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from evalpack import __version__, report as report_mod
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, Result, Sample, maybe_await, subset_limit
-from evalpack.client import ChatReply, ModelClient
 from evalpack.config import RunConfig
 from evalpack.errors import DataMissingError, ModelCallError, ServerError
 from evalpack.progress import Progress
 from evalpack.store import RunStore, call_key, canonical_json
+
+if TYPE_CHECKING:  # aiohttp loads only once requests are due: data checks fail fast without it
+    from evalpack.client import ChatReply, ModelClient
 
 log = logging.getLogger("evalpack")
 
@@ -71,6 +74,8 @@ class Context:
         key = call_key(canon, self._plan.bench.name, self._sample.id, self.repeat)
         cached = store.get_call(key)
         if cached is not None:
+            from evalpack.client import ChatReply
+
             reply = ChatReply.from_json(cached)
         else:
             reply = await self._client.chat(body, payload=canon.encode())
@@ -101,6 +106,8 @@ class Runner:
         self.fatal: str | None = None
 
     def client_for(self, api_base: str, api_key: str | None) -> ModelClient:
+        from evalpack.client import ModelClient
+
         key = (api_base, api_key)
         if key not in self._extra_clients:
             self._extra_clients[key] = ModelClient([api_base], "", api_key, concurrency=self.config.concurrency,
@@ -110,22 +117,30 @@ class Runner:
     # --- stages ---
     def plan(self) -> list[Plan]:
         """Resolve args and load every dataset; raises before any network traffic."""
-        plans = []
+        from evalpack.datasets.verify import check_before_run
+
+        resolved = []
         for name in dict.fromkeys(self.config.datasets):
             bench = registry.get(name)
             args = bench.resolve_args(self.config.dataset_args.get(name) or
                                       self.config.dataset_args.get(bench.name))
             if args.get("seed") is None:
                 args["seed"] = self.config.seed
-            root = bench.root(self.config.dataset_dir, args)
-            if not root.is_dir():
-                raise DataMissingError(missing_message(bench.name, root, self.config.dataset_dir))
+            if "sandbox" in args and args["sandbox"] is None:
+                args["sandbox"] = self.config.sandbox  # --sandbox, for benchmarks that run code
+            resolved.append((bench, args))
+        # every needed file of every dataset, sized and hashed, before anything is loaded or sent
+        check_before_run(resolved, self.config.dataset_dir)
+        plans = []
+        for bench, args in resolved:
             samples = subset_limit(bench.load(self.config.dataset_dir, args), self.config.limit)
             plans.append(Plan(bench, args, samples, variant_of(bench.name, args, self.config)))
         return plans
 
     async def run(self, plans: list[Plan]) -> dict:
         cfg = self.config
+        from evalpack.client import ModelClient
+
         self.store = RunStore(self.run_dir / "run.db")
         self.client = ModelClient(cfg.api_urls, cfg.model, cfg.api_key, concurrency=cfg.concurrency,
                                   timeout=cfg.timeout, retries=cfg.retries,
@@ -164,31 +179,54 @@ class Runner:
         for item in todo:
             queue.put_nowait(item)
 
+        scoring: set[asyncio.Future] = set()
+
+        def record(row: dict) -> None:
+            self.store.put_result(plan.bench.name, plan.variant, row)
+            progress.update(row.get("score"), error=row.get("error") is not None)
+
+        async def finish(sample: Sample, row: dict, pending) -> None:
+            self._apply_score(plan, sample, row, await _guard(pending))
+            record(row)
+
         async def worker() -> None:
             while not queue.empty() and not self.fatal:
                 sample, repeat = queue.get_nowait()
-                row = await self.evaluate(plan, sample, repeat)
-                self.store.put_result(plan.bench.name, plan.variant, row)
-                progress.update(row.get("score"), error=row.get("error") is not None)
+                row = await self.solve(plan, sample, repeat)
+                if "output" not in row:
+                    record(row)
+                    continue
+                try:
+                    outcome = plan.bench.score(sample, row["output"], plan.args)
+                except Exception as e:  # noqa: BLE001 - recorded on the sample
+                    outcome = e
+                if inspect.isawaitable(outcome):
+                    # slow scorers (sandboxes, verifiers) run beside the workers, which go on
+                    # sending requests: the model server never waits on scoring
+                    task = asyncio.ensure_future(finish(sample, row, outcome))
+                    scoring.add(task)
+                    task.add_done_callback(scoring.discard)
+                else:
+                    self._apply_score(plan, sample, row, outcome)
+                    record(row)
 
         workers = [asyncio.ensure_future(worker()) for _ in range(min(self.client.concurrency, len(todo)))]
         try:
             await asyncio.gather(*workers)
+            while scoring:
+                await asyncio.gather(*list(scoring))
         finally:
-            for w in workers:
+            for w in workers + list(scoring):
                 w.cancel()
             progress.close()
 
-    async def evaluate(self, plan: Plan, sample: Sample, repeat: int) -> dict:
+    async def solve(self, plan: Plan, sample: Sample, repeat: int) -> dict:
+        """The model part of a sample: a row with `output`, or with `error` when it failed."""
         ctx = Context(self, plan, sample, repeat, self.client, self.config.model)
         row: dict[str, Any] = {"sample_id": sample.id, "repeat": repeat, "subset": sample.subset,
                                "target": sample.target, "metadata": sample.metadata}
         try:
-            output = await plan.bench.solve(sample, ctx)
-            row["output"] = output
-            score = await maybe_await(plan.bench.score(sample, output, plan.args))
-            row.update(score=float(score.value), extracted=score.extracted, unparsed=score.unparsed,
-                       detail=score.detail)
+            row["output"] = await plan.bench.solve(sample, ctx)
         except ModelCallError as e:
             row["error"] = str(e)
             if "refused the API key" in str(e):
@@ -201,6 +239,15 @@ class Runner:
         row.update(latency=ctx.latency, usage=ctx.usage)
         return row
 
+    @staticmethod
+    def _apply_score(plan: Plan, sample: Sample, row: dict, outcome) -> None:
+        if isinstance(outcome, BaseException):
+            row["error"] = f"scoring failed: {type(outcome).__name__}: {outcome}"
+            log.error("scoring %s/%s failed: %r", plan.bench.name, sample.id, outcome)
+        else:
+            row.update(score=float(outcome.value), extracted=outcome.extracted, unparsed=outcome.unparsed,
+                       detail=outcome.detail)
+
     def summarize(self, plan: Plan) -> dict:
         wanted = {s.id for s in plan.samples}
         rows = [r for r in self.store.results(plan.bench.name, plan.variant) if r["sample_id"] in wanted]
@@ -212,6 +259,16 @@ class Runner:
     def build_report(self, sections: list[dict]) -> dict:
         return {"model": self.config.model, "run_dir": str(self.run_dir), "evalpack_version": __version__,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "datasets": sections}
+
+
+async def _guard(awaitable):
+    """The awaited value, or the exception it raised (never CancelledError)."""
+    try:
+        return await awaitable
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        return e
 
 
 def to_result(r: dict) -> Result:
@@ -242,13 +299,6 @@ def _jsonable(value: Any) -> Any:
     from evalpack.config import redact
 
     return json.loads(json.dumps(redact(value), default=str))
-
-
-def missing_message(name: str, root: Path, dataset_dir: Path) -> str:
-    return (f"dataset {name!r} is not in the dataset dir: looked for {root} (dataset dir "
-            f"{dataset_dir}). evalpack never downloads at eval time. On a connected machine run "
-            f"`evalpack pack --datasets {name} --out evalpack-data.tar`, copy the archive here and run "
-            f"`evalpack unpack evalpack-data.tar --to {dataset_dir}` (or pass --dataset-dir).")
 
 
 def export_jsonl(path: Path, rows) -> None:

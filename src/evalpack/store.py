@@ -19,6 +19,7 @@ import hashlib
 import json
 import sqlite3
 import time
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,7 +27,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
     key TEXT PRIMARY KEY,
     benchmark TEXT, sample_id TEXT, repeat INTEGER,
-    request TEXT NOT NULL, response TEXT NOT NULL,
+    request BLOB NOT NULL, response BLOB NOT NULL,  -- zlib-compressed JSON
     latency REAL, created REAL
 );
 CREATE TABLE IF NOT EXISTS results (
@@ -49,6 +50,15 @@ def canonical_json(body: dict) -> str:
 
 def call_key(canonical_body: str, benchmark: str, sample_id: str, repeat: int) -> str:
     return hashlib.sha256(f"{benchmark}\x00{sample_id}\x00{repeat}\x00{canonical_body}".encode()).hexdigest()
+
+
+def _pack(text: str) -> bytes:
+    """Requests repeat long prompts and tool schemas: zlib keeps run.db small (level 1 is ~20 us)."""
+    return zlib.compress(text.encode(), 1)
+
+
+def _unpack(blob: bytes | str) -> str:
+    return blob if isinstance(blob, str) else zlib.decompress(blob).decode()
 
 
 def _dumps(value: Any) -> str | None:
@@ -77,17 +87,17 @@ class RunStore:
     def get_call(self, key: str) -> dict | None:
         pending = self._pending_calls.get(key)
         if pending is not None:
-            return json.loads(pending[5])
+            return json.loads(_unpack(pending[5]))
         if key not in self._known:
             return None
         row = self.db.execute("SELECT response FROM calls WHERE key=?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return json.loads(_unpack(row[0])) if row else None
 
     def put_call(self, key: str, benchmark: str, sample_id: str, repeat: int,
                  request_json: str, response: dict, latency: float) -> None:
         self._known.add(key)
-        self._pending_calls[key] = (key, benchmark, sample_id, repeat, request_json,
-                                    _dumps(response), latency, time.time())
+        self._pending_calls[key] = (key, benchmark, sample_id, repeat, _pack(request_json),
+                                    _pack(_dumps(response)), latency, time.time())
         self._maybe_flush()
 
     # --- results ---
@@ -140,6 +150,19 @@ class RunStore:
                 "WHERE benchmark=? AND variant=? AND sample_id=? AND repeat=?",
                 [(u["score"], _dumps(u["extracted"]), int(bool(u["unparsed"])), _dumps(u["detail"] or {}),
                   u["error"], benchmark, variant, u["sample_id"], u["repeat"]) for u in updates])
+
+    def calls_for(self, wanted: set[tuple[str, str, int]]) -> dict[tuple[str, str, int], list[tuple[dict, dict]]]:
+        """(benchmark, sample_id, repeat) -> [(request, response), ...] in call order."""
+        self.flush()
+        out: dict[tuple[str, str, int], list[tuple[dict, dict]]] = {}
+        for bench in {w[0] for w in wanted}:
+            for b, sid, rep, req, resp in self.db.execute(
+                    "SELECT benchmark, sample_id, repeat, request, response FROM calls WHERE benchmark=? "
+                    "ORDER BY rowid", (bench,)):
+                if (b, sid, rep) in wanted:
+                    out.setdefault((b, sid, rep), []).append((json.loads(_unpack(req)),
+                                                              json.loads(_unpack(resp))))
+        return out
 
     def count_calls(self) -> int:
         self.flush()

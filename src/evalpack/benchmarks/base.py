@@ -95,6 +95,12 @@ class DataFile:
     sha256: str
     size: int
     url: str = ""  # where `evalpack pack` downloads it from
+    member: str = ""  # when `url` is an archive (zip, wheel): the file's path inside it
+    derived: str = ""  # no upstream URL: how it was made (pack takes it from --mirror)
+    subset: str | None = None  # needed at eval time only when this subset is selected
+    split: str | None = None  # needed at eval time only when this split is read
+    optional: bool = False  # docs and unused extras: checked by `verify`, never required
+    records: int | None = None
 
 
 class Benchmark:
@@ -153,8 +159,19 @@ class Benchmark:
         return Path(args["local_path"]) if args.get("local_path") else Path(data_dir) / self.data_dirname
 
     def data_files(self) -> list[DataFile]:
-        """The files this benchmark reads (for `pack`, `verify`, `list`). Empty = not declared."""
-        return []
+        """The files this benchmark reads (for `pack`, `verify`, `list`): its manifest in
+        evalpack/datasets/manifests/<data_dirname>.json. Empty = not declared."""
+        from evalpack.datasets.registry import find_manifest
+
+        manifest = find_manifest(self.data_dirname)
+        return manifest.files if manifest else []
+
+    def data_splits(self, args: dict) -> set[str]:
+        """Splits read at eval time; files tagged with another split are not required."""
+        splits = {self.split}
+        if args.get("few_shot_split") and args.get("few_shot_num", 1):
+            splits.add(args["few_shot_split"])
+        return splits
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
         """Read <dataset-dir>/<data_dirname>/ into samples. Must not write anything there."""

@@ -19,10 +19,9 @@ import json
 from pathlib import Path
 
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
-from evalpack.benchmarks.multiple_choice import format_question
+from evalpack.benchmarks.multiple_choice import format_question, score_choice
 from evalpack.errors import DataMissingError
 from evalpack.metrics import accuracy_report
-from evalpack.scoring.choice import extract_choice
 
 # The 52 subject keys of subject_mapping.json; names and categories are read from that file.
 SUBJECTS = (
@@ -89,8 +88,7 @@ class CEval(Benchmark):
         return samples
 
     def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        letter = extract_choice(output.get("content"), LETTERS, sample.metadata.get("options"))
-        return Score(value=float(letter == sample.target), extracted=letter, unparsed=letter is None)
+        return score_choice(sample, output, LETTERS)
 
     def aggregate(self, results: list[Result], args: dict) -> dict:
         return accuracy_report(results, metric=self.metric,

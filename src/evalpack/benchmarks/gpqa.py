@@ -22,10 +22,9 @@ import zipfile
 from pathlib import Path
 
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
-from evalpack.benchmarks.multiple_choice import format_question
+from evalpack.benchmarks.multiple_choice import format_question, score_choice
 from evalpack.errors import DataMissingError
 from evalpack.metrics import accuracy_report
-from evalpack.scoring.choice import extract_choice
 
 LETTERS = "ABCD"
 DOMAINS = ("Biology", "Chemistry", "Physics")
@@ -75,8 +74,7 @@ class GPQADiamond(Benchmark):
         return samples
 
     def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        letter = extract_choice(output.get("content"), LETTERS, sample.metadata.get("options"))
-        return Score(value=float(letter == sample.target), extracted=letter, unparsed=letter is None)
+        return score_choice(sample, output, LETTERS)
 
     def aggregate(self, results: list[Result], args: dict) -> dict:
         return accuracy_report(results, metric=self.metric,

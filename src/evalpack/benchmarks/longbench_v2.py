@@ -26,7 +26,7 @@ from pathlib import Path
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score, SolveContext
 from evalpack.errors import DataMissingError, UsageError
 from evalpack.metrics import accuracy_report
-from evalpack.scoring.choice import extract_choice
+from evalpack.benchmarks.multiple_choice import score_choice
 
 log = logging.getLogger("evalpack")
 
@@ -111,8 +111,7 @@ class LongBenchV2(Benchmark):
         return output
 
     def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        letter = extract_choice(output.get("content"), LETTERS, sample.metadata.get("options"))
-        return Score(value=float(letter == sample.target), extracted=letter, unparsed=letter is None)
+        return score_choice(sample, output, LETTERS)
 
     def aggregate(self, results: list[Result], args: dict) -> dict:
         return accuracy_report(results, metric=self.metric, groups={

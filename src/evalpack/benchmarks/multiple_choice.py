@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from evalpack.benchmarks.base import Sample, Score
+from evalpack.scoring.choice import extract_choice
+
 # {examples} is the few-shot block (empty for 0-shot); {question} the formatted
 # question with its lettered options. The model may reason before the answer line.
 PROMPT_EN = (
@@ -16,3 +19,9 @@ def format_question(question: str, options: list[str], letters: str = "ABCD") ->
     lines = [question.strip()]
     lines += [f"{letter}. {str(option).strip()}" for letter, option in zip(letters, options)]
     return "\n".join(lines) + "\n"
+
+
+def score_choice(sample: Sample, output: dict, letters: str = "ABCD") -> Score:
+    """1 when the letter read from the reply is the gold letter; unparsed when none is read."""
+    letter = extract_choice(output.get("content"), letters, sample.metadata.get("options"))
+    return Score(value=float(letter == sample.target), extracted=letter, unparsed=letter is None)

@@ -14,9 +14,15 @@ from evalpack.errors import UsageError
 # name -> "module:Class"
 BENCHMARKS: dict[str, str] = {
     "mmlu": "evalpack.benchmarks.mmlu:MMLU",
+    "bfcl_v4": "evalpack.benchmarks.bfcl.benchmark:BFCLv4",
     "ceval": "evalpack.benchmarks.ceval:CEval",
     "gpqa_diamond": "evalpack.benchmarks.gpqa:GPQADiamond",
     "longbench_v2": "evalpack.benchmarks.longbench_v2:LongBenchV2",
+    "tau_bench": "evalpack.benchmarks.tau_bench:TauBench",
+    "humaneval": "evalpack.benchmarks.humaneval:HumanEval",
+    "minerva_math": "evalpack.benchmarks.math_bench:MinervaMath",
+    "gsm8k": "evalpack.benchmarks.math_bench:GSM8K",
+    "math_500": "evalpack.benchmarks.math_bench:Math500",
     "swe_bench_verified_mini": "evalpack.benchmarks.swe_bench.benchmark:SWEBenchVerifiedMini",
 }
 

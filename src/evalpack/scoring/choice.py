@@ -22,7 +22,7 @@ _MARKUP = re.compile(r"[*_`$\\]|\\text\{|\\boxed\{")
 def _patterns(letters: str) -> tuple[re.Pattern, ...]:
     L = f"(?-i:[{letters}])"
     opt = rf"[(\[（【]?\s*({L})\s*[)\]）】]?"  # C, (C), [C], （C）
-    end = rf"(?![A-Za-z0-9])"
+    end = r"(?![A-Za-z0-9])"
     return (
         # 1. an explicit answer line: "ANSWER: C", "Final answer: (C)", "答案：C"
         re.compile(rf"(?:final\s+)?answer\s*(?:is)?\s*[:：]\s*(?:option\s*)?{opt}{end}", re.I),

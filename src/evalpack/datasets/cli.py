@@ -1,0 +1,121 @@
+"""`evalpack pack | unpack | verify`. Imports stay inside the handlers (`--help` stays fast)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+PACK_EXAMPLES = """examples:
+  evalpack pack --datasets mmlu ceval gsm8k --out evalpack-data.tar
+  evalpack pack --datasets mmlu gpqa_diamond --mirror /data/verified-datasets --out kit.tar.gz
+  evalpack pack --datasets all --wheels --platform manylinux2014_aarch64 --python-version 3.10 --out kit.tar
+then, on the isolated machine:
+  tar xf kit.tar wheels && pip install --no-index --find-links wheels evalpack
+  evalpack unpack kit.tar --to /data/evalpack && evalpack eval --dataset-dir /data/evalpack ...
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("pack", help="download datasets (and wheels) into one verified archive",
+                              description="On a connected machine: download every file of the named datasets "
+                                          "from upstream (resumable, retried, sha256-checked) into one tar.",
+                              epilog=PACK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", nargs="+", required=True,
+                   help="benchmark or dataset-dir names (`evalpack list`), or `all`")
+    p.add_argument("--out", default="evalpack-data.tar", help="archive to write (.tar, .tar.gz or .tar.xz)")
+    p.add_argument("--hub-base", default=os.environ.get("EVALPACK_HUB_BASE"),
+                   help="replace https://<hub host> of every upstream URL with this base, keeping the path "
+                        "(a mirror with the hubs' URL scheme; default $EVALPACK_HUB_BASE)")
+    p.add_argument("--mirror", default=os.environ.get("EVALPACK_MIRROR"),
+                   help="a verified dataset dir (path or URL) for derived files, which have no upstream URL "
+                        "(default $EVALPACK_MIRROR)")
+    p.add_argument("--wheels", action="store_true", help="add a wheelhouse of evalpack and its dependencies")
+    p.add_argument("--platform", action="append", default=[],
+                   help="pip platform tag of the target, e.g. manylinux2014_aarch64 (repeatable; "
+                        "default: this machine)")
+    p.add_argument("--python-version", help="the target's Python, e.g. 3.10 (default: this one)")
+    p.add_argument("--retries", type=int, default=4, help="tries per file after the first (default 4)")
+    p.set_defaults(func=cmd_pack)
+
+    u = subparsers.add_parser("unpack", help="extract a kit's datasets into a dataset dir, verifying each file")
+    u.add_argument("archive")
+    u.add_argument("--to", required=True, help="the dataset dir to fill (created if absent)")
+    u.set_defaults(func=cmd_unpack)
+
+    v = subparsers.add_parser("verify", help="re-check a dataset dir in place against the registry")
+    v.add_argument("--dataset-dir", help="default $EVALPACK_DATA or ~/.cache/evalpack/datasets")
+    v.add_argument("--datasets", nargs="+", help="check these (default: every registered dir present)")
+    v.set_defaults(func=cmd_verify)
+
+
+def names_to_manifests(names: list[str]):
+    from evalpack.datasets.registry import manifests, resolve
+
+    if names == ["all"]:
+        return list(manifests().values())
+    return resolve(names)
+
+
+def cmd_pack(ns: argparse.Namespace) -> int:
+    from evalpack.datasets.pack import pack
+
+    wanted = names_to_manifests(ns.datasets)
+    wheels = {"platforms": ns.platform, "python_version": ns.python_version} if ns.wheels else None
+    if not ns.wheels and (ns.platform or ns.python_version):
+        from evalpack.errors import UsageError
+        raise UsageError("--platform and --python-version describe the wheelhouse: add --wheels")
+    pack(wanted, Path(ns.out), hub_base=ns.hub_base, mirror=ns.mirror, wheels=wheels, retries=ns.retries)
+    return 0
+
+
+def cmd_unpack(ns: argparse.Namespace) -> int:
+    from evalpack.datasets.pack import unpack
+
+    to = Path(ns.to).expanduser()
+    result = unpack(Path(ns.archive), to)
+    names = [m["name"] for m in result["manifest"]["datasets"]]
+    for line in result["problems"]:
+        print(line)
+    if result["problems"]:
+        print(f"evalpack: {len(result['problems'])} files of the kit failed verification and were not "
+              f"written; get a fresh copy of {ns.archive}", file=sys.stderr)
+        return 1
+    print(f"unpacked {', '.join(names)} into {to}: {result['written']} files written, "
+          f"{result['skipped']} already there and verified")
+    if result["manifest"].get("wheels"):
+        print(f"the kit also holds wheels: `tar xf {ns.archive} wheels` then "
+              f"`pip install --no-index --find-links wheels evalpack`")
+    return 0
+
+
+def cmd_verify(ns: argparse.Namespace) -> int:
+    from evalpack.config import default_dataset_dir
+    from evalpack.datasets.registry import manifests
+    from evalpack.datasets.verify import verify_dir
+    from evalpack.errors import UsageError
+
+    data_dir = Path(ns.dataset_dir).expanduser() if ns.dataset_dir else default_dataset_dir()
+    if not data_dir.is_dir():
+        raise UsageError(f"dataset dir {data_dir} does not exist; pass --dataset-dir")
+    if ns.datasets:
+        wanted = names_to_manifests(ns.datasets)
+    else:
+        wanted = [m for m in manifests().values() if (data_dir / m.name).is_dir()]
+        if not wanted:
+            raise UsageError(f"{data_dir} holds no registered dataset dir (expected e.g. {data_dir}/mmlu); "
+                             f"pass the right --dataset-dir")
+    failed = 0
+    for name, check in verify_dir(data_dir, wanted).items():
+        for p in check.problems:
+            print(p.line(prefix=f"{name}/"))
+        bad = len(check.failed)
+        failed += bad
+        optional = len(check.problems) - bad
+        state = "ok" if not check.problems else (f"{bad} problems" if bad else f"ok ({optional} optional missing)")
+        print(f"{name}: {check.checked} files checked, {state}")
+    if failed:
+        print(f"evalpack: {failed} files missing or corrupt in {data_dir}", file=sys.stderr)
+        return 1
+    return 0

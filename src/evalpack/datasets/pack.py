@@ -1,0 +1,266 @@
+"""`evalpack pack` (connected machine) and `evalpack unpack` (isolated one).
+
+A kit is one tar (optionally .gz/.xz) laid out so that plain `tar` is enough
+to get at each part:
+
+    manifest.json                    what is inside, with sha256 and size of every file
+    datasets/<dir>/<upstream files>  a dataset dir
+    wheels/*.whl                     evalpack and its dependencies (with --wheels)
+
+`unpack` re-hashes every dataset file while it streams it out and only renames
+a file into place once its checksum matched, so a dir filled by unpack is
+verified by construction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import sys
+import tarfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+
+from evalpack import __version__
+from evalpack.benchmarks.base import DataFile
+from evalpack.datasets import download
+from evalpack.datasets.registry import Manifest, find_manifest, parse_manifest
+from evalpack.errors import DataMissingError, UsageError
+
+KIT_FORMAT = "evalpack-kit/1"
+MTIME = 1704067200  # fixed (2024-01-01): the same inputs give the same archive bytes
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- pack ---
+def stage_datasets(manifests: list[Manifest], staging: Path, *, hub_base: str | None, mirror: str | None,
+                   retries: int, backoff: float, jobs: int = 4) -> None:
+    """Fill staging/datasets/<dir>/<path> with verified files."""
+    derived = [(m, f) for m in manifests for f in m.files if not f.url]
+    if derived and not mirror:
+        names = ", ".join(f"{m.name}/{f.path}" for m, f in derived[:5])
+        more = f" and {len(derived) - 5} more" if len(derived) > 5 else ""
+        raise UsageError(f"{names}{more} have no upstream download (derived files: conversions or repacks, "
+                         f"see the manifests); pass --mirror with a verified dataset dir or its URL to take them "
+                         f"from there")
+    containers: dict[str, list[tuple[Manifest, DataFile]]] = {}
+    singles: list[tuple[Manifest, DataFile]] = []
+    for m in manifests:
+        for f in m.files:
+            if f.url and f.member:
+                containers.setdefault(f.url, []).append((m, f))
+            else:
+                singles.append((m, f))
+
+    def target(m: Manifest, f: DataFile) -> Path:
+        return staging / "datasets" / m.name / f.path
+
+    def one(item: tuple[Manifest, DataFile]) -> None:
+        m, f = item
+        dest = target(m, f)
+        if dest.is_file() and download._check(dest, f.size, f.sha256) is None:
+            return  # staged by an earlier, interrupted pack
+        if f.url:
+            url = download.upstream_url(f.url, hub_base)
+        elif mirror_is_dir(mirror):
+            copy_verified(Path(mirror) / m.name / f.path, dest, f)
+            return
+        else:
+            url = mirror.rstrip("/") + "/" + f"{m.name}/{f.path}"
+        download.fetch(url, dest, size=f.size, sha256=f.sha256, retries=retries, backoff=backoff, log=log)
+
+    def container(url: str) -> None:
+        members = containers[url]
+        if all(target(m, f).is_file() and download._check(target(m, f), f.size, f.sha256) is None
+               for m, f in members):
+            return
+        local = staging / "containers" / (hashlib.sha256(url.encode()).hexdigest()[:16] + "-" +
+                                          PurePosixPath(url).name)
+        src = download.upstream_url(url, hub_base)
+        if not local.is_file():
+            download.fetch(src, local, retries=retries, backoff=backoff, log=log)
+        try:
+            for m, f in members:
+                download.extract_member(local, f.member, target(m, f), f)
+        except download.DownloadError:
+            local.unlink()  # a bad archive must not be reused by the next run
+            raise
+
+    work = [("c", u) for u in containers] + [("f", s) for s in singles]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(container if kind == "c" else one, item) for kind, item in work]
+        errors = []
+        for fut in futures:
+            try:
+                fut.result()
+            except (download.DownloadError, DataMissingError) as e:
+                errors.append(str(e))
+    if errors:
+        raise download.DownloadError("could not fetch every file (staged files are kept, so running the "
+                                     "same command again resumes):\n  " + "\n  ".join(errors))
+    shutil.rmtree(staging / "containers", ignore_errors=True)
+
+
+def mirror_is_dir(mirror: str | None) -> bool:
+    return bool(mirror) and "://" not in mirror
+
+
+def copy_verified(src: Path, dest: Path, f: DataFile) -> None:
+    if not src.is_file():
+        raise DataMissingError(f"{src} is not in the mirror dir")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    shutil.copyfile(src, tmp)
+    problem = download._check(tmp, f.size, f.sha256)
+    if problem:
+        tmp.unlink()
+        raise DataMissingError(f"{src}: {problem} (the mirror's copy is not the registry's file)")
+    tmp.replace(dest)
+
+
+def kit_manifest(manifests: list[Manifest], wheels: list[dict] | None, wheel_spec: dict | None) -> dict:
+    return {"format": KIT_FORMAT, "evalpack_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "datasets": [m.to_json() for m in manifests],
+            "wheels": None if wheels is None else {**(wheel_spec or {}), "files": wheels}}
+
+
+def write_archive(out: Path, staging: Path, manifest: dict) -> None:
+    mode = "w:gz" if out.name.endswith((".tar.gz", ".tgz")) else "w:xz" if out.name.endswith(".tar.xz") else "w"
+    tmp = out.with_name(out.name + ".part")
+    with tarfile.open(tmp, mode, format=tarfile.PAX_FORMAT) as tar:
+        add_bytes(tar, "manifest.json", (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
+        for m in manifest["datasets"]:
+            for f in m["files"]:
+                add_file(tar, f"datasets/{m['name']}/{f['path']}", staging / "datasets" / m["name"] / f["path"])
+        for w in (manifest.get("wheels") or {}).get("files", []):
+            add_file(tar, f"wheels/{w['name']}", staging / "wheels" / w["name"])
+    tmp.replace(out)
+
+
+def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), MTIME, 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = path.stat().st_size, MTIME, 0o644
+    with open(path, "rb") as f:
+        tar.addfile(info, f)
+
+
+def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, mirror: str | None = None,
+         wheels: dict | None = None, retries: int = 4, backoff: float = 1.0, keep_staging: bool = False) -> dict:
+    """Download, verify and archive. `wheels`: None, or {"platforms": [...], "python_version": ...}."""
+    out = out.resolve()
+    staging = out.with_name(out.name + ".staging")  # beside the archive, resumable, removed on success
+    staging.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    stage_datasets(manifests, staging, hub_base=hub_base, mirror=mirror, retries=retries, backoff=backoff)
+    wheel_files = None
+    if wheels is not None:
+        from evalpack.datasets.wheels import build_wheelhouse
+
+        wheel_files = build_wheelhouse(staging / "wheels", platforms=wheels.get("platforms") or [],
+                                       python_version=wheels.get("python_version"), log=log)
+    manifest = kit_manifest(manifests, wheel_files, wheels)
+    write_archive(out, staging, manifest)
+    if not keep_staging:
+        shutil.rmtree(staging, ignore_errors=True)
+    files = sum(len(m.files) for m in manifests)
+    log(f"packed {files} dataset files ({sum(m.size for m in manifests):,} bytes)"
+        + (f" and {len(wheel_files)} wheels" if wheel_files else "")
+        + f" into {out} ({out.stat().st_size:,} bytes) in {time.perf_counter() - started:.1f} s")
+    return manifest
+
+
+# --- unpack ---
+def unpack(archive: Path, to: Path) -> dict:
+    """Extract datasets/ into `to`, verifying each file against the kit's manifest and this
+    evalpack's registry. Returns {"written", "skipped", "problems"}; nothing unverified is left in place."""
+    if not archive.is_file():
+        raise UsageError(f"{archive}: no such archive")
+    try:
+        tar = tarfile.open(archive, "r:*")
+    except tarfile.TarError as e:
+        raise UsageError(f"{archive} is not a tar archive ({e})") from None
+    with tar:
+        try:
+            manifest = json.load(tar.extractfile("manifest.json"))
+        except KeyError:
+            raise UsageError(f"{archive} has no manifest.json: not an evalpack kit") from None
+        if manifest.get("format") != KIT_FORMAT:
+            raise UsageError(f"{archive}: kit format {manifest.get('format')!r} is not {KIT_FORMAT!r}; "
+                             f"unpack it with the evalpack version that made it "
+                             f"({manifest.get('evalpack_version')})")
+        expected: dict[str, tuple[str, DataFile]] = {}
+        problems: list[str] = []
+        for m in manifest["datasets"]:
+            kit = parse_manifest(m)
+            ours = find_manifest(kit.name)
+            ours_by_path = {f.path: f for f in ours.files} if ours else {}
+            for f in kit.files:
+                parts = PurePosixPath(f.path).parts
+                if PurePosixPath(f.path).is_absolute() or ".." in parts or "/" in kit.name or ".." == kit.name:
+                    raise DataMissingError(f"{archive}: manifest path {kit.name}/{f.path} leaves the dataset "
+                                           f"dir; refusing the kit")
+                mine = ours_by_path.get(f.path)
+                if ours and (mine is None or mine.sha256 != f.sha256):
+                    problems.append(f"{kit.name}/{f.path}: the kit (evalpack {manifest.get('evalpack_version')}) "
+                                    f"and this evalpack ({__version__}) disagree on its sha256; pack it with "
+                                    f"the evalpack that will run the eval")
+                expected[f"datasets/{kit.name}/{f.path}"] = (kit.name, f)
+        if problems:
+            raise DataMissingError("\n".join(problems[:20]))
+        written = skipped = 0
+        seen = set()
+        for info in tar:
+            name = info.name
+            if not name.startswith("datasets/"):
+                continue  # manifest.json, wheels/: not part of a dataset dir
+            entry = expected.get(name)
+            if entry is None or not info.isfile() or ".." in PurePosixPath(name).parts:
+                problems.append(f"{name}: not listed in the kit's manifest (refused)")
+                continue
+            seen.add(name)
+            dirname, f = entry
+            dest = to / dirname / f.path
+            if dest.is_file() and download._check(dest, f.size, f.sha256) is None:
+                skipped += 1
+                continue
+            problem = extract_verified(tar, info, dest, f)
+            if problem:
+                problems.append(f"CORRUPT {dirname}/{f.path}: {problem}")
+            else:
+                written += 1
+        for name, (dirname, f) in expected.items():
+            if name not in seen:
+                problems.append(f"MISSING {dirname}/{f.path}: listed in the manifest, absent from the archive")
+    return {"written": written, "skipped": skipped, "problems": problems, "manifest": manifest}
+
+
+def extract_verified(tar: tarfile.TarFile, info: tarfile.TarInfo, dest: Path, f: DataFile) -> str | None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".evalpack-part")
+    h = hashlib.sha256()
+    size = 0
+    src = tar.extractfile(info)
+    with open(tmp, "wb") as out:
+        while block := src.read(download.CHUNK):
+            h.update(block)
+            size += len(block)
+            out.write(block)
+    if size != f.size or h.hexdigest() != f.sha256:
+        tmp.unlink()
+        return (f"{size} bytes, expected {f.size}" if size != f.size
+                else f"sha256 {h.hexdigest()[:12]}..., expected {f.sha256[:12]}...")
+    tmp.replace(dest)
+    return None
