@@ -116,6 +116,7 @@ def test_images_survive_a_save_and_load_round_trip_and_never_hit_a_registry(env,
     archive = manifest["archives"][0]
     assert archive["tags"] == [env_image, tag] and archive["bytes"] > 1_000_000
     assert (tmp_path / "kit" / archive["file"]).stat().st_size == archive["bytes"]
+    assert images.sha256_of(tmp_path / "kit" / archive["file"]) == archive["sha256"]
     docker_engine.docker("rmi", tag)
     assert not docker_engine.image_exists(tag)
     # a missing image is an error that names the fix, never a pull

@@ -164,7 +164,7 @@ def test_every_real_instance_has_an_environment_spec_and_test_selection(real, da
     assert len(real) == 50
     import hashlib
 
-    (declared,) = registry.get("swe_bench_verified_mini").data_files()
+    (declared,) = [f for f in registry.get("swe_bench_verified_mini").data_files() if f.path == "test.jsonl"]
     data = (datasets_dir / "swe_bench_verified_mini" / declared.path).read_bytes()
     assert (len(data), hashlib.sha256(data).hexdigest()) == (declared.size, declared.sha256)
     for inst in real.values():
@@ -221,6 +221,7 @@ def test_git_bundles_carry_the_base_commits_and_feed_the_benchmark(synthetic, tm
     report = images.make_git_bundles(list(rows.values()), {"evalpack/tinycalc": repo}, tmp_path / "repos")
     assert report["evalpack/tinycalc"]["commits"] == 1
     bundle = tmp_path / "repos" / "evalpack__tinycalc.bundle"
+    assert report["evalpack/tinycalc"]["sha256"] == images.sha256_of(bundle)
     subprocess.run(["git", "bundle", "verify", str(bundle)], check=True, capture_output=True)
     opened = images.open_repo(bundle)
     assert images.has_commit(opened, rows["evalpack__tinycalc-1"]["base_commit"])

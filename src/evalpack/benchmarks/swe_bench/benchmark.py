@@ -17,7 +17,7 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
-from evalpack.benchmarks.base import Benchmark, DataFile, Result, Sample, Score
+from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.benchmarks.swe_bench import agent, harness, images
 from evalpack.benchmarks.swe_bench.patch_extract import check_patch, extract_diff
 from evalpack.benchmarks.swe_bench.specs import Spec, files_in_patch, load_extra_specs, spec_for
@@ -114,10 +114,6 @@ class SWEBenchVerifiedMini(Benchmark):
         return args
 
     # --- data ---------------------------------------------------------------------
-    def data_files(self) -> list[DataFile]:
-        # test.jsonl: one JSON object per row of the HF `save_to_disk` arrow file (see SOURCES.md)
-        return [DataFile("test.jsonl", "502b9406977574f0c759180e265cafddafc2ea48d23c9da3c03a4b952f6d6674", 468790)]
-
     def read_instances(self, root: Path) -> list[dict]:
         path = root / "test.jsonl"
         if not path.is_file():

@@ -41,6 +41,15 @@ HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 CACHE = Path(os.environ.get("EVALPACK_CACHE", Path.home() / ".cache" / "evalpack")) / "swe_bench"
 
 
+def sha256_of(path: Path) -> str:
+    """For the kit manifest: `evalpack unpack` verifies every file it extracts."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def log(msg: str) -> None:
     print(f"[swe_bench] {msg}", file=sys.stderr, flush=True)
 
@@ -279,7 +288,8 @@ def make_git_bundles(instances: list[dict], repos: dict[str, Path], out_dir: Pat
                 git(scratch, "update-ref", f"refs/evalpack/{sha}", sha)
             target = out_dir / f"{repo.replace('/', '__')}.bundle"
             git(scratch, "bundle", "create", str(target), "--all")
-        report[repo] = {"path": target.name, "bytes": target.stat().st_size, "commits": len(commits)}
+        report[repo] = {"path": target.name, "bytes": target.stat().st_size, "sha256": sha256_of(target),
+                        "commits": len(commits)}
         log(f"bundle {target.name}: {len(commits)} commits, {target.stat().st_size / 1e6:.1f} MB")
     return report
 
@@ -333,7 +343,7 @@ def save_images(tags_by_group: dict[str, list[str]], out_dir: Path) -> dict:
             gz = subprocess.run(["gzip", "-1"], stdin=save.stdout, stdout=fh)
         if save.wait() != 0 or gz.returncode != 0:
             raise EvalpackError(f"docker save of {group} failed")
-        entry = {"file": target.name, "tags": tags, "bytes": target.stat().st_size,
+        entry = {"file": target.name, "tags": tags, "bytes": target.stat().st_size, "sha256": sha256_of(target),
                  "seconds": round(time.monotonic() - started, 1)}
         manifest["archives"].append(entry)
         log(f"saved {group}: {len(tags)} images, {entry['bytes'] / 1e6:.1f} MB")
