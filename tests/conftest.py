@@ -138,3 +138,6 @@ def real_model_url():
     pid = int(proc.stdout.strip().splitlines()[-1])
     yield f"http://127.0.0.1:{port}/v1"
     os.kill(pid, 15)
+
+# The synthetic SWE-bench repo's own tests run inside a container, never in this session.
+collect_ignore = ["fixtures/swe_synthetic/repo"]

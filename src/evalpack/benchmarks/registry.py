@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "minerva_math": "evalpack.benchmarks.math_bench:MinervaMath",
     "gsm8k": "evalpack.benchmarks.math_bench:GSM8K",
     "math_500": "evalpack.benchmarks.math_bench:Math500",
+    "swe_bench_verified_mini": "evalpack.benchmarks.swe_bench.benchmark:SWEBenchVerifiedMini",
 }
 
 # Names EvalScope users may type that mean the same benchmark.

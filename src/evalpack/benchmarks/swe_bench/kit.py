@@ -1,0 +1,100 @@
+"""Offline kits for SWE-bench: what `evalpack pack --with-images` / `evalpack unpack` call.
+
+A packed benchmark folder (<dataset-dir>/swe_bench_verified_mini/) holds, besides test.jsonl:
+  repos/<owner>__<name>.bundle   git bundles with every base_commit (oracle prompts, rebuilds)
+  images/swe_bench_images.tar.gz `docker save` of the env and instance images (layers stored once), gzip -1
+  images/images.json             which tags each archive holds, with sizes
+On the isolated machine `unpack` (or the first eval that misses an image) runs `docker load`;
+nothing ever contacts a registry.
+
+Hook for the CLI (the lead wires it):
+    pack_kit(instances, repos={"django/django": clone_path, ...}, out_root=<kit>/swe_bench_verified_mini,
+             with_images=True, arch=None)   -> report dict (bundle and archive sizes, seconds)
+    unpack_kit(<dataset-dir>/swe_bench_verified_mini)  -> tags loaded
+Standalone: python -m evalpack.benchmarks.swe_bench.kit pack --data DIR --out DIR \
+    --repo django/django=PATH --repo sphinx-doc/sphinx=PATH [--instance-ids ID ...] [--force-arch ARCH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from evalpack.benchmarks.swe_bench import images
+from evalpack.benchmarks.swe_bench.specs import load_extra_specs, spec_for
+from evalpack.errors import EvalpackError, UsageError
+
+
+def pack_kit(instances: list[dict], repos: dict[str, Path], out_root: Path, *, with_images: bool = True,
+             arch: str | None = None, extra_specs: dict | None = None) -> dict:
+    out_root = Path(out_root)
+    started = time.monotonic()
+    report: dict = {"bundles": images.make_git_bundles(instances, repos, out_root / "repos")}
+    if with_images:
+        arch = images.resolve_arch(arch)
+        tags: list[str] = []
+        git_dirs = {repo: images.open_repo(Path(path)) for repo, path in repos.items()}
+        build_started = time.monotonic()
+        for inst in instances:
+            spec = spec_for(inst["repo"], inst["version"], extra_specs)
+            env = images.build_env(inst["repo"], inst["version"], spec, arch)
+            tag = images.build_instance(inst, spec, arch, git_dirs[inst["repo"]])
+            tags += [t for t in (env, tag) if t not in tags]
+        report["build_seconds"] = round(time.monotonic() - build_started, 1)
+        # one archive: the base layers are stored once for all env images
+        report["images"] = images.save_images({"swe_bench_images": tags}, out_root / "images")
+    report["seconds"] = round(time.monotonic() - started, 1)
+    return report
+
+
+def unpack_kit(root: Path) -> list[str]:
+    """Load the kit's images into the local engine (skips tags already present)."""
+    return images.load_images(Path(root) / "images")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m evalpack.benchmarks.swe_bench.kit")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pk = sub.add_parser("pack", help="bundle repos and save images next to a copy of the dataset")
+    pk.add_argument("--data", required=True, help="the dataset folder with test.jsonl")
+    pk.add_argument("--out", required=True, help="the kit's folder for this benchmark")
+    pk.add_argument("--repo", action="append", default=[], help="owner/name=PATH of a local clone")
+    pk.add_argument("--instance-ids", nargs="*")
+    pk.add_argument("--force-arch")
+    pk.add_argument("--no-images", action="store_true")
+    up = sub.add_parser("unpack", help="docker load the images of a kit")
+    up.add_argument("root")
+    a = p.parse_args(argv)
+    try:
+        if a.cmd == "unpack":
+            print(json.dumps(unpack_kit(Path(a.root)), indent=2))
+            return 0
+        data, out = Path(a.data), Path(a.out)
+        rows = [json.loads(line) for line in open(data / "test.jsonl", encoding="utf-8") if line.strip()]
+        if a.instance_ids:
+            rows = [r for r in rows if r["instance_id"] in set(a.instance_ids)]
+        repos = dict(item.split("=", 1) for item in a.repo)
+        if any("=" not in item for item in a.repo):
+            raise UsageError("--repo takes owner/name=PATH")
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "test.jsonl", "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in rows)
+        extra = None
+        if (data / "specs.json").is_file():
+            shutil.copy(data / "specs.json", out / "specs.json")
+            extra = load_extra_specs(data / "specs.json")
+        report = pack_kit(rows, {k: Path(v) for k, v in repos.items()}, out, with_images=not a.no_images,
+                          arch=a.force_arch, extra_specs=extra)
+        print(json.dumps(report, indent=2))
+        return 0
+    except EvalpackError as exc:
+        print(f"evalpack: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
