@@ -108,14 +108,14 @@ def render(report: dict, rows_by_dataset: dict[str, list[dict]],
     for ds in report.get("datasets", []):
         name = ds["dataset"]
         rows = rows_by_dataset.get(name, [])
-        rows.sort(key=lambda r: (r.get("error") is None, (r.get("score") or 0) > 0, str(r["sample_id"])))
-        out.append(f"<h2 id='{html.escape(name)}'>{html.escape(name)}: {len(rows)} samples</h2>")
+        total = ds.get("num_samples", len(rows))
+        out.append(f"<h2 id='{html.escape(name)}'>{html.escape(name)}: {total} samples</h2>")
         if ds.get("args"):
             out.append(f"<details><summary>settings</summary><pre>{_e(ds['args'])}</pre></details>")
-        for row in rows[:MAX_SAMPLES]:
+        for row in rows:
             out.append(_sample(row, calls_by_sample.get((name, row["sample_id"], row["repeat"]), [])))
-        if len(rows) > MAX_SAMPLES:
-            out.append(f"<p>{len(rows) - MAX_SAMPLES} more samples in samples/{html.escape(name)}.jsonl</p>")
+        if total > len(rows):
+            out.append(f"<p>{total - len(rows)} more samples in samples/{html.escape(name)}.jsonl</p>")
     return "\n".join(out)
 
 
@@ -141,10 +141,9 @@ def write(run_dir: Path, report: dict, store) -> Path:
     wanted: set[tuple[str, str, int]] = set()
     for ds in report.get("datasets", []):
         name, variant = ds["dataset"], ds.get("variant")
-        rows = list(store.results(name, variant))
-        rows.sort(key=lambda r: (r.get("error") is None, (r.get("score") or 0) > 0, str(r["sample_id"])))
+        rows = list(store.results(name, variant, failures_first=True, limit=MAX_SAMPLES))
         rows_by_dataset[name] = rows
-        wanted.update((name, r["sample_id"], r["repeat"]) for r in rows[:MAX_SAMPLES])
+        wanted.update((name, r["sample_id"], r["repeat"]) for r in rows)
     calls = store.calls_for(wanted)
     path = Path(run_dir) / "report.html"
     path.write_text(render(report, rows_by_dataset, calls), encoding="utf-8")
