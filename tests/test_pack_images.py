@@ -106,6 +106,27 @@ def test_unpacked_kit_loads_its_images_and_evaluates_without_building(kit, mock_
     again = run_evalpack("unpack", str(kit["out"]), "--to", str(data), timeout=600)
     assert again.returncode == 0 and "0 files written, 6 already there" in again.stdout
 
+    # the unpacked sample dir as a --mirror, with --repo only: a fresh bundle replaces its copy
+    proc = run_evalpack("pack", "--datasets", NAME, "--mirror", str(data), "--repo",
+                        f"evalpack/tinycalc={kit['repo']}", "--out", str(tmp_path / "repacked.tar"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with tarfile.open(tmp_path / "repacked.tar") as tar:
+        entry = json.load(tar.extractfile("manifest.json"))["datasets"][0]
+        names = tar.getnames()
+    assert [f["path"] for f in entry["packed"]] == ["repos/evalpack__tinycalc.bundle"]
+    assert "repos/evalpack__tinycalc.bundle" not in [f["path"] for f in entry["files"]]
+    assert names.count(f"datasets/{NAME}/repos/evalpack__tinycalc.bundle") == 1
+
+
+@needs_engine
+def test_unpack_without_an_engine_leaves_the_images_to_the_first_eval(kit, tmp_path):
+    proc = run_evalpack("unpack", str(kit["out"]), "--to", str(tmp_path / "data"),
+                        env={"PATH": str(tmp_path)})  # no `docker` on this PATH
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "images were not loaded, and the first eval will load them" in proc.stdout
+    assert "no `docker` command was found" in proc.stdout
+    assert (tmp_path / "data" / NAME / "images" / "images.json").is_file()
+
 
 @needs_engine
 def test_unpack_detects_a_corrupt_byte_in_the_image_archive(kit, tmp_path):

@@ -133,8 +133,8 @@ def load_kit_images(root: Path) -> None:
 
     ok, why = docker_engine.available()
     if not ok:
-        print(f"{root.name}: the kit's images were not loaded ({why.split(':')[0]}); the first eval "
-              f"loads them from {root / 'images'}")
+        print(f"{root.name}: the kit's images were not loaded, and the first eval will load them from "
+              f"{root / 'images'}; it needs a Docker engine: {why}")
         return
     tags = kit.unpack_kit(root)
     print(f"{root.name}: {len(tags)} images in the Docker engine: {', '.join(tags)}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import dataclasses
 import shutil
 import sys
 import tarfile
@@ -182,6 +183,7 @@ def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, m
     staging.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     extras: dict[str, dict] = {}
+    manifests = list(manifests)
     if mirror_is_dir(mirror):
         for i, m in enumerate(manifests):
             if (Path(mirror) / m.name / SAMPLE_MARKER).is_file():
@@ -190,13 +192,17 @@ def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, m
                 manifests[i] = sample_manifest(m, Path(mirror) / m.name)
                 extras[m.name] = {"sample": True}
     stage_datasets(manifests, staging, hub_base=hub_base, mirror=mirror, retries=retries, backoff=backoff)
-    swe = next((m for m in manifests if "swe_bench_verified_mini" in m.benchmarks), None)
+    swe = next((i for i, m in enumerate(manifests) if "swe_bench_verified_mini" in m.benchmarks), None)
     if swe is not None and (repos or with_images):
         from evalpack.benchmarks.swe_bench.kit import stage_kit
 
-        packed = stage_kit(staging / "datasets" / swe.name, repos or {}, with_images=with_images)
-        extras.setdefault(swe.name, {})["packed"] = packed
-        log(f"{swe.name}: {len(packed)} packed files ({sum(f['size'] for f in packed):,} bytes): "
+        m = manifests[swe]
+        packed = stage_kit(staging / "datasets" / m.name, repos or {}, with_images=with_images)
+        extras.setdefault(m.name, {})["packed"] = packed
+        # a sample dir that is itself an unpacked kit: the fresh bundles and images replace its copies
+        manifests[swe] = dataclasses.replace(m, files=[f for f in m.files
+                                                        if f.path not in {p["path"] for p in packed}])
+        log(f"{m.name}: {len(packed)} packed files ({sum(f['size'] for f in packed):,} bytes): "
             + ", ".join(f"{f['path']} {f['size']:,}" for f in packed))
     wheel_files = None
     if wheels is not None:
@@ -243,7 +249,7 @@ def unpack(archive: Path, to: Path) -> dict:
             ours = None if m.get("sample") else find_manifest(kit.name)
             ours_by_path = {f.path: f for f in ours.files} if ours else {}
             packed = [DataFile(**{k: v for k, v in f.items() if k in FILE_KEYS}) for f in m.get("packed", [])]
-            for i, f in enumerate(kit.files + packed):
+            for i, f in enumerate(kit.files + packed):  # packed files last: never in the registry
                 parts = PurePosixPath(f.path).parts
                 if PurePosixPath(f.path).is_absolute() or ".." in parts or "/" in kit.name or ".." == kit.name:
                     raise DataMissingError(f"{archive}: manifest path {kit.name}/{f.path} leaves the dataset "
