@@ -28,6 +28,10 @@ from evalpack.scoring.choice import extract_choice
     ("", None),
     (None, None),
     ("Both B and C look right.", None),
+    ("Since A and B fail, \\boxed{C}", "C"),
+    ("$\\boxed{\\text{(D)}}$", "D"),
+    ("**Answer:** C", "C"),
+    ("Option C is correct.", "C"),
 ])
 def test_extract_choice(reply, letter):
     assert extract_choice(reply) == letter

@@ -47,6 +47,9 @@ def extract_choice(reply: str | None, letters: str = "ABCD",
         return None
     # NFKC folds full-width forms that Chinese replies use ("答案：Ｃ", "（Ｃ）") to ASCII
     text = _THINK.sub(" ", unicodedata.normalize("NFKC", reply))
+    boxed = re.findall(rf"\\boxed\{{\s*(?:\\text\{{)?\s*\(?([{letters}])\)?\s*\}}?\s*\}}", text)
+    if boxed:  # \boxed{C} is as explicit as "ANSWER: C"
+        return boxed[-1]
     text = _MARKUP.sub("", text).strip()
     if not text:
         return None
