@@ -137,7 +137,7 @@ def load_kit_images(root: Path) -> None:
               f"{root / 'images'}; it needs a Docker engine: {why}")
         return
     tags = kit.unpack_kit(root)
-    print(f"{root.name}: {len(tags)} images in the Docker engine: {', '.join(tags)}")
+    print(f"{root.name}: {len(tags)} images in the Docker engine (listed in {root / 'images' / 'images.json'})")
 
 
 def cmd_verify(ns: argparse.Namespace) -> int:
