@@ -11,6 +11,8 @@ PACK_EXAMPLES = """examples:
   evalpack pack --datasets mmlu ceval gsm8k --out evalpack-data.tar
   evalpack pack --datasets mmlu gpqa_diamond --mirror /data/verified-datasets --out kit.tar.gz
   evalpack pack --datasets all --wheels --platform manylinux2014_aarch64 --python-version 3.10 --out kit.tar
+  evalpack pack --datasets swe_bench_verified_mini --mirror /data/verified-datasets --with-images \
+      --repo django/django=/src/django.git --repo sphinx-doc/sphinx=/src/sphinx.git --out swe-kit.tar
 then, on the isolated machine:
   tar xf kit.tar wheels && pip install --no-index --find-links wheels evalpack
   evalpack unpack kit.tar --to /data/evalpack && evalpack eval --dataset-dir /data/evalpack ...
@@ -36,6 +38,12 @@ def register(subparsers) -> None:
                    help="pip platform tag of the target, e.g. manylinux2014_aarch64 (repeatable; "
                         "default: this machine)")
     p.add_argument("--python-version", help="the target's Python, e.g. 3.10 (default: this one)")
+    p.add_argument("--with-images", action="store_true",
+                   help="swe_bench_verified_mini: build its Docker images (needs a Docker engine) and add them "
+                        "(`docker save`, gzip) and git bundles of the repos at the base commits to the kit")
+    p.add_argument("--repo", action="append", default=[], metavar="OWNER/NAME=PATH",
+                   help="swe_bench_verified_mini: a local clone of a repository its instances use (repeatable; "
+                        "needed for every repo with --with-images; alone it adds the git bundles only)")
     p.add_argument("--retries", type=int, default=4, help="tries per file after the first (default 4)")
     p.set_defaults(func=cmd_pack)
 
@@ -66,8 +74,33 @@ def cmd_pack(ns: argparse.Namespace) -> int:
     if not ns.wheels and (ns.platform or ns.python_version):
         from evalpack.errors import UsageError
         raise UsageError("--platform and --python-version describe the wheelhouse: add --wheels")
-    pack(wanted, Path(ns.out), hub_base=ns.hub_base, mirror=ns.mirror, wheels=wheels, retries=ns.retries)
+    repos = swe_bench_options(ns, wanted)
+    pack(wanted, Path(ns.out), hub_base=ns.hub_base, mirror=ns.mirror, wheels=wheels, repos=repos,
+         with_images=ns.with_images, retries=ns.retries)
     return 0
+
+
+def swe_bench_options(ns: argparse.Namespace, wanted) -> dict[str, Path]:
+    """--with-images / --repo: checked before anything is downloaded."""
+    from evalpack.errors import UsageError
+
+    if not (ns.with_images or ns.repo):
+        return {}
+    flag = "--with-images" if ns.with_images else "--repo"
+    if not any("swe_bench_verified_mini" in m.benchmarks for m in wanted):
+        raise UsageError(f"{flag} only applies to swe_bench_verified_mini, which is not among --datasets "
+                         f"{' '.join(ns.datasets)}; add it or drop {flag}")
+    if any("=" not in item or not item.split("=", 1)[1] for item in ns.repo):
+        raise UsageError("--repo takes OWNER/NAME=PATH, e.g. --repo django/django=/src/django")
+    repos = {name: Path(path).expanduser() for name, path in (item.split("=", 1) for item in ns.repo)}
+    for name, path in repos.items():
+        if not path.exists():
+            raise UsageError(f"--repo {name}={path}: no such clone")
+    if ns.with_images:
+        from evalpack.benchmarks.swe_bench.images import resolve_arch
+
+        resolve_arch(None)  # no engine: the benchmark's DockerUnavailable, with how to start one
+    return repos
 
 
 def cmd_unpack(ns: argparse.Namespace) -> int:
@@ -84,10 +117,27 @@ def cmd_unpack(ns: argparse.Namespace) -> int:
         return 1
     print(f"unpacked {', '.join(names)} into {to}: {result['written']} files written, "
           f"{result['skipped']} already there and verified")
+    for m in result["manifest"]["datasets"]:
+        if any(f["path"] == "images/images.json" for f in m.get("packed", [])):
+            load_kit_images(to / m["name"])
     if result["manifest"].get("wheels"):
         print(f"the kit also holds wheels: `tar xf {ns.archive} wheels` then "
               f"`pip install --no-index --find-links wheels evalpack`")
     return 0
+
+
+def load_kit_images(root: Path) -> None:
+    """`docker load` a verified SWE-bench kit now, so the first eval starts at once; with no
+    engine here, say so: that eval loads the archive itself (it needs an engine anyway)."""
+    from evalpack.benchmarks.swe_bench import docker_engine, kit
+
+    ok, why = docker_engine.available()
+    if not ok:
+        print(f"{root.name}: the kit's images were not loaded, and the first eval will load them from "
+              f"{root / 'images'}; it needs a Docker engine: {why}")
+        return
+    tags = kit.unpack_kit(root)
+    print(f"{root.name}: {len(tags)} images in the Docker engine (listed in {root / 'images' / 'images.json'})")
 
 
 def cmd_verify(ns: argparse.Namespace) -> int:

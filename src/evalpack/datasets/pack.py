@@ -5,6 +5,8 @@ to get at each part:
 
     manifest.json                    what is inside, with sha256 and size of every file
     datasets/<dir>/<upstream files>  a dataset dir
+    datasets/swe_bench_verified_mini/{repos,images}/  git bundles and `docker save` archives
+                                     (--with-images; listed as the dataset's "packed" files)
     wheels/*.whl                     evalpack and its dependencies (with --wheels)
 
 `unpack` re-hashes every dataset file while it streams it out and only renames
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import dataclasses
 import shutil
 import sys
 import tarfile
@@ -27,7 +30,8 @@ from pathlib import Path, PurePosixPath
 from evalpack import __version__
 from evalpack.benchmarks.base import DataFile
 from evalpack.datasets import download
-from evalpack.datasets.registry import Manifest, find_manifest, parse_manifest
+from evalpack.datasets.registry import FILE_KEYS, Manifest, find_manifest, parse_manifest
+from evalpack.datasets.verify import SAMPLE_MARKER, sha256_file
 from evalpack.errors import DataMissingError, UsageError
 
 KIT_FORMAT = "evalpack-kit/1"
@@ -124,10 +128,22 @@ def copy_verified(src: Path, dest: Path, f: DataFile) -> None:
     tmp.replace(dest)
 
 
-def kit_manifest(manifests: list[Manifest], wheels: list[dict] | None, wheel_spec: dict | None) -> dict:
+def sample_manifest(m: Manifest, root: Path) -> Manifest:
+    """A sample dir (SAMPLE_MARKER inside) packed as it is: its files with their own hashes,
+    since they are not the registry's (e.g. the synthetic SWE-bench instances of the tests)."""
+    files = [DataFile(path=p.relative_to(root).as_posix(), sha256=sha256_file(p), size=p.stat().st_size,
+                      derived=f"sample data ({SAMPLE_MARKER})")
+             for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
+    return Manifest(name=m.name, benchmarks=m.benchmarks, title=m.title, license=m.license,
+                    source={"kind": "sample"}, records={}, files=files)
+
+
+def kit_manifest(manifests: list[Manifest], wheels: list[dict] | None, wheel_spec: dict | None,
+                 extras: dict[str, dict] | None = None) -> dict:
+    """`extras`: per dataset dir, keys added to its entry ("sample": true, "packed": [files])."""
     return {"format": KIT_FORMAT, "evalpack_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "datasets": [m.to_json() for m in manifests],
+            "datasets": [{**m.to_json(), **(extras or {}).get(m.name, {})} for m in manifests],
             "wheels": None if wheels is None else {**(wheel_spec or {}), "files": wheels}}
 
 
@@ -137,7 +153,7 @@ def write_archive(out: Path, staging: Path, manifest: dict) -> None:
     with tarfile.open(tmp, mode, format=tarfile.PAX_FORMAT) as tar:
         add_bytes(tar, "manifest.json", (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
         for m in manifest["datasets"]:
-            for f in m["files"]:
+            for f in m["files"] + m.get("packed", []):
                 add_file(tar, f"datasets/{m['name']}/{f['path']}", staging / "datasets" / m["name"] / f["path"])
         for w in (manifest.get("wheels") or {}).get("files", []):
             add_file(tar, f"wheels/{w['name']}", staging / "wheels" / w["name"])
@@ -158,20 +174,43 @@ def add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
 
 
 def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, mirror: str | None = None,
-         wheels: dict | None = None, retries: int = 4, backoff: float = 1.0, keep_staging: bool = False) -> dict:
-    """Download, verify and archive. `wheels`: None, or {"platforms": [...], "python_version": ...}."""
+         wheels: dict | None = None, repos: dict[str, Path] | None = None, with_images: bool = False,
+         retries: int = 4, backoff: float = 1.0, keep_staging: bool = False) -> dict:
+    """Download, verify and archive. `wheels`: None, or {"platforms": [...], "python_version": ...}.
+    `repos` ({"owner/name": clone}) and `with_images` add SWE-bench's git bundles and images."""
     out = out.resolve()
     staging = out.with_name(out.name + ".staging")  # beside the archive, resumable, removed on success
     staging.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    extras: dict[str, dict] = {}
+    manifests = list(manifests)
+    if mirror_is_dir(mirror):
+        for i, m in enumerate(manifests):
+            if (Path(mirror) / m.name / SAMPLE_MARKER).is_file():
+                log(f"{m.name}: {Path(mirror) / m.name} holds sample data ({SAMPLE_MARKER}); packing its files "
+                    f"as they are, not the registry's")
+                manifests[i] = sample_manifest(m, Path(mirror) / m.name)
+                extras[m.name] = {"sample": True}
     stage_datasets(manifests, staging, hub_base=hub_base, mirror=mirror, retries=retries, backoff=backoff)
+    swe = next((i for i, m in enumerate(manifests) if "swe_bench_verified_mini" in m.benchmarks), None)
+    if swe is not None and (repos or with_images):
+        from evalpack.benchmarks.swe_bench.kit import stage_kit
+
+        m = manifests[swe]
+        packed = stage_kit(staging / "datasets" / m.name, repos or {}, with_images=with_images)
+        extras.setdefault(m.name, {})["packed"] = packed
+        # a sample dir that is itself an unpacked kit: the fresh bundles and images replace its copies
+        manifests[swe] = dataclasses.replace(m, files=[f for f in m.files
+                                                        if f.path not in {p["path"] for p in packed}])
+        log(f"{m.name}: {len(packed)} packed files ({sum(f['size'] for f in packed):,} bytes): "
+            + ", ".join(f"{f['path']} {f['size']:,}" for f in packed))
     wheel_files = None
     if wheels is not None:
         from evalpack.datasets.wheels import build_wheelhouse
 
         wheel_files = build_wheelhouse(staging / "wheels", platforms=wheels.get("platforms") or [],
                                        python_version=wheels.get("python_version"), log=log)
-    manifest = kit_manifest(manifests, wheel_files, wheels)
+    manifest = kit_manifest(manifests, wheel_files, wheels, extras)
     write_archive(out, staging, manifest)
     if not keep_staging:
         shutil.rmtree(staging, ignore_errors=True)
@@ -205,15 +244,18 @@ def unpack(archive: Path, to: Path) -> dict:
         problems: list[str] = []
         for m in manifest["datasets"]:
             kit = parse_manifest(m)
-            ours = find_manifest(kit.name)
+            # sample data and packed files (bundles, images) are made by the packer: the kit's
+            # hashes are all there is to check them against
+            ours = None if m.get("sample") else find_manifest(kit.name)
             ours_by_path = {f.path: f for f in ours.files} if ours else {}
-            for f in kit.files:
+            packed = [DataFile(**{k: v for k, v in f.items() if k in FILE_KEYS}) for f in m.get("packed", [])]
+            for i, f in enumerate(kit.files + packed):  # packed files last: never in the registry
                 parts = PurePosixPath(f.path).parts
                 if PurePosixPath(f.path).is_absolute() or ".." in parts or "/" in kit.name or ".." == kit.name:
                     raise DataMissingError(f"{archive}: manifest path {kit.name}/{f.path} leaves the dataset "
                                            f"dir; refusing the kit")
                 mine = ours_by_path.get(f.path)
-                if ours and (mine is None or mine.sha256 != f.sha256):
+                if ours and i < len(kit.files) and (mine is None or mine.sha256 != f.sha256):
                     problems.append(f"{kit.name}/{f.path}: the kit (evalpack {manifest.get('evalpack_version')}) "
                                     f"and this evalpack ({__version__}) disagree on its sha256; pack it with "
                                     f"the evalpack that will run the eval")

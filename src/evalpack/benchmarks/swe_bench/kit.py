@@ -7,7 +7,9 @@ A packed benchmark folder (<dataset-dir>/swe_bench_verified_mini/) holds, beside
 On the isolated machine `unpack` (or the first eval that misses an image) runs `docker load`;
 nothing ever contacts a registry.
 
-Hook for the CLI (the lead wires it):
+`evalpack pack --with-images` calls stage_kit(<staging>/datasets/swe_bench_verified_mini, repos),
+which runs pack_kit on the staged test.jsonl and returns the written files for the kit's
+manifest.json; `evalpack unpack` verifies them like every dataset file, then calls unpack_kit.
     pack_kit(instances, repos={"django/django": clone_path, ...}, out_root=<kit>/swe_bench_verified_mini,
              with_images=True, arch=None)   -> report dict (bundle and archive sizes, seconds)
     unpack_kit(<dataset-dir>/swe_bench_verified_mini)  -> tags loaded
@@ -49,6 +51,28 @@ def pack_kit(instances: list[dict], repos: dict[str, Path], out_root: Path, *, w
         report["images"] = images.save_images({"swe_bench_images": tags}, out_root / "images")
     report["seconds"] = round(time.monotonic() - started, 1)
     return report
+
+
+def stage_kit(root: Path, repos: dict[str, Path], *, with_images: bool, arch: str | None = None) -> list[dict]:
+    """pack_kit on the dataset staged in `root`; returns what it wrote as kit-manifest file
+    entries ({path, sha256, size}, paths relative to root) so unpack can verify each one."""
+    root = Path(root)
+    rows = [json.loads(line) for line in open(root / "test.jsonl", encoding="utf-8") if line.strip()]
+    missing = sorted({r["repo"] for r in rows} - set(repos))
+    if missing:
+        raise UsageError(f"swe_bench_verified_mini needs a local clone of {', '.join(missing)} to bundle the "
+                         f"base commits: pass " + " ".join(f"--repo {r}=PATH" for r in missing))
+    extra = load_extra_specs(root / "specs.json") if (root / "specs.json").is_file() else None
+    report = pack_kit(rows, repos, root, with_images=with_images, arch=arch, extra_specs=extra)
+    files = [{"path": f"repos/{b['path']}", "sha256": b["sha256"], "size": b["bytes"]}
+             for b in report["bundles"].values()]
+    if with_images:
+        files += [{"path": f"images/{a['file']}", "sha256": a["sha256"], "size": a["bytes"]}
+                  for a in report["images"]["archives"]]
+        listing = root / "images" / "images.json"
+        files.append({"path": "images/images.json", "sha256": images.sha256_of(listing),
+                      "size": listing.stat().st_size})
+    return files
 
 
 def unpack_kit(root: Path) -> list[str]:
