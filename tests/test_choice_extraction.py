@@ -7,7 +7,8 @@ from evalpack.scoring.choice import extract_choice
 
 @pytest.mark.parametrize("reply, letter", [
     ("ANSWER: C", "C"),
-    ("answer: c", None),  # lower-case letters are words, not options
+    ("answer: c", "C"),  # a lone lower-case letter after "answer:" is the option
+    ("Answer: a cat would not fit", None),  # ... but not when a word follows
     ("the answer is (C)", "C"),
     ("The correct option is C.", "C"),
     ("Let's see. Option A is too small and B ignores friction. Therefore the answer is D.", "D"),

@@ -26,6 +26,9 @@ def _patterns(letters: str) -> tuple[re.Pattern, ...]:
     return (
         # 1. an explicit answer line: "ANSWER: C", "Final answer: (C)", "答案：C"
         re.compile(rf"(?:final\s+)?answer\s*(?:is)?\s*[:：]\s*(?:option\s*)?{opt}{end}", re.I),
+        # "Answer: c" -- a lower-case letter only when nothing but punctuation follows it
+        re.compile(rf"(?:final\s+)?answer\s*(?:is)?\s*[:：]\s*[(\[]?\s*([{letters.lower()}])\s*[)\]]?"
+                   rf"(?=\s*(?:$|[.,;!。\n]))", re.I),
         re.compile(rf"答案\s*(?:应该|应|为|是|选|：|:)*\s*(?:选项)?\s*{opt}{end}"),
         # 2. "the answer is (C)", "The correct option is C.", "the best choice would be C"
         re.compile(
