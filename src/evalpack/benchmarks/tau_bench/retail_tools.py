@@ -28,16 +28,25 @@ def _items_present(order: dict, item_ids: list) -> str | None:
     return None
 
 
-def _swap_price_difference(products: dict, order: dict, item_ids: list, new_item_ids: list):
-    """Sum of (new - old) prices for an exchange/modification, or an error string."""
+def _check_swap(data: dict, order: dict, item_ids: list, new_item_ids: list, payment_method_id: str):
+    """The checks an exchange and an item modification share, in upstream's order:
+    (summed new - old price, payment method) or an error string."""
+    absent = _items_present(order, item_ids)
+    if absent is not None:
+        return f"Error: {absent} not found"
+    if len(item_ids) != len(new_item_ids):
+        return "Error: the number of items to be exchanged should match"
     difference = 0
     for item_id, new_item_id in zip(item_ids, new_item_ids):
         item = [i for i in order["items"] if i["item_id"] == item_id][0]
-        variants = products[item["product_id"]]["variants"]
+        variants = data["products"][item["product_id"]]["variants"]
         if not (new_item_id in variants and variants[new_item_id]["available"]):
             return f"Error: new item {new_item_id} not found or available"
         difference += variants[new_item_id]["price"] - item["price"]
-    return difference
+    methods = data["users"][order["user_id"]]["payment_methods"]
+    if payment_method_id not in methods:
+        return "Error: payment method not found"
+    return difference, methods[payment_method_id]
 
 
 def _pending_order(orders: dict, order_id: str, verb: str):
@@ -81,23 +90,13 @@ def cancel_pending_order(data, order_id, reason):
 
 @tool("exchange_delivered_order_items", "ExchangeDeliveredOrderItems")
 def exchange_delivered_order_items(data, order_id, item_ids, new_item_ids, payment_method_id):
-    products, users = data["products"], data["users"]
     order = _delivered_order(data["orders"], order_id, "exchanged")
     if isinstance(order, str):
         return order
-    absent = _items_present(order, item_ids)
-    if absent is not None:
-        return f"Error: {absent} not found"
-    if len(item_ids) != len(new_item_ids):
-        return "Error: the number of items to be exchanged should match"
-    difference = _swap_price_difference(products, order, item_ids, new_item_ids)
-    if isinstance(difference, str):
-        return difference
-    difference = round(difference, 2)
-    methods = users[order["user_id"]]["payment_methods"]
-    if payment_method_id not in methods:
-        return "Error: payment method not found"
-    method = methods[payment_method_id]
+    checked = _check_swap(data, order, item_ids, new_item_ids, payment_method_id)
+    if isinstance(checked, str):
+        return checked
+    difference, method = round(checked[0], 2), checked[1]
     if method["source"] == "gift_card" and method["balance"] < difference:
         return "Error: insufficient gift card balance to pay for the price difference"
     order["status"] = "exchange requested"
@@ -164,22 +163,13 @@ def modify_pending_order_address(data, order_id, address1, address2, city, state
 
 @tool("modify_pending_order_items", "ModifyPendingOrderItems")
 def modify_pending_order_items(data, order_id, item_ids, new_item_ids, payment_method_id):
-    products, users = data["products"], data["users"]
     order = _pending_order(data["orders"], order_id, "modified")
     if isinstance(order, str):
         return order
-    absent = _items_present(order, item_ids)
-    if absent is not None:
-        return f"Error: {absent} not found"
-    if len(item_ids) != len(new_item_ids):
-        return "Error: the number of items to be exchanged should match"
-    difference = _swap_price_difference(products, order, item_ids, new_item_ids)
-    if isinstance(difference, str):
-        return difference
-    methods = users[order["user_id"]]["payment_methods"]
-    if payment_method_id not in methods:
-        return "Error: payment method not found"
-    method = methods[payment_method_id]
+    checked = _check_swap(data, order, item_ids, new_item_ids, payment_method_id)
+    if isinstance(checked, str):
+        return checked
+    difference, method = checked
     if method["source"] == "gift_card" and method["balance"] < difference:
         return "Error: insufficient gift card balance to pay for the new item"
     # unlike exchanges, the difference is not rounded before it is recorded
@@ -192,7 +182,7 @@ def modify_pending_order_items(data, order_id, item_ids, new_item_ids, payment_m
         method["balance"] = round(method["balance"] - difference, 2)
     for item_id, new_item_id in zip(item_ids, new_item_ids):
         item = [i for i in order["items"] if i["item_id"] == item_id][0]
-        variant = products[item["product_id"]]["variants"][new_item_id]
+        variant = data["products"][item["product_id"]]["variants"][new_item_id]
         item["item_id"] = new_item_id
         item["price"] = variant["price"]
         item["options"] = variant["options"]
