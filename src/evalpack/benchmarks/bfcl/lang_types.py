@@ -53,6 +53,16 @@ def java_value(text: str, java_type: str, item_type: str | None = None):
     return str(text)  # String, char, any
 
 
+def _number_or_text(text: str):
+    """An untyped literal that is not a bool or a quoted string: int, else float, else the text."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _java_literal(text: str):
     """A Java literal whose type is not declared."""
     if text in ("true", "false"):
@@ -63,12 +73,7 @@ def _java_literal(text: str):
         return int(text[:-1])
     if _JAVA_FLOAT.fullmatch(text):
         return float(text[:-1])
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+    return _number_or_text(text)
 
 
 def _java_element(text: str, item_type: str | None):
@@ -135,12 +140,7 @@ def _js_literal(text: str):
         return text == "true"
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         return text[1:-1]
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+    return _number_or_text(text)
 
 
 def _js_array(code: str, item_type: str | None):
