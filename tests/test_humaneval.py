@@ -3,7 +3,6 @@ real HumanEval.jsonl.gz, a real `evalpack mock` server on 127.0.0.1 and the real
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket

@@ -8,7 +8,6 @@ synthetic tinycalc repository of tests/fixtures/swe_synthetic (built as a real g
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -336,7 +336,6 @@ def prepare_run_dir(config: RunConfig) -> Path:
 
 def evaluate(config: RunConfig) -> dict:
     """Run an evaluation end to end; returns the report (also written to the run dir)."""
-    run_dir = None
     runner = Runner(config, Path("."))
     plans = runner.plan()  # data problems surface here, before any directory or socket is made
     run_dir = prepare_run_dir(config)

@@ -144,12 +144,6 @@ class RunStore:
             row["unparsed"] = bool(row["unparsed"])
             yield row
 
-    def variants(self, benchmark: str) -> list[str]:
-        self.flush()
-        return [r[0] for r in self.db.execute(
-            "SELECT variant FROM results WHERE benchmark=? GROUP BY variant ORDER BY MAX(rowid) DESC",
-            (benchmark,))]
-
     def update_scores(self, benchmark: str, variant: str, updates: list[dict]) -> None:
         """Rewrite scores in one transaction (rescore). Each update: sample_id, repeat, score,
         extracted, unparsed, detail, error."""
@@ -174,10 +168,6 @@ class RunStore:
                     out.setdefault((b, sid, rep), []).append((json.loads(_unpack(req)),
                                                               json.loads(_unpack(resp))))
         return out
-
-    def count_calls(self) -> int:
-        self.flush()
-        return self.db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
 
     # --- durability ---
     def _maybe_flush(self) -> None:

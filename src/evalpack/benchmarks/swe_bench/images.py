@@ -13,7 +13,6 @@ commits so the oracle prompts (and image rebuilds) need no network either.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
