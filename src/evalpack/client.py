@@ -35,6 +35,18 @@ class ChatReply:
     usage: dict = field(default_factory=dict)
     latency: float = 0.0
     attempts: int = 1
+    # streamed replies only: seconds from sending to the first text/tool-call delta, and the
+    # offsets of every such delta (not stored with the reply: `evalpack perf` reads them)
+    ttft: float | None = None
+    chunk_times: list[float] | None = field(default=None, repr=False)
+
+    @property
+    def tpot(self) -> float | None:
+        """Time per output token after the first: (e2e - TTFT) / (completion tokens - 1)."""
+        tokens = (self.usage or {}).get("completion_tokens")
+        if self.ttft is None or not isinstance(tokens, int) or tokens < 2:
+            return None
+        return (self.latency - self.ttft) / (tokens - 1)
 
     def message(self) -> dict:
         msg: dict[str, Any] = {"role": "assistant", "content": self.content}
@@ -43,16 +55,19 @@ class ChatReply:
         return msg
 
     def to_json(self) -> dict:
-        return {"content": self.content, "tool_calls": self.tool_calls,
-                "finish_reason": self.finish_reason, "reasoning": self.reasoning,
-                "usage": self.usage, "latency": self.latency, "attempts": self.attempts}
+        out = {"content": self.content, "tool_calls": self.tool_calls,
+               "finish_reason": self.finish_reason, "reasoning": self.reasoning,
+               "usage": self.usage, "latency": self.latency, "attempts": self.attempts}
+        if self.ttft is not None:
+            out.update(ttft=self.ttft, tpot=self.tpot)
+        return out
 
     @classmethod
     def from_json(cls, d: dict) -> "ChatReply":
         return cls(content=d.get("content"), tool_calls=d.get("tool_calls"),
                    finish_reason=d.get("finish_reason"), reasoning=d.get("reasoning"),
                    usage=d.get("usage") or {}, latency=d.get("latency") or 0.0,
-                   attempts=d.get("attempts") or 1)
+                   attempts=d.get("attempts") or 1, ttft=d.get("ttft"))
 
 
 def normalize_base(url: str) -> str:
@@ -159,7 +174,7 @@ class ModelClient:
         if payload is None:
             payload = json.dumps(body, ensure_ascii=False).encode()
         stream = bool(body.get("stream"))
-        last_error = "no attempt made"
+        last_error, kind = "no attempt made", "error"
         async with self._limit:
             for attempt in range(self.retries + 1):
                 idx = self._pick()
@@ -168,21 +183,23 @@ class ModelClient:
                 wait = None
                 try:
                     self.stats["requests"] += 1
-                    reply = await self._post(self.bases[idx], payload, stream)
+                    reply = await self._post(self.bases[idx], payload, stream, started)
                     reply.latency = time.perf_counter() - started
                     reply.attempts = attempt + 1
                     return reply
                 except _HTTPStatus as e:
-                    last_error = f"HTTP {e.status}: {e.message}"
+                    last_error, kind = f"HTTP {e.status}: {e.message}", f"http_{e.status}"
                     if e.status in (401, 403):
-                        raise ModelCallError(f"the server refused the API key ({last_error})") from None
+                        raise ModelCallError(f"the server refused the API key ({last_error})", kind) from None
                     if e.status not in RETRY_STATUS:
-                        raise ModelCallError(last_error) from None
+                        raise ModelCallError(last_error, kind) from None
                     wait = e.retry_after
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
-                    last_error = _describe(e)
+                except asyncio.TimeoutError as e:
+                    last_error, kind = _describe(e), "timeout"
+                except (aiohttp.ClientError, OSError) as e:
+                    last_error, kind = _describe(e), "connection"
                 except _BadReply as e:
-                    last_error = str(e)
+                    last_error, kind = str(e), "bad_reply"
                 finally:
                     self._inflight[idx] -= 1
                 if attempt < self.retries:
@@ -190,16 +207,16 @@ class ModelClient:
                     delay = wait if wait is not None else min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)
                     await asyncio.sleep(min(delay, BACKOFF_CAP * 4) * (1 + random.uniform(0, 0.25)))
         self.stats["failures"] += 1
-        raise ModelCallError(f"failed after {self.retries + 1} attempts: {last_error}")
+        raise ModelCallError(f"failed after {self.retries + 1} attempts: {last_error}", kind)
 
-    async def _post(self, base: str, payload: bytes, stream: bool) -> ChatReply:
+    async def _post(self, base: str, payload: bytes, stream: bool, started: float) -> ChatReply:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with self.session.post(f"{base}/chat/completions", data=payload, timeout=timeout) as resp:
             if resp.status >= 400:
                 text = await resp.text(errors="replace")
                 raise _HTTPStatus(resp.status, _error_message(text), _retry_after(resp.headers))
             if stream:
-                return await _read_stream(resp)
+                return await _read_stream(resp, started)
             raw = await resp.read()
         try:
             data = json.loads(raw)
@@ -222,14 +239,18 @@ class _BadReply(Exception):
     pass
 
 
-async def _read_stream(resp: aiohttp.ClientResponse) -> ChatReply:
-    """Join SSE chunks into one reply (content, reasoning and tool-call deltas by index)."""
+async def _read_stream(resp: aiohttp.ClientResponse, started: float) -> ChatReply:
+    """Join SSE chunks into one reply (content, reasoning and tool-call deltas by index), noting
+    when each delta that carries text or a tool call arrived (role-only and empty deltas do not
+    count: a server that sends `{"role": "assistant"}` at once has not produced a token yet)."""
+    times: list[float] = []
     content: list[str] = []
     reasoning: list[str] = []
     calls: dict[int, dict] = {}
     finish = None
     usage: dict = {}
     async for raw_line in resp.content:
+        now = time.perf_counter()
         line = raw_line.decode("utf-8", "replace").strip()
         if not line.startswith("data:"):
             continue
@@ -245,6 +266,8 @@ async def _read_stream(resp: aiohttp.ClientResponse) -> ChatReply:
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
+            if delta.get("content") or delta.get("reasoning_content") or delta.get("tool_calls"):
+                times.append(now - started)
             if delta.get("content"):
                 content.append(delta["content"])
             if delta.get("reasoning_content"):
@@ -264,7 +287,8 @@ async def _read_stream(resp: aiohttp.ClientResponse) -> ChatReply:
     tool_calls = [calls[i] for i in sorted(calls)] or None
     return ChatReply(content="".join(content) if content or not tool_calls else None,
                      tool_calls=tool_calls, finish_reason=finish,
-                     reasoning="".join(reasoning) or None, usage=usage)
+                     reasoning="".join(reasoning) or None, usage=usage,
+                     ttft=times[0] if times else None, chunk_times=times)
 
 
 def _retry_after(headers) -> float | None:

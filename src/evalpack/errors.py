@@ -26,4 +26,9 @@ class ServerError(EvalpackError):
 
 
 class ModelCallError(Exception):
-    """One model call failed after all retries; the sample is recorded as an error."""
+    """One model call failed after all retries; the sample is recorded as an error.
+    `kind` names the last failure for counting: http_<status>, timeout, connection, bad_reply."""
+
+    def __init__(self, message: str, kind: str = "error") -> None:
+        super().__init__(message)
+        self.kind = kind
