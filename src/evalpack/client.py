@@ -39,6 +39,8 @@ class ChatReply:
     # offsets of every such delta (not stored with the reply: `evalpack perf` reads them)
     ttft: float | None = None
     chunk_times: list[float] | None = field(default=None, repr=False)
+    # what the server says it did, where it says it (llama.cpp's `timings`: prompt_n, prompt_ms, ...)
+    server_timings: dict | None = field(default=None, repr=False)
 
     @property
     def tpot(self) -> float | None:
@@ -227,7 +229,7 @@ class ModelClient:
         return ChatReply(content=msg.get("content"), tool_calls=msg.get("tool_calls") or None,
                          finish_reason=choice.get("finish_reason"),
                          reasoning=msg.get("reasoning_content") or msg.get("reasoning"),
-                         usage=data.get("usage") or {})
+                         usage=data.get("usage") or {}, server_timings=data.get("timings"))
 
 
 class _HTTPStatus(Exception):
@@ -249,6 +251,7 @@ async def _read_stream(resp: aiohttp.ClientResponse, started: float) -> ChatRepl
     calls: dict[int, dict] = {}
     finish = None
     usage: dict = {}
+    timings = None
     async for raw_line in resp.content:
         now = time.perf_counter()
         line = raw_line.decode("utf-8", "replace").strip()
@@ -264,6 +267,7 @@ async def _read_stream(resp: aiohttp.ClientResponse, started: float) -> ChatRepl
         if chunk.get("error"):
             raise _HTTPStatus(500, _error_message(json.dumps(chunk)), None)
         usage = chunk.get("usage") or usage
+        timings = chunk.get("timings") or timings
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
             if delta.get("content") or delta.get("reasoning_content") or delta.get("tool_calls"):
@@ -288,7 +292,7 @@ async def _read_stream(resp: aiohttp.ClientResponse, started: float) -> ChatRepl
     return ChatReply(content="".join(content) if content or not tool_calls else None,
                      tool_calls=tool_calls, finish_reason=finish,
                      reasoning="".join(reasoning) or None, usage=usage,
-                     ttft=times[0] if times else None, chunk_times=times)
+                     ttft=times[0] if times else None, chunk_times=times, server_timings=timings)
 
 
 def _retry_after(headers) -> float | None:
