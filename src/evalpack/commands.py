@@ -13,6 +13,7 @@ import importlib
 ENTRIES: list[str] = [
     "evalpack.datasets.cli:register",
     "evalpack.adapter:add_adapter_parser",
+    "evalpack.perf.cli:register",
 ]
 
 

