@@ -14,6 +14,7 @@ ENTRIES: list[str] = [
     "evalpack.datasets.cli:register",
     "evalpack.adapter:add_adapter_parser",
     "evalpack.perf.cli:register",
+    "evalpack.doctor:register",
 ]
 
 
