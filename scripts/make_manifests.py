@@ -181,6 +181,21 @@ def longbench_tags(path: str, data: bytes) -> dict:
     return {}
 
 
+def ifeval_url(path: str) -> dict:
+    if path == "input_data.jsonl":
+        return {"url": GITHUB.format(repo="Podtech-AI/IFEval", rev="5bdf377eb9cc20f16d377dc5c38413cee22550a6",
+                                     path="data/input_data.jsonl")}
+    name = path.rsplit("/", 1)[1]
+    rev = "41fdd8b4e2358e7443a8165f0f905f72dce13108" if name == "sent_starters.txt" else \
+        "83a051190763fc198b524ee19dfbcf5e1e41182b"
+    return {"url": GITHUB.format(repo="open-webui/open-webui", rev=rev, path=path)}
+
+
+def ifeval_tags(path: str, data: bytes) -> dict:
+    # the Punkt files carry no split: every run reads them
+    return {"split": "train", "records": jsonl_rows(data)} if path.endswith(".jsonl") else {}
+
+
 DATASETS = {
     "mmlu": dict(benchmarks=["mmlu"], title="MMLU", license="MIT", url=mmlu_url, tags=mmlu_tags,
                  source={"kind": "github", "repo": MMLU_ZIP["repo"], "revision": MMLU_ZIP["revision"],
@@ -253,6 +268,14 @@ DATASETS = {
                             "revision": "1b1e2cce7bc69e36925b3a9344feb66b443c1041",
                             "note": "sha256 equals the Git-LFS oid of openai/prm800k@7ecc7947 "
                                     "prm800k/math_splits/test.jsonl (= HF HuggingFaceH4/MATH-500 test.jsonl)"}),
+    "ifeval": dict(benchmarks=["ifeval"], title="IFEval", license="Apache-2.0 (prompts); MIT (NLTK punkt_tab)",
+                   url=ifeval_url, tags=ifeval_tags,
+                   source={"kind": "github", "repo": "Podtech-AI/IFEval",
+                           "revision": "5bdf377eb9cc20f16d377dc5c38413cee22550a6",
+                           "note": "a copy of google-research/google-research instruction_following_eval/ "
+                                   "(input_data.jsonl has the length of its @19638399 copy); NLTK's English punkt_tab "
+                                   "model (nltk_data/tokenizers/punkt_tab/english/) from open-webui/open-webui, "
+                                   "which the checker's sentence and word tokenizers load"}),
 }
 
 

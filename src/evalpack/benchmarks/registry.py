@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "gsm8k": "evalpack.benchmarks.math_bench:GSM8K",
     "math_500": "evalpack.benchmarks.math_bench:Math500",
     "swe_bench_verified_mini": "evalpack.benchmarks.swe_bench.benchmark:SWEBenchVerifiedMini",
+    "ifeval": "evalpack.benchmarks.ifeval:IFEval",
 }
 
 # Names EvalScope users may type that mean the same benchmark.
