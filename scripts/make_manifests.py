@@ -181,6 +181,14 @@ def longbench_tags(path: str, data: bytes) -> dict:
     return {}
 
 
+def truthfulqa_tags(path: str, data: bytes) -> dict:
+    if path == "data/v1/mc_task.json":
+        return {"split": "validation", "records": json_len(data)}
+    if path == "data/v1/TruthfulQA.csv":
+        return {"split": "validation"}  # Type and Category of each question
+    return {"optional": True}  # the Jan 2025 revision (790 questions), README, LICENSE: not read
+
+
 def ifeval_url(path: str) -> dict:
     if path == "input_data.jsonl":
         return {"url": GITHUB.format(repo="Podtech-AI/IFEval", rev="5bdf377eb9cc20f16d377dc5c38413cee22550a6",
@@ -276,6 +284,14 @@ DATASETS = {
                                    "(input_data.jsonl has the length of its @19638399 copy); NLTK's English punkt_tab "
                                    "model (nltk_data/tokenizers/punkt_tab/english/) from open-webui/open-webui, "
                                    "which the checker's sentence and word tokenizers load"}),
+    "truthfulqa": dict(benchmarks=["truthful_qa"], title="TruthfulQA", license="Apache-2.0",
+                       url=github("koppula/TruthfulQA", "d71c110897f5d31c5d7f309e7bc316c152f6f031"),
+                       tags=truthfulqa_tags,
+                       source={"kind": "github", "repo": "koppula/TruthfulQA",
+                               "revision": "d71c110897f5d31c5d7f309e7bc316c152f6f031",
+                               "note": "a fork of sylinrl/TruthfulQA; d71c110 and its ancestors are the authors' "
+                                       "commits. data/v1/ is the 2021 set of 817 questions that published MC1/MC2 "
+                                       "results use"}),
 }
 
 

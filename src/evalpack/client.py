@@ -41,6 +41,8 @@ class ChatReply:
     chunk_times: list[float] | None = field(default=None, repr=False)
     # what the server says it did, where it says it (llama.cpp's `timings`: prompt_n, prompt_ms, ...)
     server_timings: dict | None = field(default=None, repr=False)
+    # the choice's `logprobs` as the server sent it (requested with `logprobs`; TruthfulQA MC2)
+    logprobs: dict | None = field(default=None, repr=False)
 
     @property
     def tpot(self) -> float | None:
@@ -62,6 +64,8 @@ class ChatReply:
                "usage": self.usage, "latency": self.latency, "attempts": self.attempts}
         if self.ttft is not None:
             out.update(ttft=self.ttft, tpot=self.tpot)
+        if self.logprobs is not None:
+            out["logprobs"] = self.logprobs
         return out
 
     @classmethod
@@ -69,7 +73,7 @@ class ChatReply:
         return cls(content=d.get("content"), tool_calls=d.get("tool_calls"),
                    finish_reason=d.get("finish_reason"), reasoning=d.get("reasoning"),
                    usage=d.get("usage") or {}, latency=d.get("latency") or 0.0,
-                   attempts=d.get("attempts") or 1, ttft=d.get("ttft"))
+                   attempts=d.get("attempts") or 1, ttft=d.get("ttft"), logprobs=d.get("logprobs"))
 
 
 def normalize_base(url: str) -> str:
@@ -170,7 +174,12 @@ class ModelClient:
         start, self._next = self._next, (self._next + 1) % n
         return min(((start + i) % n for i in range(n)), key=lambda i: self._inflight[i])
 
-    async def chat(self, body: dict, payload: bytes | None = None) -> ChatReply:
+    async def complete(self, body: dict, payload: bytes | None = None) -> ChatReply:
+        """POST /completions (a raw prompt, no chat template), with chat()'s retries; the
+        text is the reply's `content`."""
+        return await self.chat(body, payload, path="/completions")
+
+    async def chat(self, body: dict, payload: bytes | None = None, path: str = "/chat/completions") -> ChatReply:
         """POST /chat/completions with retries. `body` is the full request (model included);
         `payload`, when given, is its serialisation (saves encoding it twice)."""
         if payload is None:
@@ -185,7 +194,7 @@ class ModelClient:
                 wait = None
                 try:
                     self.stats["requests"] += 1
-                    reply = await self._post(self.bases[idx], payload, stream, started)
+                    reply = await self._post(self.bases[idx] + path, payload, stream, started)
                     reply.latency = time.perf_counter() - started
                     reply.attempts = attempt + 1
                     return reply
@@ -211,9 +220,9 @@ class ModelClient:
         self.stats["failures"] += 1
         raise ModelCallError(f"failed after {self.retries + 1} attempts: {last_error}", kind)
 
-    async def _post(self, base: str, payload: bytes, stream: bool, started: float) -> ChatReply:
+    async def _post(self, url: str, payload: bytes, stream: bool, started: float) -> ChatReply:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
-        async with self.session.post(f"{base}/chat/completions", data=payload, timeout=timeout) as resp:
+        async with self.session.post(url, data=payload, timeout=timeout) as resp:
             if resp.status >= 400:
                 text = await resp.text(errors="replace")
                 raise _HTTPStatus(resp.status, _error_message(text), _retry_after(resp.headers))
@@ -223,10 +232,11 @@ class ModelClient:
         try:
             data = json.loads(raw)
             choice = data["choices"][0]
-            msg = choice.get("message") or {}
+            msg = choice.get("message") or ({"content": choice["text"]} if "text" in choice else {})  # /completions
         except (ValueError, KeyError, IndexError, TypeError):
             raise _BadReply(f"malformed completion: {raw[:200]!r}") from None
         return ChatReply(content=msg.get("content"), tool_calls=msg.get("tool_calls") or None,
+                         logprobs=choice.get("logprobs") or None,
                          finish_reason=choice.get("finish_reason"),
                          reasoning=msg.get("reasoning_content") or msg.get("reasoning"),
                          usage=data.get("usage") or {}, server_timings=data.get("timings"))

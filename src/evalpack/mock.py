@@ -8,7 +8,9 @@ Serves GET /v1/models and POST /v1/chat/completions (plain and SSE streaming,
 A reply is a string (the content) or a dict {"content", "tool_calls": [{"name",
 "arguments"}], "finish_reason", "status", "delay"}; "status" >= 400 makes an
 error response, "delay" sleeps first. GET /mock/stats counts requests, so tests
-can check what reached the server.
+can check what reached the server. POST /v1/completions (a raw `prompt`) is answered
+by the responder alone, whose dict may carry the choice's "logprobs"; without a
+responder, or when it returns None, it is a 404, as on a chat-only server.
 """
 
 from __future__ import annotations
@@ -84,13 +86,15 @@ class MockServer:
                  latency: float = 0.0) -> None:
         self.model, self.answer, self.responder = model, answer, responder
         self.api_key, self.latency = api_key, latency
-        self.stats = {"requests": 0, "chat_requests": 0, "models_requests": 0, "errors": 0}
+        self.stats = {"requests": 0, "chat_requests": 0, "completion_requests": 0, "models_requests": 0,
+                      "errors": 0}
         self._ids = itertools.count()
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/v1/models", self.models)
         app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_post("/v1/completions", self.completions)
         app.router.add_get("/mock/stats", self.get_stats)
         app.router.add_post("/mock/reset", self.reset)
         return app
@@ -113,6 +117,36 @@ class MockServer:
         for k in self.stats:
             self.stats[k] = 0
         return web.json_response(self.stats)
+
+    async def completions(self, request: web.Request) -> web.Response:
+        self.stats["requests"] += 1
+        self.stats["completion_requests"] += 1
+        if not self._authorized(request):
+            return _error(401, "invalid API key", "invalid_request_error")
+        try:
+            body = await request.json(loads=json.loads)
+            if not isinstance(body.get("prompt"), str):
+                raise ValueError("prompt must be a string")
+        except ValueError as e:
+            return _error(400, f"invalid request: {e}", "invalid_request_error")
+        reply = self.responder(body) if self.responder else None
+        if asyncio.iscoroutine(reply):
+            reply = await reply
+        if reply is None:
+            return _error(404, "this mock serves no /v1/completions", "not_found_error")
+        if isinstance(reply, str):
+            reply = {"content": reply}
+        if int(reply.get("status", 200)) >= 400:
+            self.stats["errors"] += 1
+            return _error(int(reply["status"]), reply.get("content") or "mock error", "invalid_request_error")
+        text = reply.get("content") or ""
+        usage = {"prompt_tokens": _tokens(body["prompt"]), "completion_tokens": _tokens(text),
+                 "total_tokens": _tokens(body["prompt"]) + _tokens(text)}
+        return web.json_response({
+            "id": f"cmpl-mock-{next(self._ids)}", "object": "text_completion", "created": int(time.time()),
+            "model": body.get("model") or self.model, "usage": usage,
+            "choices": [{"index": 0, "text": text, "logprobs": reply.get("logprobs"),
+                         "finish_reason": reply.get("finish_reason") or "stop"}]})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         self.stats["requests"] += 1

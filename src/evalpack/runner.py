@@ -69,6 +69,15 @@ class Context:
             body.update(extra)
         if body.get("stream"):
             body.setdefault("stream_options", {"include_usage": True})
+        return await self._call(body, self._client.chat)
+
+    async def complete(self, prompt: str, **params: Any) -> ChatReply:
+        """One raw-prompt /completions call (no chat template), e.g. for option log-likelihoods;
+        the generation config does not apply: `params` is the whole request."""
+        return await self._call({"model": self._model, "prompt": prompt, **params}, self._client.complete)
+
+    async def _call(self, body: dict, send) -> ChatReply:
+        """A stored reply for this exact request, else `send` it and store the reply."""
         store = self._runner.store
         canon = canonical_json(body)
         key = call_key(canon, self._plan.bench.name, self._sample.id, self.repeat)
@@ -78,7 +87,7 @@ class Context:
 
             reply = ChatReply.from_json(cached)
         else:
-            reply = await self._client.chat(body, payload=canon.encode())
+            reply = await send(body, payload=canon.encode())
             store.put_call(key, self._plan.bench.name, self._sample.id, self.repeat,
                            canon, reply.to_json(), reply.latency)
         self.calls += 1

@@ -63,6 +63,7 @@ class ChatReply(Protocol):
     finish_reason: str | None
     reasoning: str | None  # reasoning_content when the server sends it
     usage: dict
+    logprobs: dict | None  # the choice's `logprobs`, when requested and sent
 
     def message(self) -> dict: ...  # the assistant message, ready to append to a conversation
 
@@ -79,6 +80,11 @@ class SolveContext(Protocol):
                    **params: Any) -> ChatReply:
         """One chat completion of the evaluated model; params override the generation config.
         Raises ModelCallError after retries are exhausted (the sample is then recorded as an error)."""
+        ...
+
+    async def complete(self, prompt: str, **params: Any) -> ChatReply:
+        """One raw-prompt /completions call; `params` (echo, logprobs, max_tokens...) is the
+        whole request: the generation config does not apply. Raises ModelCallError likewise."""
         ...
 
     def other_model(self, model: str | None = None, api_base: str | None = None,

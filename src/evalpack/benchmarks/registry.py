@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "math_500": "evalpack.benchmarks.math_bench:Math500",
     "swe_bench_verified_mini": "evalpack.benchmarks.swe_bench.benchmark:SWEBenchVerifiedMini",
     "ifeval": "evalpack.benchmarks.ifeval:IFEval",
+    "truthful_qa": "evalpack.benchmarks.truthfulqa:TruthfulQA",
 }
 
 # Names EvalScope users may type that mean the same benchmark.

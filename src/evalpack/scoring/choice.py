@@ -60,9 +60,10 @@ def extract_choice(reply: str | None, letters: str = "ABCD",
         matches = pattern.findall(text)
         if matches:
             return matches[-1].upper() if isinstance(matches[-1], str) else matches[-1][0]
-    # 5. a lone standalone letter (ignoring "A" used as an article); ambiguous -> None
+    # 5. a lone standalone letter (ignoring "A" used as an article and "I" as a pronoun, as in
+    # "I have no comment."); ambiguous -> None
     found = {m for m in re.findall(rf"(?<![A-Za-z0-9'])([{letters}])(?![A-Za-z0-9'])", text)
-             if not (m == "A" and re.search(r"\bA\s+[a-z]", text))}
+             if not (m in "AI" and re.search(rf"\b{m}\s+[a-z]", text))}
     if len(found) == 1:
         return found.pop()
     # 6. the reply repeats one option's text exactly
