@@ -33,6 +33,7 @@ def replay(datasets_dir, tmp_path_factory):
         servers.append(server)
         section, run_dir = run_eval(server.url, "ifeval", datasets_dir, tmp_path_factory.mktemp(func),
                                     "--eval-batch-size", "16", *extra)
+        run.last_dir = run_dir
         return section, samples(run_dir, "ifeval")
 
     yield run
@@ -79,6 +80,11 @@ def test_gold_replay_scores_what_upstreams_checker_scores(replay):
     groups = {r["name"] for r in section["groups"]["instruction group (loose)"]}
     assert groups == {"change_case", "combination", "detectable_content", "detectable_format", "keywords",
                       "language", "length_constraints", "punctuation", "startend"}
+    # rescoring reads no dataset dir, yet finds the punkt model and gives the same numbers
+    proc = run_evalpack("rescore", str(replay.last_dir), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((replay.last_dir / "report.json").read_text())["datasets"][0]
+    assert again["metrics"] == m and again["num_errors"] == 0
 
 
 def test_wrapped_replies_are_forgiven_only_by_the_loose_checker(replay):

@@ -34,12 +34,15 @@ class IFEval(Benchmark):
     metric = "prompt_level_strict"
     split = "train"  # upstream's only split (EvalScope's eval_split)
     subsets = ("default",)
-    default_args = {"subset_list": None}
+    # nltk_data: NLTK's data dir (default <dataset dir>/ifeval/nltk_data); kept in the run's args
+    # so that `evalpack rescore`, which reads no dataset, finds the Punkt model too
+    default_args = {"subset_list": None, "nltk_data": None}
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
         rules.require_libraries()
         root = self.root(data_dir, args)
-        rules.use_nltk_data(root / NLTK_DIR)
+        args["nltk_data"] = str(Path(args.get("nltk_data") or root / NLTK_DIR).resolve())
+        rules.use_nltk_data(Path(args["nltk_data"]))
         path = root / DATA_FILE
         if not path.is_file():
             raise DataMissingError(f"ifeval: {path} is missing; `evalpack pack ifeval` makes a kit with it")
@@ -62,6 +65,8 @@ class IFEval(Benchmark):
         return samples
 
     def score(self, sample: Sample, output: dict, args: dict) -> Score:
+        if args.get("nltk_data"):
+            rules.use_nltk_data(Path(args["nltk_data"]))
         response = graded_text((output or {}).get("content") or "")
         ids, kwargs = sample.target["instruction_id_list"], sample.target["kwargs"]
         strict, loose = rules.judge(response, ids, kwargs)

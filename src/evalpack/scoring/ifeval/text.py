@@ -35,9 +35,11 @@ def use_nltk_data(directory: Path) -> None:
     import nltk
 
     path = str(directory)
-    if path not in nltk.data.path:
+    if nltk.data.path[:1] != [path]:
+        if path in nltk.data.path:
+            nltk.data.path.remove(path)
         nltk.data.path.insert(0, path)
-    _punkt.cache_clear()
+        _punkt.cache_clear()
 
 
 @lru_cache(maxsize=1)
