@@ -197,12 +197,11 @@ async def _loglikelihoods(method: str, ctx, context: str, answers: list[str]) ->
 
 
 async def _complete(ctx, prompt: str, **params):
+    """A failed completion costs MC2 only, never the question's MC1 answer."""
     try:
         return await ctx.complete(prompt, **params)
     except ModelCallError as e:
-        if e.kind.startswith("http_4") or e.kind == "http_501":
-            raise MC2Unsupported(f"/v1/completions refused ({e})") from None
-        raise
+        raise MC2Unsupported(f"/v1/completions failed ({e})") from None
 
 
 async def _echo_loglikelihood(ctx, context: str, continuation: str) -> float:
