@@ -9,6 +9,7 @@ from the dataset dir and seed langdetect with 0 (lm-eval leaves it unseeded, so 
 ambiguous text could otherwise flip between its runs).
 
   python scripts/ifeval_agreement.py --lmeval-python VENV/bin/python [--datasets-dir DIR]
+      [--samples RUN/samples/ifeval.jsonl]   # also a real model's replies from an evalpack run
       [--write-fixture]   # also refresh tests/fixtures/ifeval/upstream_verdicts.json
 
 Nothing here is a test dependency: the fixture keeps lm-eval's verdicts for the tests.
@@ -62,6 +63,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lmeval-python", required=True, help="python of the venv with lm-eval installed")
     ap.add_argument("--datasets-dir", type=Path, default=REPO.parent / "shared" / "datasets")
+    ap.add_argument("--samples", type=Path, action="append", default=[],
+                    help="an evalpack run's samples/ifeval.jsonl: its replies are judged too")
     ap.add_argument("--write-fixture", action="store_true")
     args = ap.parse_args()
 
@@ -77,6 +80,14 @@ def main() -> None:
     for variant in gen.VARIANTS:
         for r in records:
             cases.append({**r, "variant": variant, "response": gen.response(r, variant)})
+    by_key = {str(r["key"]): r for r in records}
+    from evalpack.benchmarks.ifeval import graded_text
+    for path in args.samples:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row.get("output") and row["sample_id"] in by_key:
+                cases.append({**by_key[row["sample_id"]], "variant": "run",
+                              "response": graded_text(row["output"].get("content") or "")})
     for i, text in enumerate(gen.EDGE_CASES):
         for r in records[i::len(gen.EDGE_CASES)][:5]:
             cases.append({**r, "variant": "edge", "response": text})
