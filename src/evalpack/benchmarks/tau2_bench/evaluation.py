@@ -101,8 +101,11 @@ def communicated(info: str, trajectory: list[dict]) -> bool:
     return False
 
 
-def evaluate(data: DomainData, task: dict, trajectory: list[dict], termination: str) -> dict:
-    """{"reward", "reward_basis", "breakdown", checks...}: tau2's RewardInfo, as plain data."""
+def evaluate(data: DomainData, task: dict, trajectory: list[dict], termination: str,
+             predicted: Environment | None = None) -> dict:
+    """{"reward", "reward_basis", "breakdown", checks...}: tau2's RewardInfo, as plain data.
+    `predicted` is the episode's own environment when at hand: the state a replay of the
+    trajectory would rebuild (the tools are deterministic), without rebuilding it."""
     if termination not in STOP_TERMINATIONS:
         return {"reward": 0.0, "note": f"Simulation terminated prematurely. Termination reason: {termination}"}
     criteria = task.get("evaluation_criteria")
@@ -119,7 +122,10 @@ def evaluate(data: DomainData, task: dict, trajectory: list[dict], termination: 
     if actions is None and assertions is None:
         info["db_match"] = True
     else:
-        hashes, env = _predicted(data, task, calls, need_env=bool(assertions))
+        if predicted is not None:
+            hashes, env = predicted.db_hashes(), predicted
+        else:
+            hashes, env = _predicted(data, task, calls, need_env=bool(assertions))
         db_match = hashes == _gold_hashes(data, task)
         info["db_match"] = db_match
         met = []
