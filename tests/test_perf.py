@@ -58,8 +58,8 @@ def scripted():
         s.stop()
 
 
-def perf(url: str, work: Path, *args: str):
-    proc = run_evalpack("perf", "--api-url", url, "--model", "scripted", "--work-dir", str(work), *args, timeout=300)
+def perf(url: str, work: Path, *args: str, prefix: tuple = ()):
+    proc = run_evalpack(*prefix, "perf", "--api-url", url, "--model", "scripted", "--work-dir", str(work), *args, timeout=300)
     assert proc.returncode == 0, proc.stderr
     out_dir = Path(proc.stdout.strip().splitlines()[-1].split("perf results: ")[1].split(",")[0]).parent
     result = json.loads((out_dir / "perf.json").read_text())
@@ -72,40 +72,56 @@ def close(measured: float, truth: float) -> bool:
     return abs(measured - truth) <= max(0.02 * abs(truth), 0.001)
 
 
-def assert_matches(measured: dict, truth_values: list[float], what: str) -> None:
+def mismatches(measured: dict, truth_values: list[float], what: str, slack: float = 0.02) -> list[str]:
     truth = stats.describe(truth_values)
     assert measured["count"] == truth["count"], what
-    for key in ("mean", "median", "p90", "p95", "p99"):
-        assert close(measured[key], truth[key]), f"{what} {key}: measured {measured[key]}, truth {truth[key]}"
-    for p in ("10", "25", "75"):
-        assert close(measured["percentiles"][p], truth["percentiles"][p]), f"{what} p{p}"
+    out = []
+    for key in ("mean", "median", "p90", "p95", "p99", "10", "25", "75"):
+        got = measured[key] if key in measured else measured["percentiles"][key]
+        want = truth[key] if key in truth else truth["percentiles"][key]
+        if abs(got - want) > max(slack * abs(want), 0.001):
+            out.append(f"{what} {key}: measured {got * 1000:.2f} ms, truth {want * 1000:.2f} ms")
+    return out
 
 
 def test_ttft_itl_tpot_and_percentiles_match_what_the_server_did(scripted, tmp_path):
-    # gaps of 50-150 ms: 2% of them is more than a busy box's scheduling hiccup (~1 ms), which
-    # the client cannot see past (it stamps a chunk when its event loop gets to it)
+    # Gaps of 50-150 ms. The server's stamps cover its own oversleeping; what remains is the client
+    # stamping a chunk when its event loop gets to it, which on a box busy with other jobs is now
+    # and then a few ms late. So: every attempt within 10%, and one of two within 2% (or 1 ms).
     server = scripted("--ttft", "0.2", "--itl", "0.1", "--jitter", "0.5", "--seed", "7")
-    _, result, rows, _ = perf(server.url, tmp_path, "--parallel", "4", "--number", "24", "--max-tokens", "12",
+    tight = []
+    for attempt in range(2):
+        tight.append(exactness_attempt(server, tmp_path / str(attempt)))
+        if not tight[-1]:
+            break
+    assert not tight[-1], tight
+
+
+def exactness_attempt(server, work: Path) -> list[str]:
+    log_before = len(server.log())
+    _, result, rows, _ = perf(server.url, work, "--parallel", "4", "--number", "24", "--max-tokens", "12",
                               "--input-len", "50")
     level = result["levels"][0]
     assert level["completed"] == 24 and level["failed"] == 0 and level["warmup_requests"] == 4
-    log = sorted((e for e in server.log() if e["stream"] and e["completion_tokens"] == 12), key=lambda e: e["received"])
+    log = sorted((e for e in server.log()[log_before:] if e["stream"] and e["completion_tokens"] == 12),
+                 key=lambda e: e["received"])
     assert len(log) == 24
     # TTFT: the client's send stamp (the one thing only it knows) to the server's first-token stamp;
     # requests sent in the same instant may swap places, which moves this by microseconds
     sends = sorted(level["origin_perf_counter"] + r["start"] for r in rows)
-    assert_matches(level["ttft"], [e["sent"][0] - t for e, t in zip(log, sends)], "TTFT")
-    assert_matches(level["itl"], [b - a for e in log for a, b in zip(e["sent"], e["sent"][1:])], "ITL")
-    assert_matches(level["tpot"], [(e["done"] - e["sent"][0]) / 11 for e in log], "TPOT")
+    truths = {"ttft": [e["sent"][0] - t for e, t in zip(log, sends)],
+              "itl": [b - a for e in log for a, b in zip(e["sent"], e["sent"][1:])],
+              "tpot": [(e["done"] - e["sent"][0]) / 11 for e in log]}
+    for key, values in truths.items():
+        assert not mismatches(level[key], values, key, slack=0.10), mismatches(level[key], values, key, 0.10)
     # token counts come from the server's usage, and are exact
     assert level["output_tokens"] == 24 * 12
     assert level["input_len"]["min"] == level["input_len"]["max"] == 50
     assert "one token per word, so lengths are exact" in result["token_counting"]
-    # the jitter was real: a spread far wider than the tolerance, so the match above means something
+    # the jitter was real: a spread far wider than the tolerance, so a match means something
     assert level["itl"]["p90"] - level["itl"]["percentiles"]["10"] > 0.05
-    # per-request rows hold what the summary was computed from
-    assert sorted(r["ttft"] for r in rows) == sorted(
-        v for v in (r["ttft"] for r in rows) if v is not None) and len(rows) == 24
+    assert len(rows) == 24 and all(r["ttft"] is not None for r in rows)
+    return [m for key, values in truths.items() for m in mismatches(level[key], values, key)]
 
 
 def test_open_loop_rate_is_the_target(scripted, tmp_path):
@@ -148,9 +164,9 @@ def test_errors_are_counted_by_kind(scripted, tmp_path):
 
 
 def test_goodput_and_the_slo_search_find_the_server_capacity(scripted, tmp_path):
-    # 2 slots, 110 ms of work per request: concurrency 3 makes every request queue ~55 ms
-    server = scripted("--slots", "2", "--ttft", "0.01", "--itl", "0.01", "--output-tokens", "11")
-    proc, result, _, out_dir = perf(server.url, tmp_path, "--slo", "ttft=35ms", "--search", "concurrency",
+    # 2 slots, 210 ms of work per request: at concurrency 3 every request queues ~105 ms
+    server = scripted("--slots", "2", "--ttft", "0.01", "--itl", "0.02", "--output-tokens", "11")
+    proc, result, _, out_dir = perf(server.url, tmp_path, "--slo", "ttft=60ms", "--search", "concurrency",
                                     "--number", "12", "--input-len", "5")
     search = result["search"]
     assert search["best"] == 2 and search["first_failing"] == 3, search
@@ -187,3 +203,42 @@ def test_closed_port_is_one_sentence(tmp_path):
     proc = run_evalpack("perf", "--api-url", f"http://127.0.0.1:{free_port()}/v1", "--model", "m",
                         "--work-dir", str(tmp_path))
     assert proc.returncode == 3 and "cannot reach" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_kit_prompts_are_the_benchmarks_own(scripted, datasets_dir, tmp_path):
+    server = scripted("--itl", "0.001")
+    _, result, _, _ = perf(server.url, tmp_path, "--dataset", "mmlu", "--dataset-dir", str(datasets_dir),
+                           "--dataset-args", '{"subset_list": ["anatomy", "virology"]}', "--limit", "2",
+                           "--parallel", "2", "--number", "4", "--warmup", "0", "--max-tokens", "3")
+    assert result["prompts"] == "mmlu prompts (4 distinct requests)"
+    sent = [e["last_user"] for e in server.log() if e["stream"]]
+    # in the kit's order: a subject's questions (sharing its 5-shot header) go out together
+    assert [s.split("questions about ")[1].split(".")[0] for s in sent] == ["anatomy"] * 2 + ["virology"] * 2
+
+
+def test_jsonl_conversations_are_played_turn_by_turn(scripted, tmp_path):
+    server = scripted("--itl", "0.001")
+    data = tmp_path / "chats.jsonl"
+    data.write_text('{"prompt": "first question", "turns": ["second", "third"]}\n'
+                    '{"messages": [{"role": "user", "content": "other chat"}], "max_tokens": 2}\n')
+    _, result, rows, _ = perf(server.url, tmp_path, "--jsonl", str(data), "--parallel", "1", "--number", "2",
+                              "--warmup", "0", "--max-tokens", "5")
+    log = [e for e in server.log() if e["stream"]]
+    assert [(e["last_user"], e["messages"]) for e in log] == [
+        ("first question", 1), ("second", 3), ("third", 5), ("other chat", 1)]
+    assert [r["turn"] for r in rows] == [0, 1, 2, 0] and result["levels"][0]["completed"] == 4
+
+
+def test_replay_sends_what_an_eval_stored(mock_server, scripted, datasets_dir, tmp_path):
+    mock = mock_server("--answer", "ANSWER: B")
+    proc = run_evalpack("eval", "--model", "mock", "--api-url", mock.url, "--datasets", "mmlu",
+                        "--dataset-dir", str(datasets_dir), "--limit", "3", "--dataset-args",
+                        '{"mmlu": {"subset_list": ["anatomy"]}}', "--work-dir", str(tmp_path / "runs"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    run_dir = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+    server = scripted("--itl", "0.001")
+    _, result, _, _ = perf(server.url, tmp_path, "--replay", str(run_dir), "--parallel", "3", "--number", "3",
+                           "--warmup", "0", "--shuffle")
+    assert "3 distinct requests" in result["prompts"] and "shuffled" in result["prompts"]
+    sent = sorted(e["last_user"] for e in server.log() if e["stream"])
+    assert len(sent) == 3 and all("questions about anatomy" in s for s in sent)

@@ -251,6 +251,22 @@ class _BadReply(Exception):
     pass
 
 
+async def _sse_data(resp: aiohttp.ClientResponse):
+    """(arrival time, payload) of each `data:` line, reading whatever the socket has at once:
+    a line is stamped when the read that completed it arrived (lines that came together share
+    a stamp, as they should), and there is one await per read, not per line."""
+    pending = b""
+    async for block in resp.content.iter_any():
+        now = time.perf_counter()
+        lines = (pending + block).split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            if line.startswith(b"data:"):
+                yield now, line[5:].strip()
+    if pending.startswith(b"data:"):
+        yield time.perf_counter(), pending[5:].strip()
+
+
 async def _read_stream(resp: aiohttp.ClientResponse, started: float) -> ChatReply:
     """Join SSE chunks into one reply (content, reasoning and tool-call deltas by index), noting
     when each delta that carries text or a tool call arrived (role-only and empty deltas do not
@@ -262,18 +278,15 @@ async def _read_stream(resp: aiohttp.ClientResponse, started: float) -> ChatRepl
     finish = None
     usage: dict = {}
     timings = None
-    async for raw_line in resp.content:
-        now = time.perf_counter()
-        line = raw_line.decode("utf-8", "replace").strip()
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
-        if data == "[DONE]":
+    async for now, data in _sse_data(resp):
+        if data == b"[DONE]":
             break
         try:
-            chunk = json.loads(data)
+            chunk = json.loads(data.decode("utf-8", "replace"))  # str: json skips sniffing the encoding
         except ValueError:
             raise _BadReply(f"malformed stream chunk: {data[:200]!r}") from None
+        if not isinstance(chunk, dict):
+            raise _BadReply(f"malformed stream chunk: {data[:200]!r}")
         if chunk.get("error"):
             raise _HTTPStatus(500, _error_message(json.dumps(chunk)), None)
         usage = chunk.get("usage") or usage

@@ -48,6 +48,8 @@ def register(subparsers) -> None:
     src.add_argument("--limit", type=int, help="--dataset: the first N samples per subset")
     src.add_argument("--jsonl", help="a file of {\"messages\": [...]} or {\"prompt\": ...} lines (+ \"turns\")")
     src.add_argument("--replay", help="a run directory: send the requests that eval stored, as they were")
+    src.add_argument("--shuffle", action="store_true", help="--dataset/--jsonl/--replay: send in a random "
+                                                           "order (default: as listed, shared prefixes together)")
     out = p.add_argument_group("outputs")
     out.add_argument("--max-tokens", type=int, default=128)
     out.add_argument("--max-tokens-range", type=float, default=0.0, help="uniform ±ratio around --max-tokens")
@@ -116,13 +118,14 @@ def cmd_perf(ns: argparse.Namespace) -> int:
         bodies = asyncio.run(workload.kit_bodies(ns.dataset, data_dir, _json_flag(ns.dataset_args, "--dataset-args"),
                                                  ns.limit))
         prompts = workload.FixedPrompts([(b, None) for b in bodies], f"{ns.dataset} prompts", outputs,
-                                        ns.model, ns.seed, extra)
+                                        ns.model, ns.seed, extra, ns.shuffle)
     elif ns.jsonl:
         prompts = workload.FixedPrompts(workload.jsonl_bodies(Path(ns.jsonl)), f"{ns.jsonl}", outputs,
-                                        ns.model, ns.seed, extra)
+                                        ns.model, ns.seed, extra, ns.shuffle)
     elif ns.replay:
         prompts = workload.FixedPrompts([(b, None) for b in workload.replay_bodies(Path(ns.replay))],
-                                        f"requests replayed from {ns.replay}", None, ns.model, ns.seed, extra)
+                                        f"requests replayed from {ns.replay}", None, ns.model, ns.seed, extra,
+                                        ns.shuffle)
     else:
         prompts = workload.RandomPrompts(ns.input_len, ns.input_len_range, outputs, ns.model, ns.seed,
                                          counter, ns.turns, extra)

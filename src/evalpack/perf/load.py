@@ -43,6 +43,7 @@ class Record:
     error_kind: str | None = None
     error: str | None = None
     server_timings: dict | None = None
+    cached_tokens: int | None = None  # usage.prompt_tokens_details.cached_tokens (vLLM, SGLang, OpenAI)
     scheduled: float | None = None  # open loop: when it was due (perf_counter)
     turn: int = 0
     output_counted: str = "usage"  # or "tokenizer", "deltas": where completion_tokens came from
@@ -105,6 +106,9 @@ class Sender:
         rec.itl = [b - a for a, b in zip(times, times[1:])]
         usage = reply.usage or {}
         rec.prompt_tokens = usage.get("prompt_tokens")
+        details = usage.get("prompt_tokens_details")
+        if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+            rec.cached_tokens = details["cached_tokens"]
         rec.completion_tokens = usage.get("completion_tokens")
         text = (reply.reasoning or "") + (reply.content or "")
         if rec.completion_tokens is None:

@@ -53,6 +53,12 @@ def table(result: dict) -> str:
             notes.append(f"{level_name(lv)}: errors by kind: {kinds}")
         if lv.get("send_rate") and lv.get("rate"):
             notes.append(f"{level_name(lv)}: achieved send rate {lv['send_rate']:.3f}/s")
+        cache = lv.get("prompt_cache")
+        if cache:
+            got = (f"the server evaluated {cache['evaluated_by_server']} of {cache['prompt_tokens']} prompt tokens"
+                   if "evaluated_by_server" in cache else
+                   f"{cache['cached_tokens']} of {cache['prompt_tokens']} prompt tokens came from the cache")
+            notes.append(f"{level_name(lv)}: {got} ({cache['reused_share']:.1%} reused)")
         lag = lv.get("client_loop_lag")
         if lag and lag["p99"] > 0.010:
             notes.append(f"{level_name(lv)}: the client's event loop ran {lag['p99'] * 1000:.0f} ms late "

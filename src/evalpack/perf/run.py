@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import time
@@ -98,12 +99,17 @@ class PerfSession:
         if warm:
             await closed_loop(sender, iter([_warmup_item(next(items)) for _ in range(warm)]),
                               min(warm, parallel or warm), warm, None)
+        # prompts are made before the clock starts: building them must not slow the sending
+        ready = [next(items) for _ in range(number or max(1000, 20 * (parallel or 1)))]
+        for item in ready:
+            item.encoded()
+        pool = itertools.chain(ready, items)
         with LoopLag() as lag:
             if rate:
-                records = await open_loop(sender, items, rate, number, cfg.burstiness, cfg.seed,
+                records = await open_loop(sender, pool, rate, number, cfg.burstiness, cfg.seed,
                                           cfg.constant_rate, cfg.max_concurrency)
             else:
-                records = await closed_loop(sender, items, parallel, number, cfg.duration)
+                records = await closed_loop(sender, pool, parallel, number, cfg.duration)
         summary = stats.summarize(records, cfg.slo or None)
         summary["warmup_requests"] = warm
         summary["origin_perf_counter"] = min((r.start for r in records), default=0.0)

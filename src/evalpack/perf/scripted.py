@@ -109,7 +109,9 @@ class ScriptedServer:
         messages = body.get("messages") or []
         n_out = self.output_tokens or int(body.get("max_tokens") or body.get("max_completion_tokens") or 16)
         entry = {"n": number, "received": received, "started": time.perf_counter(), "sent": [], "done": None,
-                 "stream": bool(body.get("stream")),
+                 "stream": bool(body.get("stream")), "messages": len(messages),
+                 "last_user": next((str(m.get("content"))[:200] for m in reversed(messages)
+                                    if isinstance(m, dict) and m.get("role") == "user"), None),
                  "prompt_tokens": count_words(messages) + self.template_tokens, "completion_tokens": n_out,
                  "failure": self._failure(number)}
         self.log.append(entry)

@@ -75,6 +75,25 @@ def meets(rec, slo: dict[str, float]) -> bool:
     return True
 
 
+def prompt_cache(ok: list) -> dict | None:
+    """How much of the prompts the server did not have to compute: from llama.cpp's
+    timings.prompt_n (tokens it evaluated) or usage.prompt_tokens_details.cached_tokens."""
+    prompt = sum(r.prompt_tokens or 0 for r in ok)
+    evaluated = [r.server_timings.get("prompt_n") for r in ok if r.server_timings]
+    evaluated = [n for n in evaluated if isinstance(n, int)]
+    cached = [r.cached_tokens for r in ok if r.cached_tokens is not None]
+    if not prompt or not (evaluated or cached):
+        return None
+    out = {"prompt_tokens": prompt}
+    if evaluated and len(evaluated) == len(ok):
+        out["evaluated_by_server"] = sum(evaluated)
+        out["reused_share"] = 1 - sum(evaluated) / prompt
+    if cached:
+        out["cached_tokens"] = sum(cached)
+        out.setdefault("reused_share", sum(cached) / prompt)
+    return out
+
+
 def summarize(records: list, slo: dict[str, float] | None = None) -> dict:
     ok = [r for r in records if r.ok]
     starts = [r.start for r in records]
@@ -98,6 +117,9 @@ def summarize(records: list, slo: dict[str, float] | None = None) -> dict:
         "input_len": describe([float(r.prompt_tokens) for r in ok if r.prompt_tokens is not None]),
         "output_len": describe([float(r.completion_tokens) for r in ok if r.completion_tokens is not None]),
     }
+    cache = prompt_cache(ok)
+    if cache:
+        out["prompt_cache"] = cache
     sent = sorted(starts)
     if len(sent) > 1 and sent[-1] > sent[0]:
         out["send_rate"] = (len(sent) - 1) / (sent[-1] - sent[0])

@@ -58,7 +58,7 @@ def stream_body(body: dict) -> dict:
 
 
 def random_words(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(max(0, n)))
+    return " ".join(rng.choices(WORDS, k=max(0, n)))
 
 
 class TokenizerCounter:
@@ -137,10 +137,13 @@ class RandomPrompts:
         text = random_words(self.rng, self._words_for(tokens))
         if self.counter is not None:  # trim or pad to the exact count under this tokenizer
             words = text.split()
-            while self.counter.count(" ".join(words)) > tokens and len(words) > 1:
-                words.pop()
-            while self.counter.count(" ".join(words)) < tokens:
-                words.append(self.rng.choice(WORDS))
+            count = self.counter.count(text)
+            while count != tokens and (count < tokens or len(words) > 1):
+                if count > tokens:  # a word of several tokens: drop words from the end
+                    del words[max(1, len(words) - (count - tokens)):]
+                else:
+                    words += self.rng.choices(WORDS, k=tokens - count)
+                count = self.counter.count(" ".join(words))
             text = " ".join(words)
         return text
 
@@ -263,8 +266,11 @@ class FixedPrompts:
     """Kit, JSONL or replayed requests, with perf's model, streaming and output lengths."""
 
     def __init__(self, entries: list[tuple[dict, list[str] | None]], what: str, outputs: OutputLengths | None,
-                 model: str, seed: int, extra: dict | None = None) -> None:
-        self.entries, self.what, self.outputs = entries, what, outputs
+                 model: str, seed: int, extra: dict | None = None, shuffle: bool = False) -> None:
+        self.entries, self.what, self.outputs = list(entries), what, outputs
+        if shuffle:  # e.g. to measure what sending shared prefixes together saves
+            random.Random(seed).shuffle(self.entries)
+            self.what += ", shuffled"
         self.model, self.extra = model, extra or {}
         self.rng = random.Random(seed)
         self.note = "input tokens as the server reports them (usage.prompt_tokens)"
