@@ -24,6 +24,10 @@ from evalpack.errors import ModelCallError, ServerError
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 524, 529}
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
+# Idle connections are dropped before uvicorn (vLLM, SGLang) and cpp-httplib (llama.cpp) close
+# theirs after 5 s: writing to a connection the server already closed fails the request
+# ("Can not write request body"), which cost eval a retry and perf a counted error.
+KEEPALIVE = 4.0
 
 
 @dataclass
@@ -125,7 +129,7 @@ class ModelClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self.concurrency * 2, limit_per_host=0,
-                                             keepalive_timeout=75, enable_cleanup_closed=True)
+                                             keepalive_timeout=KEEPALIVE, enable_cleanup_closed=True)
             self._session = aiohttp.ClientSession(connector=connector, headers=self._headers(),
                                                   trust_env=False, auto_decompress=True)
         return self._session
