@@ -11,10 +11,11 @@ PACK_EXAMPLES = """examples:
   evalpack pack --datasets mmlu ceval gsm8k --out evalpack-data.tar
   evalpack pack --datasets mmlu gpqa_diamond --mirror /data/verified-datasets --out kit.tar.gz
   evalpack pack --datasets all --wheels --platform manylinux2014_aarch64 --python-version 3.10 --out kit.tar
+  evalpack pack --wheels --platform manylinux2014_aarch64 --python-version 3.11 --out software.tar
   evalpack pack --datasets swe_bench_verified_mini --mirror /data/verified-datasets --with-images \
       --repo django/django=/src/django.git --repo sphinx-doc/sphinx=/src/sphinx.git --out swe-kit.tar
-then, on the isolated machine:
-  tar xf kit.tar wheels && pip install --no-index --find-links wheels evalpack
+then, on the isolated machine (INSTALL.md in the kit says the same):
+  mkdir kit && tar xf software.tar -C kit && sh kit/install.sh ~/evalpack-venv
   evalpack unpack kit.tar --to /data/evalpack && evalpack eval --dataset-dir /data/evalpack ...
 """
 
@@ -24,8 +25,9 @@ def register(subparsers) -> None:
                               description="On a connected machine: download every file of the named datasets "
                                           "from upstream (resumable, retried, sha256-checked) into one tar.",
                               epilog=PACK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--datasets", nargs="+", required=True,
-                   help="benchmark or dataset-dir names (`evalpack list`), or `all`")
+    p.add_argument("--datasets", nargs="+", default=[],
+                   help="benchmark or dataset-dir names (`evalpack list`), or `all`; leave out with --wheels "
+                        "for a software-only kit")
     p.add_argument("--out", default="evalpack-data.tar", help="archive to write (.tar, .tar.gz or .tar.xz)")
     p.add_argument("--hub-base", default=os.environ.get("EVALPACK_HUB_BASE"),
                    help="replace https://<hub host> of every upstream URL with this base, keeping the path "
@@ -38,6 +40,8 @@ def register(subparsers) -> None:
                    help="pip platform tag of the target, e.g. manylinux2014_aarch64 (repeatable; "
                         "default: this machine)")
     p.add_argument("--python-version", help="the target's Python, e.g. 3.10 (default: this one)")
+    p.add_argument("--extras", default="", metavar="NAME[,NAME]",
+                   help="evalpack extras whose dependencies go into the wheelhouse too, e.g. ifeval,parquet")
     p.add_argument("--with-images", action="store_true",
                    help="swe_bench_verified_mini: build its Docker images (needs a Docker engine) and add them "
                         "(`docker save`, gzip) and git bundles of the repos at the base commits to the kit")
@@ -47,7 +51,8 @@ def register(subparsers) -> None:
     p.add_argument("--retries", type=int, default=4, help="tries per file after the first (default 4)")
     p.set_defaults(func=cmd_pack)
 
-    u = subparsers.add_parser("unpack", help="extract a kit's datasets into a dataset dir, verifying each file")
+    u = subparsers.add_parser("unpack", help="extract a kit into a dataset dir (its wheels into DIR/wheels), "
+                                             "verifying each file")
     u.add_argument("archive")
     u.add_argument("--to", required=True, help="the dataset dir to fill (created if absent)")
     u.set_defaults(func=cmd_unpack)
@@ -69,11 +74,16 @@ def names_to_manifests(names: list[str]):
 def cmd_pack(ns: argparse.Namespace) -> int:
     from evalpack.datasets.pack import pack
 
-    wanted = names_to_manifests(ns.datasets)
-    wheels = {"platforms": ns.platform, "python_version": ns.python_version} if ns.wheels else None
-    if not ns.wheels and (ns.platform or ns.python_version):
-        from evalpack.errors import UsageError
-        raise UsageError("--platform and --python-version describe the wheelhouse: add --wheels")
+    from evalpack.errors import UsageError
+
+    if not ns.datasets and not ns.wheels:
+        raise UsageError("nothing to pack: name --datasets (see `evalpack list`), add --wheels, or both")
+    wanted = names_to_manifests(ns.datasets) if ns.datasets else []
+    extras = [e.strip() for e in ns.extras.split(",") if e.strip()]
+    wheels = ({"platforms": ns.platform, "python_version": ns.python_version, "extras": extras}
+              if ns.wheels else None)
+    if not ns.wheels and (ns.platform or ns.python_version or extras):
+        raise UsageError("--platform, --python-version and --extras describe the wheelhouse: add --wheels")
     repos = swe_bench_options(ns, wanted)
     pack(wanted, Path(ns.out), hub_base=ns.hub_base, mirror=ns.mirror, wheels=wheels, repos=repos,
          with_images=ns.with_images, retries=ns.retries)
@@ -108,7 +118,7 @@ def cmd_unpack(ns: argparse.Namespace) -> int:
 
     to = Path(ns.to).expanduser()
     result = unpack(Path(ns.archive), to)
-    names = [m["name"] for m in result["manifest"]["datasets"]]
+    names = [m["name"] for m in result["manifest"]["datasets"]] or ["no datasets"]
     for line in result["problems"]:
         print(line)
     if result["problems"]:
@@ -120,9 +130,12 @@ def cmd_unpack(ns: argparse.Namespace) -> int:
     for m in result["manifest"]["datasets"]:
         if any(f["path"] == "images/images.json" for f in m.get("packed", [])):
             load_kit_images(to / m["name"])
-    if result["manifest"].get("wheels"):
-        print(f"the kit also holds wheels: `tar xf {ns.archive} wheels` then "
-              f"`pip install --no-index --find-links wheels evalpack`")
+    spec = result["manifest"].get("wheels")
+    if spec:
+        from evalpack.datasets.software_kit import WHEELS_DIR, requirement
+
+        print(f"{result['wheels']} wheels verified into {to / WHEELS_DIR}; install them with "
+              f"`pip install --no-index --find-links {to / WHEELS_DIR} '{requirement(spec.get('extras') or [])}'`")
     return 0
 
 

@@ -8,6 +8,7 @@ to get at each part:
     datasets/swe_bench_verified_mini/{repos,images}/  git bundles and `docker save` archives
                                      (--with-images; listed as the dataset's "packed" files)
     wheels/*.whl                     evalpack and its dependencies (with --wheels)
+    INSTALL.md, install.sh, SHA256SUMS   how to install those wheels with no network (with --wheels)
 
 `unpack` re-hashes every dataset file while it streams it out and only renames
 a file into place once its checksum matched, so a dir filled by unpack is
@@ -155,8 +156,14 @@ def write_archive(out: Path, staging: Path, manifest: dict) -> None:
         for m in manifest["datasets"]:
             for f in m["files"] + m.get("packed", []):
                 add_file(tar, f"datasets/{m['name']}/{f['path']}", staging / "datasets" / m["name"] / f["path"])
-        for w in (manifest.get("wheels") or {}).get("files", []):
-            add_file(tar, f"wheels/{w['name']}", staging / "wheels" / w["name"])
+        wheels = manifest.get("wheels")
+        if wheels:
+            from evalpack.datasets.software_kit import root_files
+
+            for name, data in root_files(wheels, wheels["files"], bool(manifest["datasets"])).items():
+                add_bytes(tar, name, data)
+            for w in wheels["files"]:
+                add_file(tar, f"wheels/{w['name']}", staging / "wheels" / w["name"])
     tmp.replace(out)
 
 
@@ -209,7 +216,8 @@ def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, m
         from evalpack.datasets.wheels import build_wheelhouse
 
         wheel_files = build_wheelhouse(staging / "wheels", platforms=wheels.get("platforms") or [],
-                                       python_version=wheels.get("python_version"), log=log)
+                                       python_version=wheels.get("python_version"),
+                                       extras=wheels.get("extras") or [], log=log)
     manifest = kit_manifest(manifests, wheel_files, wheels, extras)
     write_archive(out, staging, manifest)
     if not keep_staging:
@@ -286,7 +294,13 @@ def unpack(archive: Path, to: Path) -> dict:
         for name, (dirname, f) in expected.items():
             if name not in seen:
                 problems.append(f"MISSING {dirname}/{f.path}: listed in the manifest, absent from the archive")
-    return {"written": written, "skipped": skipped, "problems": problems, "manifest": manifest}
+        wheels = 0
+        if manifest.get("wheels"):
+            from evalpack.datasets.software_kit import extract_wheels
+
+            wheels, wheel_problems = extract_wheels(tar, manifest, to)
+            problems += wheel_problems
+    return {"written": written, "skipped": skipped, "wheels": wheels, "problems": problems, "manifest": manifest}
 
 
 def extract_verified(tar: tarfile.TarFile, info: tarfile.TarInfo, dest: Path, f: DataFile) -> str | None:

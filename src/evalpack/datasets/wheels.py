@@ -39,7 +39,8 @@ def pip(*args: str, log=None) -> None:
         raise EvalpackError(f"`pip {args[0]}` failed while building the wheelhouse:\n{tail}")
 
 
-def build_wheelhouse(dest: Path, platforms: list[str], python_version: str | None, log=None) -> list[dict]:
+def build_wheelhouse(dest: Path, platforms: list[str], python_version: str | None, extras: list[str] = (),
+                     log=None) -> list[dict]:
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob("evalpack-*.whl"):
         old.unlink()  # a stale build of evalpack itself would shadow the new one
@@ -54,13 +55,14 @@ def build_wheelhouse(dest: Path, platforms: list[str], python_version: str | Non
     target = [arg for p in platforms for arg in ("--platform", p)]
     if python_version:
         target += ["--python-version", python_version]
-    pip("download", "--only-binary=:all:", "--quiet", "--dest", str(dest), *target, str(own[-1]), log=log)
+    wanted = f"{own[-1]}[{','.join(extras)}]" if extras else str(own[-1])
+    pip("download", "--only-binary=:all:", "--quiet", "--dest", str(dest), *target, wanted, log=log)
     if target:
         # pip evaluates dependency markers against the Python running it, not the target
         # (pypa/pip#6636): add what the target's markers ask for, until nothing is missing
         env = marker_environment(platforms, python_version)
         for _ in range(5):
-            missing = missing_requirements(dest, env)
+            missing = missing_requirements(dest, env, extras)
             if not missing:
                 break
             pip("download", "--only-binary=:all:", "--quiet", "--dest", str(dest), *target, *missing, log=log)
@@ -105,8 +107,9 @@ def marker_environment(platforms: list[str], python_version: str | None) -> dict
     return env
 
 
-def missing_requirements(dest: Path, env: dict) -> list[str]:
-    """Requirements of the wheels in dest that apply on the target but have no wheel in dest."""
+def missing_requirements(dest: Path, env: dict, extras: list[str] = ()) -> list[str]:
+    """Requirements of the wheels in dest that apply on the target but have no wheel in dest
+    (evalpack's own extras included)."""
     import zipfile
 
     Requirement, canonical = _packaging()
@@ -121,7 +124,8 @@ def missing_requirements(dest: Path, env: dict) -> list[str]:
             if not line.startswith("Requires-Dist:"):
                 continue
             req = Requirement(line.split(":", 1)[1].strip())
-            if req.marker and not req.marker.evaluate({**env, "extra": ""}):
+            own_extras = extras if canonical(w.name.split("-")[0]) == "evalpack" else ()
+            if req.marker and not any(req.marker.evaluate({**env, "extra": e}) for e in ("", *own_extras)):
                 continue
             name = canonical(req.name)
             if name not in have:

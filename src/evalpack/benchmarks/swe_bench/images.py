@@ -66,6 +66,22 @@ def platform(arch: str) -> str:
     return ARCHES[arch][1]
 
 
+QEMU_NAMES = {"x86_64": "qemu-x86_64", "arm64": "qemu-aarch64"}
+
+
+def emulation_enabled(arch: str) -> bool:
+    """Foreign binaries of `arch` run here, in chroots and containers too: a qemu binfmt_misc entry
+    that is enabled and has the F flag (the interpreter is opened at registration, so it works
+    inside a container's root)."""
+    entry = Path("/proc/sys/fs/binfmt_misc") / QEMU_NAMES[arch]
+    try:
+        text = entry.read_text()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1] for line in text.splitlines() if line.startswith("flags:")), "")
+    return text.startswith("enabled") and "F" in flags
+
+
 # --- tags -------------------------------------------------------------------------
 
 def _slug(text: str) -> str:
@@ -105,9 +121,11 @@ def build_base(arch: str | None = None, mirror: str | None = None, force: bool =
     tag = base_tag(arch)
     if image_exists(tag) and not force:
         return tag
-    if arch != native_arch():
-        raise UsageError(f"building the {arch} base image on a {native_arch()} engine needs "
-                         f"qemu binfmt support; build it on an {arch} machine and `docker save` it")
+    if arch != native_arch() and not emulation_enabled(arch):
+        raise UsageError(f"building the {arch} base image on a {native_arch()} engine needs qemu binfmt "
+                         f"support (`apt-get install qemu-user-static binfmt-support`, then "
+                         f"`update-binfmts --enable {QEMU_NAMES[arch]}`; .ci/setup-arm64.sh does both), or "
+                         f"build it on an {arch} machine and `docker save` it")
     if not shutil.which("debootstrap"):
         raise UsageError("building the base image needs debootstrap: `apt-get install debootstrap`")
     mirror = mirror or apt_mirror()
