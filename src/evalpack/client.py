@@ -183,25 +183,37 @@ class ModelClient:
         text is the reply's `content`."""
         return await self.chat(body, payload, path="/completions")
 
+    async def tokenize(self, text: str) -> list[int]:
+        """llama.cpp's POST /tokenize (at the server's root, beside /v1): the model's token
+        ids of `text`, without special tokens; chat()'s retries. ModelCallError elsewhere."""
+        payload = json.dumps({"content": text, "add_special": False}, ensure_ascii=False).encode()
+        ids, _, _ = await self._send("/tokenize", payload, parse=_token_ids, at_root=True)
+        return ids
+
     async def chat(self, body: dict, payload: bytes | None = None, path: str = "/chat/completions") -> ChatReply:
         """POST /chat/completions with retries. `body` is the full request (model included);
         `payload`, when given, is its serialisation (saves encoding it twice)."""
         if payload is None:
             payload = json.dumps(body, ensure_ascii=False).encode()
-        stream = bool(body.get("stream"))
+        reply, attempts, latency = await self._send(path, payload, stream=bool(body.get("stream")))
+        reply.latency, reply.attempts = latency, attempts
+        return reply
+
+    async def _send(self, path: str, payload: bytes, stream: bool = False, parse=None, at_root: bool = False):
+        """(parsed reply, attempts, seconds of the last attempt) of one POST, retried on
+        connection errors, timeouts, 429 and 5xx."""
         last_error, kind = "no attempt made", "error"
         async with self._limit:
             for attempt in range(self.retries + 1):
                 idx = self._pick()
                 self._inflight[idx] += 1
                 started = time.perf_counter()
+                base = self.bases[idx].removesuffix("/v1") if at_root else self.bases[idx]
                 wait = None
                 try:
                     self.stats["requests"] += 1
-                    reply = await self._post(self.bases[idx] + path, payload, stream, started)
-                    reply.latency = time.perf_counter() - started
-                    reply.attempts = attempt + 1
-                    return reply
+                    reply = await self._post(base + path, payload, stream, started, parse or _chat_reply)
+                    return reply, attempt + 1, time.perf_counter() - started
                 except _HTTPStatus as e:
                     last_error, kind = f"HTTP {e.status}: {e.message}", f"http_{e.status}"
                     if e.status in (401, 403):
@@ -224,7 +236,7 @@ class ModelClient:
         self.stats["failures"] += 1
         raise ModelCallError(f"failed after {self.retries + 1} attempts: {last_error}", kind)
 
-    async def _post(self, url: str, payload: bytes, stream: bool, started: float) -> ChatReply:
+    async def _post(self, url: str, payload: bytes, stream: bool, started: float, parse):
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with self.session.post(url, data=payload, timeout=timeout) as resp:
             if resp.status >= 400:
@@ -234,16 +246,24 @@ class ModelClient:
                 return await _read_stream(resp, started)
             raw = await resp.read()
         try:
-            data = json.loads(raw)
-            choice = data["choices"][0]
-            msg = choice.get("message") or ({"content": choice["text"]} if "text" in choice else {})  # /completions
-        except (ValueError, KeyError, IndexError, TypeError):
+            return parse(json.loads(raw))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise _BadReply(f"malformed completion: {raw[:200]!r}") from None
-        return ChatReply(content=msg.get("content"), tool_calls=msg.get("tool_calls") or None,
-                         logprobs=choice.get("logprobs") or None,
-                         finish_reason=choice.get("finish_reason"),
-                         reasoning=msg.get("reasoning_content") or msg.get("reasoning"),
-                         usage=data.get("usage") or {}, server_timings=data.get("timings"))
+
+
+def _chat_reply(data: dict) -> ChatReply:
+    choice = data["choices"][0]
+    msg = choice.get("message") or ({"content": choice["text"]} if "text" in choice else {})  # /completions
+    return ChatReply(content=msg.get("content"), tool_calls=msg.get("tool_calls") or None,
+                     logprobs=choice.get("logprobs") or None,
+                     finish_reason=choice.get("finish_reason"),
+                     reasoning=msg.get("reasoning_content") or msg.get("reasoning"),
+                     usage=data.get("usage") or {}, server_timings=data.get("timings"))
+
+
+def _token_ids(data: dict) -> list[int]:
+    """llama.cpp answers [id, ...], or [{"id", "piece"}, ...] when pieces were asked for."""
+    return [t["id"] if isinstance(t, dict) else int(t) for t in data["tokens"]]
 
 
 class _HTTPStatus(Exception):

@@ -10,7 +10,8 @@ A reply is a string (the content) or a dict {"content", "tool_calls": [{"name",
 error response, "delay" sleeps first. GET /mock/stats counts requests, so tests
 can check what reached the server. POST /v1/completions (a raw `prompt`) is answered
 by the responder alone, whose dict may carry the choice's "logprobs"; without a
-responder, or when it returns None, it is a 404, as on a chat-only server.
+responder, or when it returns None, it is a 404, as on a chat-only server; so is
+llama.cpp's POST /tokenize ({"content"} -> the responder's {"tokens": [ids]}).
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ class MockServer:
                  latency: float = 0.0) -> None:
         self.model, self.answer, self.responder = model, answer, responder
         self.api_key, self.latency = api_key, latency
-        self.stats = {"requests": 0, "chat_requests": 0, "completion_requests": 0, "models_requests": 0,
-                      "errors": 0}
+        self.stats = {"requests": 0, "chat_requests": 0, "completion_requests": 0, "tokenize_requests": 0,
+                      "models_requests": 0, "errors": 0}
         self._ids = itertools.count()
 
     def app(self) -> web.Application:
@@ -95,6 +96,7 @@ class MockServer:
         app.router.add_get("/v1/models", self.models)
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/v1/completions", self.completions)
+        app.router.add_post("/tokenize", self.tokenize)
         app.router.add_get("/mock/stats", self.get_stats)
         app.router.add_post("/mock/reset", self.reset)
         return app
@@ -147,6 +149,20 @@ class MockServer:
             "model": body.get("model") or self.model, "usage": usage,
             "choices": [{"index": 0, "text": text, "logprobs": reply.get("logprobs"),
                          "finish_reason": reply.get("finish_reason") or "stop"}]})
+
+    async def tokenize(self, request: web.Request) -> web.Response:
+        self.stats["requests"] += 1
+        self.stats["tokenize_requests"] += 1
+        try:
+            body = await request.json(loads=json.loads)
+            if not isinstance(body.get("content"), str):
+                raise ValueError("content must be a string")
+        except ValueError as e:
+            return _error(400, f"invalid request: {e}", "invalid_request_error")
+        reply = self.responder(body) if self.responder else None
+        if not isinstance(reply, dict) or "tokens" not in reply:
+            return _error(404, "this mock serves no /tokenize", "not_found_error")
+        return web.json_response({"tokens": reply["tokens"]})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         self.stats["requests"] += 1

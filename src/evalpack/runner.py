@@ -76,6 +76,10 @@ class Context:
         the generation config does not apply: `params` is the whole request."""
         return await self._call({"model": self._model, "prompt": prompt, **params}, self._client.complete)
 
+    async def tokenize(self, text: str) -> list[int]:
+        """The model's token ids of `text` (llama.cpp's /tokenize; not stored: it is deterministic)."""
+        return await self._client.tokenize(text)
+
     async def _call(self, body: dict, send) -> ChatReply:
         """A stored reply for this exact request, else `send` it and store the reply."""
         store = self._runner.store

@@ -5,7 +5,8 @@ true answer from the data (read here, not through evalpack) and answers by a fix
 right, wrong or unreadable, in varied styles, some with a wrong letter inside <think>.
 Completions: each (question, answer) gets a log-likelihood `loglik()` known to the tests,
 served the way a server of each kind would: legacy echo logprobs (vLLM-like), or refusing
-echo and honouring a GBNF `grammar` (llama-server-like); `chat_only` serves no completions.
+echo, tokenizing on /tokenize and honouring a GBNF grammar of token ids (llama-server-like);
+`chat_only` serves no completions.
 """
 
 from __future__ import annotations
@@ -95,16 +96,28 @@ def _echo_reply(body: dict) -> dict:
         "top_logprobs": None}}
 
 
+VOCAB: dict[str, int] = {}  # a made-up tokenizer: words with their leading space, ids by first sight
+PIECES: dict[int, str] = {}
+
+
+def tokenize(text: str) -> list[int]:
+    ids = []
+    for piece in re.findall(r" ?\S+|\s+", text):
+        if piece not in VOCAB:
+            VOCAB[piece] = len(VOCAB) + 10
+            PIECES[VOCAB[piece]] = piece
+        ids.append(VOCAB[piece])
+    return ids
+
+
 def _grammar_reply(body: dict) -> dict:
-    literal = re.fullmatch(r'root ::= "(.*)"', body["grammar"], flags=re.S).group(1)
-    answer = re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r", "t": "\t"}.get(m.group(1), m.group(1)), literal)
+    ids = [int(i) for i in re.findall(r"<\[(\d+)\]>", body["grammar"])]
+    answer = "".join(PIECES[i] for i in ids)
     question, _, _ = _split(body["prompt"] + answer)
     ll = loglik(question, answer[1:])
-    data = answer.encode()
-    pieces = [data[i:i + 3] for i in range(0, len(data), 3)]
-    entries = [{"token": p.decode("utf-8", "replace"), "bytes": list(p), "logprob": ll / len(pieces),
-                "top_logprobs": []} for p in pieces]
-    entries.append({"token": "", "bytes": [], "logprob": -0.01, "top_logprobs": []})  # end of text
+    entries = [{"id": i, "token": PIECES[i], "bytes": list(PIECES[i].encode()), "logprob": ll / len(ids),
+                "top_logprobs": []} for i in ids]
+    entries.append({"id": 2, "token": "", "bytes": [], "logprob": -0.01, "top_logprobs": []})  # end of text
     return {"content": answer, "logprobs": {"content": entries}}
 
 
@@ -118,9 +131,11 @@ def echo(body: dict):
 
 
 def grammar(body: dict):
-    """A llama-server-like one: chat; completions refuse echo, honour a GBNF grammar."""
+    """A llama-server-like one: chat, /tokenize; completions refuse echo, honour a grammar of token ids."""
     if "messages" in body:
         return _chat(body)
+    if "content" in body:  # /tokenize
+        return {"tokens": tokenize(body["content"])}
     if body.get("echo"):
         return {"status": 400, "content": "Only no echo is supported"}
     if "grammar" not in body:

@@ -87,6 +87,10 @@ class SolveContext(Protocol):
         whole request: the generation config does not apply. Raises ModelCallError likewise."""
         ...
 
+    async def tokenize(self, text: str) -> list[int]:
+        """The model's token ids of `text`, from llama.cpp's /tokenize (ModelCallError elsewhere)."""
+        ...
+
     def other_model(self, model: str | None = None, api_base: str | None = None,
                     api_key: str | None = None) -> "SolveContext":
         """A context for another endpoint (e.g. a simulated user), defaulting to the evaluated one."""

@@ -9,9 +9,9 @@ MC2 is lm-evaluation-harness's `truthfulqa_mc2`: the log-likelihood of each mc2 
 the continuation " <answer>" of primer + "Q: <question>\\nA:", then the probability mass of
 the true answers, sum(exp ll_true) / sum(exp ll_all). It needs log-probabilities of given
 text, which chat APIs do not give, so it asks /v1/completions: with `echo` (vLLM, OpenAI's
-legacy API, llama-cpp-python), else (llama.cpp's llama-server, which refuses echo) by
-generating exactly the answer under a GBNF grammar and summing the reported log-probability
-of each forced token, which llama-server takes from the model's unconstrained distribution.
+legacy API, llama-cpp-python), else (llama.cpp's llama-server, which has no echo) by
+generating exactly the answer's tokens under a GBNF grammar of their ids and summing the
+log-probability it reports for each, which it takes from the model's unconstrained distribution.
 A server that offers neither gets MC2 reported as not available, with the reason, never 0.
 """
 
@@ -192,8 +192,11 @@ def mc2_score(lls: list[float], labels: list[int]) -> float:
 
 
 async def _loglikelihoods(method: str, ctx, context: str, answers: list[str]) -> list[float]:
-    one = _echo_loglikelihood if method == "echo" else _grammar_loglikelihood
-    return list(await asyncio.gather(*(one(ctx, context, " " + a) for a in answers)))
+    if method == "echo":
+        return list(await asyncio.gather(*(_echo_loglikelihood(ctx, context, " " + a) for a in answers)))
+    context_ids = await _tokenize(ctx, context)  # once per question: every answer follows it
+    return list(await asyncio.gather(*(_grammar_loglikelihood(ctx, context, context_ids, " " + a)
+                                       for a in answers)))
 
 
 async def _complete(ctx, prompt: str, **params):
@@ -219,31 +222,36 @@ async def _echo_loglikelihood(ctx, context: str, continuation: str) -> float:
     return float(sum(picked))
 
 
-def _gbnf_literal(text: str) -> str:
-    return '"' + "".join({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(c, c)
-                         for c in text) + '"'
-
-
-async def _grammar_loglikelihood(ctx, context: str, continuation: str) -> float:
-    """Generate exactly `continuation` (a GBNF grammar allows nothing else) and sum the
-    log-prob of each token; llama-server reports them from the model's raw distribution."""
-    target = continuation.encode("utf-8")
-    reply = await _complete(ctx, context, grammar="root ::= " + _gbnf_literal(continuation),
-                            logprobs=1, max_tokens=len(target) + 8, temperature=0)
+async def _grammar_loglikelihood(ctx, context: str, context_ids: list[int], continuation: str) -> float:
+    """Teacher forcing on llama-server: its /tokenize gives the answer's token ids (those of
+    context + continuation after the context's, as lm-eval splits them), a GBNF grammar of
+    exactly those ids (`<[id]>`) makes the server generate them, and it reports each one's
+    log-prob from the model's distribution before sampling. A grammar of the text instead
+    would let greedy decoding spell it with other, shorter tokens (" " then "It" for " It")."""
+    full = await _tokenize(ctx, context + continuation)
+    if full[:len(context_ids)] != context_ids:  # the boundary merged: score the answer on its own
+        ids = await _tokenize(ctx, continuation)
+    else:
+        ids = full[len(context_ids):]
+    if not ids:
+        raise MC2Unsupported("the tokenizer gave no tokens for an answer")
+    reply = await _complete(ctx, context, grammar="root ::= " + " ".join(f"<[{i}]>" for i in ids),
+                            logprobs=1, max_tokens=len(ids) + 1, temperature=0)
     entries = (reply.logprobs or {}).get("content")
-    if not isinstance(entries, list) or not entries:
+    if not isinstance(entries, list) or len(entries) < len(ids):
         raise MC2Unsupported("no token log-probabilities in the reply to a grammar-constrained completion")
-    got, total = b"", 0.0
-    for entry in entries:
-        if len(got) >= len(target):
-            break  # the end-of-text token after the answer is not part of it
-        piece = bytes(entry["bytes"]) if isinstance(entry.get("bytes"), list) else str(entry.get("token", "")).encode()
-        got += piece
-        total += float(entry["logprob"])
-    if got != target:
-        raise MC2Unsupported(f"the server does not constrain generation by a grammar (asked for "
-                             f"{continuation[:40]!r}, got {got[:40].decode('utf-8', 'replace')!r})")
-    return total
+    got = [e.get("id") for e in entries[:len(ids)]]
+    if got != ids:  # (the token after the answer, end of text, is not part of it)
+        raise MC2Unsupported(f"the server does not constrain generation by a token grammar "
+                             f"(asked for tokens {ids[:6]}, got {got[:6]})")
+    return float(sum(e["logprob"] for e in entries[:len(ids)]))
+
+
+async def _tokenize(ctx, text: str) -> list[int]:
+    try:
+        return await ctx.tokenize(text)
+    except ModelCallError as e:
+        raise MC2Unsupported(f"no /tokenize ({e})") from None
 
 
 def _read_json(path: Path) -> list[dict]:
