@@ -39,23 +39,25 @@ class HumanEval(Benchmark):
     # n: samples per task (-> the runner's repeats); timeout: seconds per program;
     # sandbox: "local" (default) or "docker"
     default_args = {"subset_list": None, "n": 1, "timeout": 4.0, "sandbox": None}
+    positive_number_args: tuple[str, ...] = ("timeout",)  # seconds
 
     def resolve_args(self, user_args: dict | None) -> dict:
         args = super().resolve_args(user_args)
         n = args["n"]
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise UsageError(f"--dataset-args: humaneval n must be a positive integer (samples per "
+            raise UsageError(f"--dataset-args: {self.name} n must be a positive integer (samples per "
                              f"task), got {n!r}")
         if (user_args or {}).get("repeats") not in (None, n):
-            raise UsageError("--dataset-args: for humaneval give the number of samples per task as "
+            raise UsageError(f"--dataset-args: for {self.name} give the number of samples per task as "
                              "n, not repeats")
         args["repeats"] = n
-        timeout = args["timeout"]
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise UsageError(f"--dataset-args: humaneval timeout must be a positive number of "
-                             f"seconds, got {timeout!r}")
+        for key in self.positive_number_args:
+            value = args[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise UsageError(f"--dataset-args: {self.name} {key} must be a positive number, "
+                                 f"got {value!r}")
         if args["sandbox"] not in (None, *ENGINES):
-            raise UsageError(f"--dataset-args: humaneval sandbox must be one of "
+            raise UsageError(f"--dataset-args: {self.name} sandbox must be one of "
                              f"{', '.join(ENGINES)}, got {args['sandbox']!r}")
         return args
 
@@ -92,12 +94,7 @@ class HumanEval(Benchmark):
         by_task: dict[str, list[bool]] = defaultdict(list)
         for r in results:
             by_task[r.sample_id].append(r.score is not None and r.score >= 1.0)
-        metrics = {}
-        for k in KS:
-            if k > int(args.get("repeats") or 1):
-                continue
-            per_task = [pass_at_k(len(v), sum(v), k) for v in by_task.values() if len(v) >= k]
-            metrics[f"pass@{k}"] = sum(per_task) / len(per_task) if per_task else None
+        metrics = pass_at_ks(by_task, int(args.get("repeats") or 1))
         report["metrics"] = metrics
         report["score"] = metrics.get("pass@1")
         report["num_tasks"] = len(by_task)
@@ -116,16 +113,29 @@ def read_tasks(root: Path) -> list[dict]:
     raise DataMissingError(f"humaneval: {root / FILE} is missing (the upstream file of openai/human-eval)")
 
 
-def build_program(prompt: str, code: str, test: str, entry_point: str) -> str:
-    """prompt + completion + tests + check(entry_point), as the reference harness builds it.
-    A completion that defines the whole function follows the prompt as a new definition,
-    so the prompt's imports and helper functions stay available."""
+def pass_at_ks(by_task: dict[str, list[bool]], repeats: int, prefix: str = "") -> dict:
+    """Unbiased pass@k for k in KS (those <= repeats), averaged over tasks."""
+    metrics = {}
+    for k in KS:
+        if k > repeats:
+            continue
+        per_task = [pass_at_k(len(v), sum(v), k) for v in by_task.values() if len(v) >= k]
+        metrics[f"{prefix}pass@{k}"] = sum(per_task) / len(per_task) if per_task else None
+    return metrics
+
+
+def program_body(prompt: str, code: str, entry_point: str) -> str:
+    """prompt + completion. A completion that defines the whole function follows the prompt
+    as a new definition, so the prompt's imports and helper functions stay available."""
     code = drop_main_guard(code)
     if defines(code, entry_point):
-        body = prompt + "\n" + code
-    else:
-        body = prompt + as_function_body(code)
-    return f"{body}\n{test}\ncheck({entry_point})\n"
+        return prompt + "\n" + code
+    return prompt + as_function_body(code)
+
+
+def build_program(prompt: str, code: str, test: str, entry_point: str) -> str:
+    """prompt + completion + tests + check(entry_point), as the reference harness builds it."""
+    return f"{program_body(prompt, code, entry_point)}\n{test}\ncheck({entry_point})\n"
 
 
 def execution_notes(results: list[Result], counts: dict) -> list[str]:
