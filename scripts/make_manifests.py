@@ -218,6 +218,28 @@ def ifeval_url(path: str) -> dict:
 def ifeval_tags(path: str, data: bytes) -> dict:
     # the Punkt files carry no split: every run reads them
     return {"split": "train", "records": jsonl_rows(data)} if path.endswith(".jsonl") else {}
+def evalplus_tags(main: str):
+    """The default release file is the test split; the NoExtreme / Mini variants are optional
+    (read only with {"version": ...})."""
+    def tags(path: str, data: bytes) -> dict:
+        if not path.endswith(".jsonl.gz"):
+            return {"optional": True}
+        records = jsonl_rows(gzip.decompress(data))
+        return {"split": "test", "records": records} if path == main else {"optional": True, "records": records}
+    return tags
+
+
+MBPP_TEST = range(11, 511)  # the test split of both files: task ids 11-510
+
+
+def mbpp_tags(path: str, data: bytes) -> dict:
+    if path == "mbpp.jsonl":  # also holds the few-shot tasks 2-4, so every subset reads it
+        rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+        return {"split": "test", "records": sum(r["task_id"] in MBPP_TEST for r in rows)}
+    if path == "sanitized-mbpp.json":
+        return {"subset": "sanitized", "split": "test",
+                "records": sum(r["task_id"] in MBPP_TEST for r in json.loads(data))}
+    return {"optional": True}
 
 
 DATASETS = {
@@ -310,6 +332,25 @@ DATASETS = {
                                "note": "a fork of sylinrl/TruthfulQA; d71c110 and its ancestors are the authors' "
                                        "commits. data/v1/ is the 2021 set of 817 questions that published MC1/MC2 "
                                        "results use"}),
+    "humanevalplus": dict(benchmarks=["humaneval_plus"], title="HumanEval+", license="Apache-2.0",
+                          url=github("evalplus/humanevalplus_release", "200defce9e3429d28ca215b6dd061c0f7f31c18b"),
+                          tags=evalplus_tags("HumanEvalPlus.jsonl.gz"),
+                          source={"kind": "github", "repo": "evalplus/humanevalplus_release",
+                                  "revision": "200defce9e3429d28ca215b6dd061c0f7f31c18b",
+                                  "note": "v0.1.10, the version evalplus loads by default"}),
+    "mbppplus": dict(benchmarks=["mbpp_plus"], title="MBPP+", license="Apache-2.0",
+                     url=github("evalplus/mbppplus_release", "64fc4195b858a17cdfdb3324f0baf37939144e14"),
+                     tags=evalplus_tags("MbppPlus.jsonl.gz"),
+                     source={"kind": "github", "repo": "evalplus/mbppplus_release",
+                             "revision": "64fc4195b858a17cdfdb3324f0baf37939144e14",
+                             "note": "v0.2.0, the version evalplus loads by default"}),
+    "mbpp": dict(benchmarks=["mbpp"], title="MBPP", license="CC BY 4.0",
+                 url=github("patdfb/TPC-EES", "a406c0996dd2dab552d4c52acdc010b9fe8d1e68", "mbpp/"),
+                 tags=mbpp_tags,
+                 source={"kind": "github", "repo": "patdfb/TPC-EES",
+                         "revision": "a406c0996dd2dab552d4c52acdc010b9fe8d1e68",
+                         "note": "a copy of google-research/google-research mbpp/; sizes equal the HF "
+                                 "google-research-datasets/mbpp download_size; records: test tasks (ids 11-510)"}),
 }
 
 
