@@ -35,9 +35,11 @@ def _evalplus_tasks() -> list[dict]:
 
 @lru_cache(maxsize=None)
 def _mbpp_tasks() -> list[dict]:
-    path = _root() / "mbpp" / "mbpp.jsonl"
-    rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
-    return [r for r in rows if 11 <= r["task_id"] <= 510]
+    """Test tasks of both files as {text, test_list, code}."""
+    root = _root() / "mbpp"
+    full = [json.loads(line) for line in (root / "mbpp.jsonl").open(encoding="utf-8") if line.strip()]
+    sanitized = [{**r, "text": r["prompt"]} for r in json.loads((root / "sanitized-mbpp.json").read_text())]
+    return [r for r in full + sanitized if 11 <= r["task_id"] <= 510]
 
 
 def _prompt(body: dict) -> str:
