@@ -14,7 +14,6 @@ Aggregate: pass@k over `n` samples (like humaneval), per subset.
 
 from __future__ import annotations
 
-import ast
 import json
 from collections import Counter
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 from evalpack.benchmarks.base import Result, Sample, Score
 from evalpack.benchmarks.humaneval import HumanEval, execution_notes
 from evalpack.errors import DataMissingError
-from evalpack.scoring.code_extract import drop_main_guard, extract_code
+from evalpack.scoring.code_extract import drop_asserts, drop_main_guard, extract_code
 from evalpack.scoring.sandbox import PASSED, get_sandbox, run_program
 
 TASK = ("You are an expert Python programmer, and here is your task: {text} Your code should pass "
@@ -123,19 +122,7 @@ def completion_code(text: str | None) -> str:
     text = (text or "").replace("[BEGIN]", "")
     if "[DONE]" in text:
         text = text[:text.index("[DONE]")]
-    return drop_top_level_asserts(drop_main_guard(extract_code(text)))
-
-
-def drop_top_level_asserts(code: str) -> str:
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return code
-    lines = code.splitlines(keepends=True)
-    for node in reversed(tree.body):
-        if isinstance(node, ast.Assert):
-            del lines[node.lineno - 1: node.end_lineno]
-    return "".join(lines)
+    return drop_asserts(drop_main_guard(extract_code(text)))
 
 
 def build_program(setup: str, code: str, tests: list[str]) -> str:

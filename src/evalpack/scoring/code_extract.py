@@ -68,13 +68,22 @@ def extract_code(text: str | None, entry_point: str | None = None) -> str:
 def drop_main_guard(code: str) -> str:
     """Remove top-level `if __name__ == "__main__":` blocks: the reference harness exec()s the
     program where __name__ is not "__main__", so demo code there never runs."""
+    return _drop_top_level(code, lambda node: isinstance(node, ast.If) and _is_main_test(node.test))
+
+
+def drop_asserts(code: str) -> str:
+    """Remove top-level assert statements (a model restating, or inventing, the tests)."""
+    return _drop_top_level(code, lambda node: isinstance(node, ast.Assert))
+
+
+def _drop_top_level(code: str, drop) -> str:
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return code
     lines = code.splitlines(keepends=True)
     for node in reversed(tree.body):
-        if isinstance(node, ast.If) and _is_main_test(node.test):
+        if drop(node):
             del lines[node.lineno - 1: node.end_lineno]
     return "".join(lines)
 
