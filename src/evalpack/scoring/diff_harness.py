@@ -16,11 +16,14 @@ complex, bytes, big ints (hex, because int<->str conversion is capped at 4300 di
 without __eq__).
 """
 
+import hashlib
 import json
+import marshal
 import sys
 
 RECORD = "\x1eEVALPACK-PHASE "  # one line per phase on the result channel
 BIG_INT = 1 << 256
+LARGE = 1 << 16  # an output whose encoding is larger travels as a digest
 
 
 class Opaque:
@@ -39,6 +42,114 @@ class Opaque:
 
     def __repr__(self):
         return "<%s object>" % self.type_name
+
+
+class Digest:
+    """A large value, by the hash of its canonical form: equal when the values are equal as
+    Python compares them (1 == 1.0 == True, sets and dicts in any order)."""
+
+    def __init__(self, hexdigest):
+        self.hexdigest = hexdigest
+
+    def __eq__(self, other):
+        return isinstance(other, Digest) and other.hexdigest == self.hexdigest
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        return "<large value %s>" % self.hexdigest[:12]
+
+
+def _canon(x, h):
+    if x is None:
+        h.update(b"N")
+    elif isinstance(x, (bool, int)) or (isinstance(x, float) and x.is_integer()):
+        h.update(b"i%x;" % int(x))
+    elif isinstance(x, float):
+        h.update(b"f" + repr(x).encode() + (b"%x" % id(x) if x != x else b"") + b";")  # nan != nan
+    elif isinstance(x, complex):
+        if x.imag == 0:
+            _canon(x.real, h)
+        else:
+            h.update(b"c" + repr(x).encode() + b";")
+    elif isinstance(x, str):
+        data = x.encode("utf-8", "surrogatepass")
+        h.update(b"s%d:" % len(data) + data)
+    elif isinstance(x, (bytes, bytearray)):
+        h.update(b"b%d:" % len(x) + bytes(x))
+    elif isinstance(x, (list, tuple)):
+        h.update(b"[" if isinstance(x, list) else b"(")
+        for i in x:
+            _canon(i, h)
+        h.update(b"]")
+    elif isinstance(x, (set, frozenset)):
+        h.update(b"{" + b"".join(sorted(_sub(i) for i in x)) + b"}")
+    elif isinstance(x, dict):
+        h.update(b"d" + b"".join(sorted(_sub(k) + _sub(v) for k, v in x.items())) + b"}")
+    else:
+        h.update(b"o%x;" % id(x))  # equal to nothing but itself
+
+
+def _sub(x):
+    h = hashlib.blake2b(digest_size=16)
+    _canon(x, h)
+    return h.digest()
+
+
+def to_wire(x):
+    """The plain form of an output, or its digest when that form would be large."""
+    if _size(x, LARGE) <= LARGE:
+        return to_plain(x)
+    h = hashlib.blake2b(digest_size=20)
+    if _lists_of_atoms(x):
+        # marshal (format 2: no back-references, no interning marks) is canonical for lists,
+        # tuples and atoms, and C-fast, element by element: a 1.6M-tuple output takes seconds
+        # where the Python walk below takes minutes. It tells 1 from 1.0 (Python does not).
+        h.update(b"M" + (b"[" if isinstance(x, list) else b"(") + b"%d;" % len(x))
+        for item in x:
+            h.update(marshal.dumps(item, 2))
+    else:
+        _canon(x, h)
+    return {"t": "digest", "v": h.hexdigest()}
+
+
+_ATOMS = {str, int, float, bool, type(None), bytes, complex}
+
+
+def _lists_of_atoms(x):
+    if type(x) not in (list, tuple):
+        return False
+    todo = [x]
+    while todo:
+        v = todo.pop()
+        kinds = set(map(type, v))
+        if not kinds <= _ATOMS | {list, tuple}:
+            return False
+        if list in kinds or tuple in kinds:
+            todo.extend(i for i in v if type(i) in (list, tuple))
+    return True
+
+
+def _size(x, limit):
+    """About the size of x's encoding, counted only up to just past `limit`."""
+    todo, size = [x], 0
+    while todo and size <= limit:
+        v = todo.pop()
+        if isinstance(v, (list, tuple, set, frozenset, dict)):
+            if len(v) > limit:
+                return limit + 1
+            size += 2 + 2 * len(v)
+            todo.extend(v.items() if isinstance(v, dict) else v)
+        elif isinstance(v, (str, bytes, bytearray)):
+            size += len(v) + 2
+        elif isinstance(v, int) and v.bit_length() > 64:
+            size += v.bit_length() // 4
+        else:
+            size += 8
+    return size
 
 
 def to_plain(x):
@@ -91,6 +202,8 @@ def from_plain(x):
         return int(v, 16)
     if tag == "opaque":
         return Opaque(str(v))
+    if tag == "digest":
+        return Digest(str(v))
     raise ValueError("unknown tag %r" % (tag,))
 
 
@@ -209,7 +322,7 @@ def run(request):
             emit(record)
             continue
         limits, budget = phase.get("limits"), phase.get("budget")
-        started = time.monotonic()
+        used = 0.0  # time in the function only: encoding its outputs is ours, not its
         for i, inp in enumerate(inputs):
             try:
                 if reference:
@@ -220,7 +333,7 @@ def run(request):
                     if request.get("output_not_none"):
                         out = out is not None
                 else:
-                    left = budget - (time.monotonic() - started)
+                    left = budget - used
                     if left <= 0:
                         record.update(status="timeout", failed_at=i,
                                       error="the phase's time budget of %.1f s ran out" % budget)
@@ -229,12 +342,14 @@ def run(request):
                     signal.signal(signal.SIGALRM, on_alarm)
                     signal.setitimer(signal.ITIMER_REAL, limit)
                     sys.stdout = sys.stderr = sys.stdin = quiet
+                    t0 = time.perf_counter()
                     try:
                         out = fn(*inp)
                     finally:
                         signal.setitimer(signal.ITIMER_REAL, 0)
+                        used += time.perf_counter() - t0
                         sys.stdout, sys.stderr, sys.stdin = saved
-                record["outputs"].append(to_plain(out))
+                record["outputs"].append(to_wire(out))
             except BaseException as exc:
                 sys.stdout, sys.stderr, sys.stdin = saved
                 if isinstance(exc, TimeLimit):
