@@ -6,7 +6,7 @@ from collections import defaultdict
 from math import comb
 from typing import Callable, Iterable
 
-from evalpack.benchmarks.base import Result
+from evalpack.types import Result
 
 
 def _table(groups: dict[str, list[float]]) -> list[dict]:

@@ -25,7 +25,7 @@ from evalpack import __version__, report as report_mod
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, Result, Sample, maybe_await, subset_limit
 from evalpack.config import RunConfig
-from evalpack.errors import DataMissingError, ModelCallError, ServerError
+from evalpack.errors import DataMissingError, ModelCallError, ServerError, UsageError
 from evalpack.progress import Progress
 from evalpack.store import RunStore, call_key, canonical_json
 
@@ -132,15 +132,20 @@ class Runner:
         """Resolve args and load every dataset; raises before any network traffic."""
         from evalpack.datasets.verify import check_before_run
 
+        selected = {registry.canonical(name) for name in self.config.datasets}
+        stray = [k for k in self.config.dataset_args if registry.ALIASES.get(k, k) not in selected]
+        if stray:
+            raise UsageError(f"--dataset-args has arguments for {', '.join(map(repr, stray))}, which "
+                             f"--datasets does not select ({', '.join(self.config.datasets)}); add it to "
+                             f"--datasets or drop its arguments")
         resolved = []
         for name in dict.fromkeys(self.config.datasets):
             bench = registry.get(name)
             args = bench.resolve_args(self.config.dataset_args.get(name) or
                                       self.config.dataset_args.get(bench.name))
-            if args.get("seed") is None:
-                args["seed"] = self.config.seed
-            if "sandbox" in args and args["sandbox"] is None:
-                args["sandbox"] = self.config.sandbox  # --sandbox, for benchmarks that run code
+            for key, setting in bench.run_defaults().items():  # e.g. seed <- --seed
+                if key in args and args[key] is None:
+                    args[key] = getattr(self.config, setting)
             resolved.append((bench, args))
         # every needed file of every dataset, sized and hashed, before anything is loaded or sent
         check_before_run(resolved, self.config.dataset_dir)

@@ -133,6 +133,15 @@ class SolveContext(Protocol):
         Raises ModelCallError after retries are exhausted (the sample is then recorded as an error)."""
         ...
 
+    async def complete(self, prompt: str, **params: Any) -> ChatReply:
+        """One raw-prompt /completions call; `params` (echo, logprobs, max_tokens...) is the
+        whole request: the generation config does not apply. Raises ModelCallError likewise."""
+        ...
+
+    async def tokenize(self, text: str) -> list[int]:
+        """The model's token ids of `text`, from llama.cpp's /tokenize (ModelCallError elsewhere)."""
+        ...
+
     def other_model(self, model: str | None = None, api_base: str | None = None,
                     api_key: str | None = None) -> "SolveContext":
         """A context for another endpoint (e.g. a simulated user), defaulting to the evaluated one."""

@@ -21,7 +21,7 @@ from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import DataMissingError, UsageError
 from evalpack.metrics import accuracy_report, pass_at_k
 from evalpack.scoring.code_extract import as_function_body, defines, drop_main_guard, extract_code
-from evalpack.scoring.sandbox import ENGINES, PASSED, STATUSES, get_sandbox, run_program
+from evalpack.scoring.sandbox import PASSED, STATUSES, get_sandbox, run_program
 
 PROMPT = ("Read the following function signature and docstring, and fully implement the function "
           "described. Your response should only contain the code for this function.\n{query}")
@@ -30,35 +30,14 @@ FILE = "HumanEval.jsonl.gz"
 
 
 class HumanEval(Benchmark):
-    name = "humaneval"
-    title = "HumanEval"
-    description = "164 Python functions from docstrings, checked by running unit tests in a sandbox"
-    metric = "pass@1"
-    split = "test"
-    subsets = ("openai_humaneval",)
-    # n: samples per task (-> the runner's repeats); timeout: seconds per program;
-    # sandbox: "local" (default) or "docker"
-    default_args = {"subset_list": None, "n": 1, "timeout": 4.0, "sandbox": None}
-    positive_number_args: tuple[str, ...] = ("timeout",)  # seconds
+    name = "humaneval"  # metadata and args (n, timeout, sandbox): registry.py
 
     def resolve_args(self, user_args: dict | None) -> dict:
         args = super().resolve_args(user_args)
-        n = args["n"]
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise UsageError(f"--dataset-args: {self.name} n must be a positive integer (samples per "
-                             f"task), got {n!r}")
-        if (user_args or {}).get("repeats") not in (None, n):
+        if (user_args or {}).get("repeats") not in (None, args["n"]):
             raise UsageError(f"--dataset-args: for {self.name} give the number of samples per task as "
                              "n, not repeats")
-        args["repeats"] = n
-        for key in self.positive_number_args:
-            value = args[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise UsageError(f"--dataset-args: {self.name} {key} must be a positive number, "
-                                 f"got {value!r}")
-        if args["sandbox"] not in (None, *ENGINES):
-            raise UsageError(f"--dataset-args: {self.name} sandbox must be one of "
-                             f"{', '.join(ENGINES)}, got {args['sandbox']!r}")
+        args["repeats"] = args["n"]
         return args
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:

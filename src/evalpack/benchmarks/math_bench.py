@@ -30,9 +30,6 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 class MathBenchmark(Benchmark):
-    metric = "accuracy"
-    default_args: ClassVar[dict] = {"subset_list": None, "few_shot_num": 0,
-                                    "verify_timeout": math_equiv.DEFAULT_TIMEOUT}
     data_file: ClassVar[str] = "test.jsonl"
     # report group label -> metadata field: each gets its own accuracy table
     breakdown_fields: ClassVar[dict[str, str]] = {}
@@ -104,11 +101,7 @@ def verifier_counts(results: list[Result]) -> dict:
 
 
 class MinervaMath(MathBenchmark):
-    name = "minerva_math"
-    title = "Minerva-Math"
-    description = ("272 undergraduate STEM problems from MIT OpenCourseWare (Lewkowycz et al. 2022); "
-                   "0-shot, boxed answer, math-verify equivalence; accuracy per course.")
-    subsets = ("default",)
+    name = "minerva_math"  # metadata and args: registry.py
     breakdown_fields = {"course": "type"}
 
     def record_to_sample(self, index: int, record: dict) -> Sample:
@@ -118,11 +111,7 @@ class MinervaMath(MathBenchmark):
 
 
 class GSM8K(MathBenchmark):
-    name = "gsm8k"
-    title = "GSM8K"
-    description = ("1,319 grade-school math word problems (Cobbe et al. 2021); 0-shot by default "
-                   "(few_shot_num up to the train file), boxed answer, numeric equivalence.")
-    subsets = ("main",)
+    name = "gsm8k"  # metadata and args: registry.py
 
     def record_to_sample(self, index: int, record: dict) -> Sample:
         return Sample(id=str(index), subset="main", target=math_equiv.gold_from_gsm8k(record["answer"]))
@@ -145,12 +134,7 @@ class GSM8K(MathBenchmark):
 
 
 class Math500(MathBenchmark):
-    name = "math_500"
-    title = "MATH-500"
-    description = ("500 competition problems (the PRM800K test split of MATH); 0-shot, boxed answer, "
-                   "math-verify equivalence; accuracy per level (subsets) and per subject.")
-    subsets = ("Level 1", "Level 2", "Level 3", "Level 4", "Level 5")
-    data_dirname = "math500"
+    name = "math_500"  # metadata and args: registry.py
     breakdown_fields = {"subject": "subject"}  # levels are the subsets (EvalScope: "Level 1".."Level 5")
 
     def record_to_sample(self, index: int, record: dict) -> Sample:

@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path
 
 from evalpack import __version__
-from evalpack.benchmarks.base import DataFile
+from evalpack.types import DataFile
 from evalpack.errors import EvalpackError
 
 USER_AGENT = f"evalpack/{__version__} (+pack)"

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from evalpack import __version__
-from evalpack.benchmarks.base import DataFile
+from evalpack.types import DataFile
 from evalpack.datasets import download
 from evalpack.datasets.registry import FILE_KEYS, Manifest, find_manifest, parse_manifest
 from evalpack.datasets.verify import SAMPLE_MARKER, sha256_file

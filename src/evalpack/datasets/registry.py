@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from evalpack.benchmarks.base import DataFile
+from evalpack.types import DataFile
 from evalpack.errors import UsageError
 
 FILE_KEYS = {"path", "sha256", "size", "url", "member", "derived", "subset", "split", "optional", "records"}

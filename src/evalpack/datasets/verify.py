@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evalpack.benchmarks.base import DataFile
+from evalpack.types import DataFile
 from evalpack.datasets.registry import Manifest, find_manifest
 from evalpack.errors import DataMissingError
 

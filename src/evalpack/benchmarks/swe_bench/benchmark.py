@@ -21,7 +21,7 @@ from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.benchmarks.swe_bench import agent, harness, images
 from evalpack.benchmarks.swe_bench.patch_extract import check_patch, extract_diff
 from evalpack.benchmarks.swe_bench.specs import Spec, files_in_patch, load_extra_specs, spec_for
-from evalpack.errors import DataMissingError, UsageError
+from evalpack.errors import DataMissingError
 from evalpack.metrics import accuracy_report
 
 PROMPT = """\
@@ -81,37 +81,7 @@ def find_repo_source(repo: str, root: Path, repos_arg) -> Path | None:
 
 
 class SWEBenchVerifiedMini(Benchmark):
-    name = "swe_bench_verified_mini"
-    title = "SWE-bench Verified mini"
-    description = ("Resolve real GitHub issues (django, sphinx): the model writes a patch, "
-                   "the repo's tests judge it in an offline container")
-    metric = "resolved"
-    subsets = ("django/django", "sphinx-doc/sphinx")
-    default_args = {
-        "subset_list": None,
-        "extra_params": {
-            "force_arch": None,  # x86_64 | arm64 (default: the engine's)
-            "timeout": 1800,  # seconds for one instance's test run
-            "repos": None,  # folder of <owner>__<name>.bundle/.git, or {"owner/name": path}
-            "build_docker_images": True,  # build missing images locally (offline after pack)
-            "max_workers": 1,  # containers at once
-            "instance_ids": None,  # only these instances
-            "mode": "oracle",  # oracle: one reply with a diff | agentic: shell tool in the container
-            "max_steps": 30,  # agentic: model turns at most
-            "step_timeout": 180,  # agentic: seconds per shell command
-        },
-    }
-
-    def resolve_args(self, user_args):
-        args = super().resolve_args(user_args)
-        if args["extra_params"].get("mode") not in ("oracle", "agentic"):
-            raise UsageError(f"--dataset-args: extra_params.mode must be oracle or agentic, "
-                             f"not {args['extra_params'].get('mode')!r}")
-        unknown = set(args["extra_params"]) - set(self.default_args["extra_params"])
-        if unknown:
-            raise UsageError(f"--dataset-args: unknown extra_params {sorted(unknown)} for {self.name}; "
-                             f"known: {', '.join(sorted(self.default_args['extra_params']))}")
-        return args
+    name = "swe_bench_verified_mini"  # metadata and args (extra_params): registry.py
 
     # --- data ---------------------------------------------------------------------
     def read_instances(self, root: Path) -> list[dict]:

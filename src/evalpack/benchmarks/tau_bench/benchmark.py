@@ -8,54 +8,24 @@ import json
 from pathlib import Path
 
 from evalpack.benchmarks.base import Benchmark, DataFile, Result, Sample, Score
-from evalpack.benchmarks.tau_bench.env import (DOMAINS, TABLES, Database, Environment,
+from evalpack.benchmarks.tau_bench.env import (TABLES, Database, Environment,
                                                 ground_truth_hash, reward)
 from evalpack.benchmarks.tau_bench.episode import run_episode
 from evalpack.benchmarks.tau_bench.user_sim import SimulatedUser
-from evalpack.errors import DataMissingError, UsageError
+from evalpack.errors import DataMissingError
 from evalpack.metrics import accuracy_report, pass_hat_k
 
 DEFAULT_MAX_STEPS = 30
-USER_KEYS = {"user_model", "api_base", "api_key", "generation_config", "max_steps"}
 
 
 class TauBench(Benchmark):
-    name = "tau_bench"
-    title = "τ-bench"
-    description = ("Tool-agent-user conversations in airline and retail customer service; reward 1 "
-                   "iff the final database matches the gold one and required facts were said.")
-    metric = "average_reward"
-    subsets = DOMAINS
-    default_args = {
-        "subset_list": None,
-        # the simulated user defaults to the evaluated endpoint itself, never to a cloud service
-        "extra_params": {"user_model": None, "api_base": None, "api_key": None,
-                         "generation_config": {}, "max_steps": DEFAULT_MAX_STEPS},
-    }
+    name = "tau_bench"  # metadata and args (extra_params: the simulated user): registry.py
 
     def __init__(self) -> None:
         super().__init__()
         self._domain_dirs: dict[str, Path] = {}
         self._gold_hashes: dict[str, str] = {}
         self._agent_setup: dict[str, tuple[str, list[dict]]] = {}  # domain -> (policy, tool schemas)
-
-    # --- configuration ------------------------------------------------------------------
-    def resolve_args(self, user_args: dict | None) -> dict:
-        args = super().resolve_args(user_args)
-        extra = args.get("extra_params") or {}
-        unknown = set(extra) - USER_KEYS
-        if unknown:
-            raise UsageError(
-                f"--dataset-args: tau_bench extra_params has no key {', '.join(sorted(map(repr, unknown)))}; "
-                f"known keys: {', '.join(sorted(USER_KEYS))}")
-        steps = extra.get("max_steps", DEFAULT_MAX_STEPS)
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-            raise UsageError("--dataset-args: tau_bench extra_params.max_steps must be a positive "
-                             f"integer (got {steps!r}).")
-        if not isinstance(extra.get("generation_config") or {}, dict):
-            raise UsageError("--dataset-args: tau_bench extra_params.generation_config must be a "
-                             "JSON object of request parameters for the user model.")
-        return args
 
     # --- data -----------------------------------------------------------------------------
     def data_files(self) -> list[DataFile]:
