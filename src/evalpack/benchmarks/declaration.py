@@ -141,8 +141,6 @@ def resolve_args(info: BenchmarkInfo, user_args: Any) -> dict:
             args[key] = value
     for key in list(args):
         args[key] = check(declared[key], args[key], f"{where} {key}")
-    if isinstance(args.get("subset_list"), str):
-        args["subset_list"] = [args["subset_list"]]
     if args.get("prompt_template") is not None:
         check_template(args["prompt_template"], info.prompt_fields, where)
     return args
@@ -196,7 +194,7 @@ def check(arg: Arg, value: Any, where: str) -> Any:
             noun = "subset" if arg.name == "subset_list" else "value"
             raise UsageError(f"{where.rsplit(' ', 1)[0]} has no {noun} {', '.join(map(repr, unknown))}; "
                              f"choose from: {', '.join(arg.choices)}")
-        return value
+        return items  # one name is a list of one
     elif kind == "object":
         if not isinstance(value, dict):
             raise UsageError(f"{where} must be an object {{...}}, got {_show(value)}")

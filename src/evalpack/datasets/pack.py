@@ -29,11 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from evalpack import __version__
-from evalpack.types import DataFile
 from evalpack.datasets import download
 from evalpack.datasets.registry import FILE_KEYS, Manifest, find_manifest, parse_manifest
 from evalpack.datasets.verify import SAMPLE_MARKER, sha256_file
 from evalpack.errors import DataMissingError, UsageError
+from evalpack.types import DataFile
 
 KIT_FORMAT = "evalpack-kit/1"
 MTIME = 1704067200  # fixed (2024-01-01): the same inputs give the same archive bytes

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from evalpack.types import DataFile
 from evalpack.errors import UsageError
+from evalpack.types import DataFile
 
 FILE_KEYS = {"path", "sha256", "size", "url", "member", "derived", "subset", "split", "optional", "records"}
 
