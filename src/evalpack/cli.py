@@ -110,6 +110,8 @@ def _plugins():
 
 
 def cmd_eval(ns: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from evalpack.config import build_config
     from evalpack.runner import evaluate
 
@@ -117,7 +119,7 @@ def cmd_eval(ns: argparse.Namespace) -> int:
     config = build_config(flags, ns.config)
     result = evaluate(config)
     print(result["markdown"])
-    print(f"run directory: {result['run_dir']}")
+    print(f"run directory: {Path(result['run_dir']).resolve()}")
     return 0
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from evalpack.errors import ModelCallError, ServerError
+from evalpack.errors import AuthError, ModelCallError, ServerError
 from evalpack.types import ChatReply
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 524, 529}
@@ -167,7 +167,7 @@ class ModelClient:
                 except _HTTPStatus as e:
                     last_error, kind = f"HTTP {e.status}: {e.message}", f"http_{e.status}"
                     if e.status in (401, 403):
-                        raise ModelCallError(f"the server refused the API key ({last_error})", kind) from None
+                        raise AuthError(f"the server refused the API key ({last_error})", kind) from None
                     if e.status not in RETRY_STATUS:
                         raise ModelCallError(last_error, kind) from None
                     wait = e.retry_after

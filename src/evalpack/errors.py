@@ -32,3 +32,7 @@ class ModelCallError(Exception):
     def __init__(self, message: str, kind: str = "error") -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class AuthError(ModelCallError):
+    """The server refused the API key: every further request would be refused too, so the run stops."""

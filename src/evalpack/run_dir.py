@@ -1,0 +1,110 @@
+"""A run directory and everything in it.
+
+    <work-dir>/<model>-<hash>/
+        config.yaml       the run's settings, secrets redacted
+        plans.json        per benchmark: its settings hash, resolved args, number of samples
+        run.db            the run store: every request/reply and every scored result
+        evalpack.log      warnings and errors of the run
+        samples/<b>.jsonl a plain copy of the results, for people and other tools
+        report.json/.md/.html
+
+The settings hash (stored as "variant" in run.db, plans.json and the report) keys a
+benchmark's results by everything that changes them: its resolved args, the generation
+config and the model. Re-running the same command resumes: same directory, same hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evalpack.config import RunConfig, redact
+from evalpack.errors import DataMissingError
+from evalpack.store import RunStore
+
+log = logging.getLogger("evalpack")
+
+SAMPLE_FIELDS = ("sample_id", "repeat", "subset", "target", "extracted", "score", "unparsed", "error",
+                 "output", "detail", "latency", "usage", "metadata")
+
+
+def settings_hash(benchmark: str, args: dict, config: RunConfig) -> str:
+    keyed = {"benchmark": benchmark, "args": jsonable(args), "generation": config.generation,
+             "model": config.model}
+    return hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def jsonable(value: Any) -> Any:
+    """`value` as it is written to disk: secrets redacted, everything JSON."""
+    return json.loads(json.dumps(redact(value), default=str))
+
+
+class RunDir:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def for_run(cls, config: RunConfig) -> "RunDir":
+        """The directory of this run (made, or found to resume), with config.yaml and the log."""
+        if config.use_cache:
+            path = config.use_cache
+            if not (path / "run.db").is_file():
+                raise DataMissingError(f"--use-cache {path}: no evalpack run there (run.db is missing)")
+        else:
+            run_id = config.run_id()
+            if config.fresh:
+                run_id += time.strftime("-%Y%m%d-%H%M%S")
+            path = config.work_dir / run_id
+        path.mkdir(parents=True, exist_ok=True)
+        run_dir = cls(path)
+        (path / "config.yaml").write_text(yaml.safe_dump(config.redacted(), sort_keys=False,
+                                                         allow_unicode=True), encoding="utf-8")
+        handler = logging.FileHandler(path / "evalpack.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        return run_dir
+
+    @classmethod
+    def existing(cls, path: Path) -> "RunDir":
+        """A finished or interrupted run, to rescore or report on."""
+        run_dir = cls(path)
+        if not (run_dir.path / "plans.json").is_file():
+            raise DataMissingError(f"{run_dir.path} is not an evalpack run directory (plans.json is missing)")
+        return run_dir
+
+    def open_store(self) -> RunStore:
+        return RunStore(self.path / "run.db")
+
+    def write_plans(self, plans: list) -> None:
+        (self.path / "plans.json").write_text(json.dumps(
+            {p.bench.name: {"variant": p.settings_hash, "args": jsonable(p.args), "num_samples": p.total}
+             for p in plans}, indent=2), encoding="utf-8")
+
+    def read_plans(self) -> dict:
+        return json.loads((self.path / "plans.json").read_text(encoding="utf-8"))
+
+    def read_config(self) -> dict:
+        return yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8")) or {}
+
+    def export_samples(self, benchmark: str, rows) -> None:
+        """samples/<benchmark>.jsonl: a plain, greppable copy of the results."""
+        path = self.path / "samples" / f"{benchmark}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".jsonl.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps({k: r[k] for k in SAMPLE_FIELDS}, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+
+    def write_report(self, report: dict) -> str:
+        """report.json, .md and .html; returns the markdown table."""
+        from evalpack import report as report_mod
+
+        return report_mod.write(self.path, report)
