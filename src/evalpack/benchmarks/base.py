@@ -50,10 +50,13 @@ class Benchmark:
         super().__init_subclass__(**kwargs)
         entry = registry.BENCHMARKS.get(cls.__dict__.get("name", ""))
         if isinstance(entry, BenchmarkInfo):
+            declared = {"title": entry.title, "description": entry.description, "metric": entry.metric,
+                        "split": entry.split, "subsets": entry.subsets, "data_dirname": entry.dirname,
+                        "default_args": resolve_args(entry, {})}
+            _check_class_agrees(cls, declared)
             cls.info = entry
-            cls.title, cls.description, cls.metric = entry.title, entry.description, entry.metric
-            cls.split, cls.subsets, cls.data_dirname = entry.split, entry.subsets, entry.dirname
-            cls.default_args = resolve_args(entry, {})
+            for key, value in declared.items():
+                setattr(cls, key, value)
 
     def __init__(self) -> None:
         if not self.data_dirname:
@@ -161,6 +164,23 @@ class Benchmark:
         from evalpack.metrics import accuracy_report
 
         return accuracy_report(results, metric=self.metric)
+
+
+def _check_class_agrees(cls: type, declared: dict) -> None:
+    """A class that still states its own metadata must say what registry.py says: otherwise one
+    of the two is stale, and the registry's (the one `evalpack list` shows) would win silently."""
+    for key, value in declared.items():
+        if key not in cls.__dict__:
+            continue
+        mine = cls.__dict__[key]
+        if key == "default_args":
+            differs = {k for k in mine if k not in value or mine[k] != value[k]}
+        else:
+            differs = mine != value and not (key == "subsets" and tuple(mine) == value)
+        if differs:
+            raise TypeError(f"{cls.__module__}.{cls.__name__}.{key} differs from its entry in "
+                            f"evalpack/benchmarks/registry.py ({sorted(differs) if key == 'default_args' else value!r});"
+                            f" metadata and args belong in the registry: declare them there and drop them here")
 
 
 async def maybe_await(value):

@@ -219,7 +219,9 @@ _INFOS = (
     BenchmarkInfo(
         name="ifeval", entry="evalpack.benchmarks.ifeval:IFEval", title="IFEval",
         description="541 prompts with 25 types of verifiable instructions (Zhou et al.), strict and loose",
-        metric="prompt_level_strict", split="train", subsets=("default",), system_prompt=True),
+        metric="prompt_level_strict", split="train", subsets=("default",), system_prompt=True,
+        # kept in the run's args so that `evalpack rescore`, which reads no dataset, finds Punkt too
+        args=(Arg("nltk_data", "str", None, "NLTK's data dir (default <dataset dir>/ifeval/nltk_data)"),)),
     BenchmarkInfo(
         name="truthful_qa", entry="evalpack.benchmarks.truthfulqa:TruthfulQA", title="TruthfulQA",
         description="817 questions that some humans answer falsely (Lin et al.), MC1 letter choice and MC2",

@@ -80,6 +80,35 @@ def unpack_kit(root: Path) -> list[str]:
     return images.load_images(Path(root) / "images")
 
 
+# --- the manifest's kit hook (datasets/pack.py and datasets/cli.py call these three) ---
+
+def check_options(repos: dict[str, Path], with_images: bool) -> None:
+    """Before anything is downloaded: --with-images needs a Docker engine (said how to start one)."""
+    if with_images:
+        images.resolve_arch(None)
+
+
+def stage(root: Path, repos: dict[str, Path], with_images: bool) -> list[dict]:
+    """The packed files (git bundles, images) staged beside the dataset in `root`."""
+    return stage_kit(root, repos, with_images=with_images)
+
+
+def after_unpack(root: Path, packed: list[dict]) -> None:
+    """`docker load` a verified kit's images now, so the first eval starts at once; with no
+    engine here, say so: that eval loads the archive itself (it needs an engine anyway)."""
+    from evalpack.benchmarks.swe_bench import docker_engine
+
+    if not any(f["path"] == "images/images.json" for f in packed):
+        return
+    ok, why = docker_engine.available()
+    if not ok:
+        print(f"{root.name}: the kit's images were not loaded, and the first eval will load them from "
+              f"{root / 'images'}; it needs a Docker engine: {why}")
+        return
+    tags = unpack_kit(root)
+    print(f"{root.name}: {len(tags)} images in the Docker engine (listed in {root / 'images' / 'images.json'})")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m evalpack.benchmarks.swe_bench.kit")
     sub = p.add_subparsers(dest="cmd", required=True)
