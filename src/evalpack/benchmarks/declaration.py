@@ -104,6 +104,9 @@ def common_args(info: BenchmarkInfo) -> list[Arg]:
             "<dataset-dir>/" + info.dirname),
         Arg("dataset_id", "str", None, "accepted for EvalScope configs and ignored: evalpack reads "
             "only local files (use local_path or --dataset-dir)"),
+        Arg("reasoning_tags", "list[str]", None, "start and end tag of inline reasoning (default "
+            "[\"<think>\", \"</think>\"]); the answer follows the last end tag, a reply ending "
+            "inside the reasoning has none"),
     ]
     if info.prompt_fields:
         out.append(Arg("prompt_template", "str", None, "the user prompt; placeholders: "
@@ -141,6 +144,10 @@ def resolve_args(info: BenchmarkInfo, user_args: Any) -> dict:
             args[key] = value
     for key in list(args):
         args[key] = check(declared[key], args[key], f"{where} {key}")
+    tags = args.get("reasoning_tags")
+    if tags is not None and (len(tags) != 2 or not all(t.strip() for t in tags)):
+        raise UsageError(f"{where} reasoning_tags must be two non-empty tags, e.g. [\"<think>\", "
+                         f"\"</think>\"], got {_show(tags)}")
     if args.get("prompt_template") is not None:
         check_template(args["prompt_template"], info.prompt_fields, where)
     return args
@@ -203,7 +210,7 @@ def check(arg: Arg, value: Any, where: str) -> Any:
             for key in value:
                 if key not in fields:
                     known = ", ".join(sorted(fields)) or "none"
-                    raise UsageError(f"{where} has no key {key!r}; known keys: {known}")
+                    raise UsageError(f"{where} has no key {key!r} (unknown {arg.name} key); known keys: {known}")
             return {k: check(fields[k], v, f"{where}.{k}") for k, v in value.items()}
         return value
     if arg.choices and kind != "list[str]" and value not in arg.choices:

@@ -21,6 +21,7 @@ from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import DataMissingError, UsageError
 from evalpack.metrics import accuracy_report, pass_at_k
 from evalpack.scoring.code_extract import as_function_body, defines, drop_main_guard, extract_code
+from evalpack.scoring.reasoning import answer_text
 from evalpack.scoring.sandbox import PASSED, STATUSES, get_sandbox, run_program
 
 PROMPT = ("Read the following function signature and docstring, and fully implement the function "
@@ -58,7 +59,7 @@ class HumanEval(Benchmark):
 
     async def score(self, sample: Sample, output: dict, args: dict) -> Score:
         meta = sample.metadata
-        code = extract_code(output.get("content"), meta["entry_point"])
+        code = extract_code(answer_text(output.get("content"), args.get("reasoning_tags")), meta["entry_point"])
         program = build_program(meta["prompt"], code, meta["test"], meta["entry_point"])
         result = await run_program(program, timeout=float(args["timeout"]),
                                    engine=args.get("sandbox") or "local")

@@ -70,7 +70,8 @@ class MathBenchmark(Benchmark):
         return [s for s in samples if not wanted or s.subset in wanted]
 
     async def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        answer, method = math_equiv.extract_answer((output or {}).get("content"))
+        answer, method = math_equiv.extract_answer((output or {}).get("content"),
+                                                  reasoning_tags=args.get("reasoning_tags"))
         verdict = await math_equiv.check_answer(
             sample.target, answer, timeout=float(args.get("verify_timeout") or math_equiv.DEFAULT_TIMEOUT))
         detail = {"gold": sample.target, "method": method, "verdict": verdict.status}

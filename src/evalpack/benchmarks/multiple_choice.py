@@ -96,7 +96,7 @@ class MultipleChoiceBenchmark(Benchmark):
                       metadata={**q.metadata, "options": q.options})
 
     def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        return score_choice(sample, output, self.letters)
+        return score_choice(sample, output, self.letters, args.get("reasoning_tags"))
 
     def aggregate(self, results: list[Result], args: dict) -> dict:
         groups = {label: (lambda r, f=name: r.metadata.get(f)) for label, name in self.breakdown_fields.items()}
@@ -115,7 +115,8 @@ def format_question(question: str, options: list[str], letters: str = LETTERS) -
     return "\n".join(lines) + "\n"
 
 
-def score_choice(sample: Sample, output: dict, letters: str = LETTERS) -> Score:
+def score_choice(sample: Sample, output: dict, letters: str = LETTERS,
+                 reasoning_tags: tuple[str, str] | None = None) -> Score:
     """1 when the letter read from the reply is the gold letter; unparsed when none is read."""
-    letter = extract_choice(output.get("content"), letters, sample.metadata.get("options"))
+    letter = extract_choice(output.get("content"), letters, sample.metadata.get("options"), reasoning_tags)
     return Score(value=float(letter == sample.target), extracted=letter, unparsed=letter is None)

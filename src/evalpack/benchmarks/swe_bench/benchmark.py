@@ -167,7 +167,7 @@ class SWEBenchVerifiedMini(Benchmark):
 
     def score_blocking(self, sample: Sample, output: dict, args: dict) -> Score:
         meta, extra = sample.metadata, args["extra_params"]
-        patch = output.get("patch") if output.get("patch") is not None else extract_diff(output.get("content"))
+        patch = output.get("patch") if output.get("patch") is not None else extract_diff(output.get("content"), args.get("reasoning_tags"))
         git_dir = Path(meta["git_dir"]) if meta.get("git_dir") and Path(meta["git_dir"]).exists() else None
         check = check_patch(patch, git_dir, meta["base_commit"]) if patch else check_patch("")
         detail = {"harness": "evalpack", "git_apply_check": check.applies, "patch_files": list(check.files)}
