@@ -14,7 +14,6 @@ import email.utils
 import json
 import random
 import time
-from typing import Any
 
 import aiohttp
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from evalpack.benchmarks.multiple_choice import LETTERS, MultipleChoiceBenchmark, Question
-from evalpack.benchmarks.registry import CEVAL_SUBJECTS as SUBJECTS
+from evalpack.benchmarks.registry import CEVAL_SUBJECTS as SUBJECTS  # noqa: F401  (the 52 subject keys)
 from evalpack.errors import DataMissingError
 
 # {subject} is the Chinese subject name; {examples} the few-shot block; {question} the

@@ -12,13 +12,12 @@ the per-status counts (passed / failed / timed out / sandbox error).
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import DataMissingError, UsageError
+from evalpack.jsonl import read_jsonl
 from evalpack.metrics import accuracy_report, pass_at_k
 from evalpack.scoring.code_extract import as_function_body, defines, drop_main_guard, extract_code
 from evalpack.scoring.reasoning import answer_text
@@ -87,9 +86,7 @@ class HumanEval(Benchmark):
 def read_tasks(root: Path) -> list[dict]:
     for path in (root / FILE, root / "HumanEval.jsonl"):
         if path.is_file():
-            opener = gzip.open if path.suffix == ".gz" else open
-            with opener(path, "rt", encoding="utf-8") as f:
-                return [json.loads(line) for line in f if line.strip()]
+            return read_jsonl(path)
     raise DataMissingError(f"humaneval: {root / FILE} is missing (the upstream file of openai/human-eval)")
 
 

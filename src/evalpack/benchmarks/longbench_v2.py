@@ -26,6 +26,7 @@ from pathlib import Path
 
 from evalpack.benchmarks.multiple_choice import LETTERS, MultipleChoiceBenchmark, with_system
 from evalpack.errors import DataMissingError, UsageError
+from evalpack.jsonl import parse_jsonl
 from evalpack.types import Sample, SolveContext
 
 log = logging.getLogger("evalpack")
@@ -103,7 +104,7 @@ def read_records(root: Path) -> list[dict]:
     text = path.read_text(encoding="utf-8-sig")
     try:
         records = json.loads(text) if text.lstrip().startswith("[") else \
-            [json.loads(line) for line in text.splitlines() if line.strip()]
+            parse_jsonl(text.splitlines(), path)
     except json.JSONDecodeError as e:
         raise DataMissingError(f"longbench_v2: {path} is not valid JSON ({e}); restore the upstream file") from None
     for i, rec in enumerate(records):

@@ -8,25 +8,17 @@ field (course, subject, level). Each dataset only says where its question and go
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import ClassVar
 
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
-from evalpack.errors import DataMissingError, UsageError
+from evalpack.errors import UsageError
+from evalpack.jsonl import read_jsonl
 from evalpack.metrics import accuracy_report
 from evalpack.scoring import math_equiv
 
 PROMPT = "{question}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
 FEWSHOT_PROMPT = "Here are some examples of how to solve similar problems:\n\n{fewshot}\n\n" + PROMPT
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise DataMissingError(f"{path} is missing; put the upstream file there "
-                               f"(see `evalpack list`) or pass --dataset-dir.")
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 class MathBenchmark(Benchmark):

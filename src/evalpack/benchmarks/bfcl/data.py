@@ -35,11 +35,6 @@ FUNC_DOC_FILES = {
 FILE_PREFIX = "BFCL_v4_"
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def load_category(root: Path, category: str) -> list[dict]:
     """Entries of one category, with `ground_truth` attached when the category has answers.
 

@@ -22,6 +22,7 @@ from evalpack.benchmarks.swe_bench import agent, harness, images
 from evalpack.benchmarks.swe_bench.patch_extract import check_patch, extract_diff
 from evalpack.benchmarks.swe_bench.specs import Spec, files_in_patch, load_extra_specs, spec_for
 from evalpack.errors import DataMissingError
+from evalpack.jsonl import read_jsonl
 from evalpack.metrics import accuracy_report
 
 PROMPT = """\
@@ -88,8 +89,7 @@ class SWEBenchVerifiedMini(Benchmark):
         path = root / "test.jsonl"
         if not path.is_file():
             raise DataMissingError(f"{self.name}: {path} not found (the dataset's test.jsonl)")
-        with open(path, encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+        return read_jsonl(path)
 
     # Scoring needs a Docker engine: say so at plan time, before any request is sent.
     check_engine = True

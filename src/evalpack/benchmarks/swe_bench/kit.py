@@ -29,6 +29,7 @@ from pathlib import Path
 from evalpack.benchmarks.swe_bench import images
 from evalpack.benchmarks.swe_bench.specs import load_extra_specs, spec_for
 from evalpack.errors import EvalpackError, UsageError
+from evalpack.jsonl import read_jsonl
 
 
 def pack_kit(instances: list[dict], repos: dict[str, Path], out_root: Path, *, with_images: bool = True,
@@ -57,7 +58,7 @@ def stage_kit(root: Path, repos: dict[str, Path], *, with_images: bool, arch: st
     """pack_kit on the dataset staged in `root`; returns what it wrote as kit-manifest file
     entries ({path, sha256, size}, paths relative to root) so unpack can verify each one."""
     root = Path(root)
-    rows = [json.loads(line) for line in open(root / "test.jsonl", encoding="utf-8") if line.strip()]
+    rows = read_jsonl(root / "test.jsonl")
     missing = sorted({r["repo"] for r in rows} - set(repos))
     if missing:
         raise UsageError(f"swe_bench_verified_mini needs a local clone of {', '.join(missing)} to bundle the "
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(unpack_kit(Path(a.root)), indent=2))
             return 0
         data, out = Path(a.data), Path(a.out)
-        rows = [json.loads(line) for line in open(data / "test.jsonl", encoding="utf-8") if line.strip()]
+        rows = read_jsonl(data / "test.jsonl")
         if a.instance_ids:
             rows = [r for r in rows if r["instance_id"] in set(a.instance_ids)]
         repos = dict(item.split("=", 1) for item in a.repo)
