@@ -124,3 +124,15 @@ def test_resume_replays_stored_calls_and_rescore_matches(mock_server, datasets_d
     for report in (live, after):
         report.pop("created")
     assert after == live
+
+
+def test_tau_bench_airline_alone_needs_no_retail_file(datasets_dir, tmp_path):
+    import shutil
+
+    shutil.copytree(datasets_dir / "tau_bench" / "airline", tmp_path / "data" / "tau_bench" / "airline")
+    cfg = config(tmp_path / "data", tmp_path, datasets=["tau_bench"], limit=1,
+                 dataset_args={"tau_bench": {"subset_list": ["airline"]}})
+    (plan,) = make_plans(cfg)  # files are declared once (the manifest), tagged by domain
+    assert [s.id for s in plan.samples] == ["airline_0"]
+    with pytest.raises(DataMissingError, match="retail"):
+        make_plans(config(tmp_path / "data", tmp_path, datasets=["tau_bench"], limit=1))
