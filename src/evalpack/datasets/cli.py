@@ -175,34 +175,3 @@ def cmd_verify(ns: argparse.Namespace) -> int:
         print(f"evalpack: {failed} files missing or corrupt in {data_dir}", file=sys.stderr)
         return 1
     return 0
-
-
-def cmd_verify(ns: argparse.Namespace) -> int:
-    from evalpack.config import default_dataset_dir
-    from evalpack.datasets.registry import manifests
-    from evalpack.datasets.verify import verify_dir
-    from evalpack.errors import UsageError
-
-    data_dir = Path(ns.dataset_dir).expanduser() if ns.dataset_dir else default_dataset_dir()
-    if not data_dir.is_dir():
-        raise UsageError(f"dataset dir {data_dir} does not exist; pass --dataset-dir")
-    if ns.datasets:
-        wanted = names_to_manifests(ns.datasets)
-    else:
-        wanted = [m for m in manifests().values() if (data_dir / m.name).is_dir()]
-        if not wanted:
-            raise UsageError(f"{data_dir} holds no registered dataset dir (expected e.g. {data_dir}/mmlu); "
-                             f"pass the right --dataset-dir")
-    failed = 0
-    for name, check in verify_dir(data_dir, wanted).items():
-        for p in check.problems:
-            print(p.line(prefix=f"{name}/"))
-        bad = len(check.failed)
-        failed += bad
-        optional = len(check.problems) - bad
-        state = "ok" if not check.problems else (f"{bad} problems" if bad else f"ok ({optional} optional missing)")
-        print(f"{name}: {check.checked} files checked, {state}")
-    if failed:
-        print(f"evalpack: {failed} files missing or corrupt in {data_dir}", file=sys.stderr)
-        return 1
-    return 0

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from evalpack.errors import UsageError
+from evalpack.jsonl import read_jsonl
 
 NON_LIVE = ("simple_python", "simple_java", "simple_javascript", "multiple", "parallel",
             "parallel_multiple", "irrelevance")
