@@ -26,6 +26,7 @@ def test_every_benchmark_is_declared_as_data_and_its_class_agrees():
         info = registry.BENCHMARKS[name]
         assert isinstance(info, BenchmarkInfo), f"{name} is registered as a bare import path"
         bench = registry.get(name)
+        assert type(bench).info is info, f"{name}: {info.entry} does not name the defining module"
         assert (bench.name, bench.title, bench.subsets, bench.split, bench.metric) == (
             info.name, info.title, info.subsets, info.split, info.metric)
         assert bench.data_dirname == info.dirname
@@ -70,7 +71,7 @@ def test_registry_subsets_match_the_modules_that_use_them():
     ("gsm8k", {"verify_timeout": -math.inf}, "finite"),
     ("longbench_v2", {"tokenizer": "sentencepiece"}, "tokenizer must be a string matching"),
     ("longbench_v2", {"prompt_mode": "rag"}, "prompt_mode must be one of 0shot, cot, no_context"),
-    ("tau_bench", {"extra_params": {"max_steps": 0}}, "extra_params.max_steps must be an integer"),
+    ("tau_bench", {"extra_params": {"max_steps": 0}}, "extra_params.max_steps must be a positive integer"),
     ("tau_bench", {"extra_params": {"generation_config": []}}, "generation_config must be an object"),
     ("tau_bench", {"system_prompt": "hi"}, "system_prompt has no meaning here"),
     ("bfcl_v4", {"prompt_template": "{question}"}, "prompt_template has no meaning here"),

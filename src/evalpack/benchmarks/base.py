@@ -49,7 +49,9 @@ class Benchmark:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         entry = registry.BENCHMARKS.get(cls.__dict__.get("name", ""))
-        if isinstance(entry, BenchmarkInfo):
+        # only the class the entry names takes its metadata (its subclasses inherit it); another
+        # class that borrows a registered name (a test's stand-in) keeps its own
+        if isinstance(entry, BenchmarkInfo) and entry.entry == f"{cls.__module__}:{cls.__qualname__}":
             declared = {"title": entry.title, "description": entry.description, "metric": entry.metric,
                         "split": entry.split, "subsets": entry.subsets, "data_dirname": entry.dirname,
                         "default_args": resolve_args(entry, {})}

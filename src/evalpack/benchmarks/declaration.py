@@ -225,7 +225,9 @@ def _kind(arg: Arg) -> str:
             "list[str]": "a list of names", "object": "an object", "any": "a value"}[arg.type]
     if arg.pattern:
         noun += f" matching {arg.pattern}"
-    if arg.min is not None and arg.max is not None:
+    if arg.type == "int" and arg.min == 1 and arg.max is None:
+        noun = "a positive integer"
+    elif arg.min is not None and arg.max is not None:
         noun += f" between {arg.min:g} and {arg.max:g}"
     elif arg.min is not None:
         noun += f" >= {arg.min:g}"

@@ -112,7 +112,7 @@ _INFOS = (
               Arg("tokenizer", "str", "auto", "token counter: auto, approx or tiktoken:<encoding>",
                   pattern=r"auto|approx|tiktoken:.+"))),
     BenchmarkInfo(
-        name="tau_bench", entry="evalpack.benchmarks.tau_bench:TauBench", title="τ-bench",
+        name="tau_bench", entry="evalpack.benchmarks.tau_bench.benchmark:TauBench", title="τ-bench",
         description="Tool-agent-user conversations in airline and retail customer service; reward 1 "
                     "iff the final database matches the gold one and required facts were said.",
         metric="average_reward", subsets=("airline", "retail"),
@@ -126,9 +126,9 @@ _INFOS = (
                       Arg("api_base", "str", None, "its endpoint (default: the evaluated one)"),
                       Arg("api_key", "str", None, "its bearer key", secret=True),
                       Arg("generation_config", "object", {}, "its request parameters", open=True),
-                      Arg("max_steps", "int", 30, "agent turns at most", min=1, max=1000))),)),
+                      Arg("max_steps", "int", 30, "agent turns at most", min=1))),)),
     BenchmarkInfo(
-        name="tau2_bench", entry="evalpack.benchmarks.tau2_bench:Tau2Bench", title="τ²-bench",
+        name="tau2_bench", entry="evalpack.benchmarks.tau2_bench.benchmark:Tau2Bench", title="τ²-bench",
         description="Agent-user-tool conversations in airline, retail and telecom customer service (the "
                     "telecom customer acts on a simulated phone); reward from tau2's evaluation: database "
                     "state, environment assertions, required actions, communicated facts.",
@@ -147,8 +147,8 @@ _INFOS = (
                       Arg("api_base", "str", None, "its endpoint (default: the evaluated one)"),
                       Arg("api_key", "str", None, "its bearer key", secret=True),
                       Arg("generation_config", "object", {}, "its request parameters", open=True),
-                      Arg("max_steps", "int", 100, "turns at most", min=1, max=10000),
-                      Arg("max_errors", "int", 10, "tool errors at most", min=1, max=10000))))),
+                      Arg("max_steps", "int", 100, "turns at most", min=1),
+                      Arg("max_errors", "int", 10, "tool errors at most", min=1))))),
     BenchmarkInfo(
         name="humaneval", entry="evalpack.benchmarks.humaneval:HumanEval", title="HumanEval",
         description="164 Python functions from docstrings, checked by running unit tests in a sandbox",
