@@ -138,7 +138,10 @@ class TruthfulQA(Benchmark):
                             reasons.append(f"{method}: {e}")
                             continue
                         self._mc2_method = method
-                        lls += await _loglikelihoods(method, ctx, context, answers[1:])
+                        try:
+                            lls += await _loglikelihoods(method, ctx, context, answers[1:])
+                        except MC2Unsupported as e:
+                            return {"method": None, "reason": f"{method}: {e}"}
                         return {"method": method, "loglikelihoods": lls}
                     self._mc2_method, self._mc2_reason = "unavailable", "; ".join(reasons)
         if self._mc2_method == "unavailable":
