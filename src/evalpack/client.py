@@ -28,6 +28,7 @@ BACKOFF_CAP = 30.0
 # theirs after 5 s: writing to a connection the server already closed fails the request
 # ("Can not write request body"), which cost eval a retry and perf a counted error.
 KEEPALIVE = 4.0
+STALE_RESENDS = 2
 
 
 @dataclass
@@ -238,7 +239,18 @@ class ModelClient:
 
     async def _post(self, url: str, payload: bytes, stream: bool, started: float, parse):
         timeout = aiohttp.ClientTimeout(total=self.timeout)
-        async with self.session.post(url, data=payload, timeout=timeout) as resp:
+        for resends in range(STALE_RESENDS, -1, -1):
+            try:
+                resp = await self.session.post(url, data=payload, timeout=timeout)
+                break
+            except aiohttp.ClientConnectorError:
+                raise
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                # a pooled keep-alive connection the server had closed (llama-server closes one
+                # after every streamed reply without saying so): nothing was answered, send again
+                if not resends:
+                    raise
+        async with resp:
             if resp.status >= 400:
                 text = await resp.text(errors="replace")
                 raise _HTTPStatus(resp.status, _error_message(text), _retry_after(resp.headers))
