@@ -292,7 +292,11 @@ def to_result(r: dict) -> Result:
 
 
 def summarize(bench: Benchmark, args: dict, variant: str, results: list[Result], total: int) -> dict:
-    section = {"dataset": bench.name, **bench.aggregate([r for r in results if r.error is None], args)}
+    from evalpack.metrics import add_intervals
+
+    scored = [r for r in results if r.error is None]
+    section = {"dataset": bench.name, **bench.aggregate(scored, args)}
+    add_intervals(section, scored, lambda sample: bench.aggregate(sample, args))
     section.update(
         num_samples=total,
         num_errors=sum(1 for r in results if r.error is not None),
