@@ -118,6 +118,8 @@ def add_intervals(section: dict, results: list[Result], aggregate: Callable[[lis
     if main is None and score is not None and mean is not None and _same(score, mean):
         main = {**stats.mean_interval(values, [r.sample_id for r in scored]), "n": len(values)}
     section.update({k: (main or {}).get(k) for k in ("stderr", "ci_low", "ci_high", "ci_method")})
+    if main and "wilson_low" in main:
+        section.update(wilson_low=main["wilson_low"], wilson_high=main["wilson_high"])
     section["intervals"] = intervals
     section["num_questions"] = len(by_task)
 

@@ -105,20 +105,26 @@ def _duration(seconds: float) -> str:
 
 
 def write(run_dir: Path, report: dict) -> str:
-    """report.json, report.md and report.html (every sample, from run.db). Returns the markdown."""
-    from evalpack import report_html
-    from evalpack.store import RunStore
+    """report.json, report.md and report.html, from the report and samples/*.jsonl. Returns
+    the markdown. The request statistics (tokens, latency) are recomputed from the exports,
+    so `evalpack report` and rescore give the same numbers; the rest of the run metadata is
+    kept from the report.json a rescore replaces."""
+    from evalpack import report_html, run_meta, samples
 
     run_dir = Path(run_dir)
+    exported = {ds["dataset"]: samples.read(run_dir, ds["dataset"]) for ds in report.get("datasets", [])}
+    old = run_dir / "report.json"
+    if "meta" not in report and old.is_file():
+        try:
+            report["meta"] = json.loads(old.read_text(encoding="utf-8")).get("meta") or {}
+        except (OSError, json.JSONDecodeError):
+            pass
+    meta = report.setdefault("meta", {})
+    meta["requests"] = run_meta.call_stats([c for recs in exported.values() for r in recs for c in r.get("calls") or []])
     (run_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     text = markdown(report)
     (run_dir / "report.md").write_text(text, encoding="utf-8")
-    if (run_dir / "run.db").is_file():
-        store = RunStore(run_dir / "run.db")
-        try:
-            report_html.write(run_dir, report, rows(report), store)
-        finally:
-            store.close()
+    report_html.write(run_dir, report, rows(report), exported)
     return text
 
 

@@ -53,75 +53,49 @@ def natural_key(text: str) -> list:
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(text)) if part]
 
 
-def status_of(row: dict) -> str:
-    if row.get("error"):
-        return "error"
-    if row.get("unparsed"):
-        return "unparsed"
-    score = row.get("score")
-    if score is None:
-        return "unscored"
-    if score >= 1.0:
-        return "correct"
-    return "partial" if score > 0 else "wrong"
-
-
-TRANSCRIPT_KEYS = ("transcript", "messages", "conversation", "history")
 REPLY_KEYS = ("content", "reasoning", "tool_calls", "finish_reason")
 
 
-def sample_record(row: dict, calls: list[tuple[dict, dict]]) -> dict:
-    """What the viewer shows of one (sample, repeat): the prompt, the reply, the transcript,
-    extracted vs. gold, the scorer's detail, and what the run measured."""
-    output = row.get("output")
-    rec: dict = {"id": row["sample_id"], "rep": row["repeat"], "sub": row.get("subset"), "st": status_of(row),
-                 "sc": row.get("score"), "gold": row.get("target"), "ext": row.get("extracted"),
-                 "err": row.get("error"), "det": row.get("detail") or None, "meta": row.get("metadata") or None,
-                 "lat": row.get("latency"), "usage": row.get("usage") or None, "calls": len(calls)}
-    if calls:
-        request = calls[0][0]
-        messages = request.get("messages") or []
-        last_user = max((i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"),
-                        default=None)
-        if last_user is not None and isinstance(messages[last_user].get("content"), str):
-            rec["q"] = messages[last_user]["content"]
-            rec["pre_msgs"] = messages[:last_user] or None
-            rec["post_msgs"] = messages[last_user + 1:] or None
-        else:
-            rec["pre_msgs"] = messages or None
-        if request.get("tools"):
-            rec["tools"] = request["tools"]
-        timings = [{k: resp[k] for k in ("ttft", "tpot") if isinstance(resp.get(k), (int, float))}
-                   for _, resp in calls]
-        if any(timings):
-            rec["timing"] = timings
-    transcript = None
+def sample_record(rec: dict) -> dict:
+    """What the viewer shows of one exported sample (samples.record): the prompt split into
+    the question and what came before, the reply, the transcript, extracted vs. gold, the
+    scorer's detail, and what the run measured. Short keys: the page carries every sample."""
+    from evalpack.samples import TRANSCRIPT_KEYS
+
+    output = rec.get("output")
+    calls = rec.get("calls") or []
+    out: dict = {"id": rec["sample_id"], "rep": rec.get("repeat") or 0, "sub": rec.get("subset"),
+                 "st": rec.get("status"), "sc": rec.get("score"), "gold": rec.get("target"),
+                 "ext": rec.get("extracted"), "err": rec.get("error"), "det": rec.get("detail") or None,
+                 "meta": rec.get("metadata") or None, "lat": rec.get("latency"), "usage": rec.get("usage") or None,
+                 "calls": len(calls), "tools": rec.get("tools")}
+    messages = rec.get("prompt") or []
+    last_user = max((i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"),
+                    default=None)
+    if last_user is not None and isinstance(messages[last_user].get("content"), str):
+        out["q"] = messages[last_user]["content"]
+        out["pre_msgs"] = messages[:last_user] or None
+        out["post_msgs"] = messages[last_user + 1:] or None
+    elif messages:
+        out["pre_msgs"] = messages
+    timing = [{k: c[k] for k in ("ttft", "tpot") if k in c} for c in calls]
+    if any(timing):
+        out["timing"] = timing
+    transcript = rec.get("conversation")
     if isinstance(output, dict):
         for key in TRANSCRIPT_KEYS:
             value = output.get(key)
             if isinstance(value, list) and value and isinstance(value[0], dict):
                 transcript = value
                 break
-        rec["reply"] = output.get("content")
-        rec["reasoning"] = output.get("reasoning")
-        rec["reply_calls"] = output.get("tool_calls")
-        rest = {k: v for k, v in output.items() if k not in REPLY_KEYS and k not in TRANSCRIPT_KEYS}
-        rec["out"] = rest or None
+        out["reply"] = output.get("content")
+        out["reasoning"] = output.get("reasoning")
+        out["reply_calls"] = output.get("tool_calls")
+        out["out"] = {k: v for k, v in output.items() if k not in REPLY_KEYS and k not in TRANSCRIPT_KEYS} or None
     elif output is not None:
-        rec["out"] = {"output": output}
-    if transcript is None and len(calls) > 1:
-        # a multi-call sample without its own transcript: the longest request is the whole
-        # conversation so far; its reply closes it
-        request, response = max(calls, key=lambda c: len(c[0].get("messages") or []))
-        transcript = list(request.get("messages") or []) + [
-            {"role": "assistant", "content": response.get("content"), "tool_calls": response.get("tool_calls"),
-             **({"reasoning": response["reasoning"]} if response.get("reasoning") else {})}]
-    if transcript is not None:
-        rec["conv"] = transcript
-    if not rec.get("reply") and calls and not transcript:
-        rec["reply"] = calls[-1][1].get("content")
-        rec["reasoning"] = rec.get("reasoning") or calls[-1][1].get("reasoning")
-    return _trim({k: v for k, v in rec.items() if v is not None})
+        out["out"] = {"output": output}
+    out["conv"] = transcript
+    return _trim({k: v for k, v in out.items() if v is not None})
 
 
 def _shared_affixes(texts: list[str]) -> tuple[str, str]:
@@ -197,7 +171,7 @@ def bar_chart(items: list[dict], title: str, link: str | None = None, width: int
         short = label if len(label) <= 34 else label[:33] + "…"
         bar = (f"<text x='{label_w - 6}' y='{y + bar_h - 5}' class='lbl'>{_e(short)}</text>"
                f"<rect x='{x(0 if bottom == 0 else bottom):.1f}' y='{y}' width='{max(x(item['score']) - x(bottom), 0.5):.1f}' "
-               f"height='{bar_h}' class='bar'><title>{_e(label)}: {item['score']:.4f}</title></rect>")
+               f"height='{bar_h}' class='{_e(item.get('cls', 'bar'))}'><title>{_e(label)}: {item['score']:.4f}</title></rect>")
         if item.get("ci_low") is not None:
             lo, hi, cy = x(item["ci_low"]), x(item["ci_high"]), y + bar_h / 2
             bar += (f"<line x1='{lo:.1f}' y1='{cy}' x2='{hi:.1f}' y2='{cy}' class='whisker'/>"
@@ -309,19 +283,9 @@ def render(report: dict, table_rows: list[dict], samples: dict[str, dict]) -> st
     return page(title, "".join(body), blocks, "report")
 
 
-def collect(report: dict, store) -> dict[str, dict]:
-    """Every stored sample of every dataset of the report, with its calls."""
-    out = {}
-    for ds in report.get("datasets", []):
-        name, variant = ds["dataset"], ds.get("variant")
-        rows = list(store.results(name, variant))
-        calls = store.calls_for({(name, r["sample_id"], r["repeat"]) for r in rows})
-        out[name] = dataset_payload([sample_record(r, calls.get((name, r["sample_id"], r["repeat"]), []))
-                                     for r in rows])
-    return out
-
-
-def write(run_dir: Path, report: dict, table_rows: list[dict], store) -> Path:
+def write(run_dir: Path, report: dict, table_rows: list[dict], exported: dict[str, list[dict]]) -> Path:
+    """exported: dataset -> its samples/<dataset>.jsonl records."""
+    payloads = {name: dataset_payload([sample_record(r) for r in recs]) for name, recs in exported.items()}
     path = Path(run_dir) / "report.html"
-    path.write_text(render(report, table_rows, collect(report, store)), encoding="utf-8")
+    path.write_text(render(report, table_rows, payloads), encoding="utf-8")
     return path

@@ -31,6 +31,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 class MathBenchmark(Benchmark):
     metric = "accuracy"
+    scoring_phase = "math-verify"  # what the progress line says while answers are being verified
     default_args: ClassVar[dict] = {"subset_list": None, "few_shot_num": 0,
                                     "verify_timeout": math_equiv.DEFAULT_TIMEOUT}
     data_file: ClassVar[str] = "test.jsonl"
