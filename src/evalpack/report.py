@@ -113,19 +113,23 @@ def write(run_dir: Path, report: dict) -> str:
 
     run_dir = Path(run_dir)
     exported = {ds["dataset"]: samples.read(run_dir, ds["dataset"]) for ds in report.get("datasets", [])}
-    old = run_dir / "report.json"
-    if "meta" not in report and old.is_file():
-        try:
-            report["meta"] = json.loads(old.read_text(encoding="utf-8")).get("meta") or {}
-        except (OSError, json.JSONDecodeError):
-            pass
-    meta = report.setdefault("meta", {})
+    old_meta = _previous_meta(run_dir)
+    meta = report.setdefault("meta", dict(old_meta))
+    if not meta.get("served_models") and old_meta.get("served_models"):
+        meta["served_models"] = old_meta["served_models"]  # a resumed run that sent nothing asked no one
     meta["requests"] = run_meta.call_stats([c for recs in exported.values() for r in recs for c in r.get("calls") or []])
     (run_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     text = markdown(report)
     (run_dir / "report.md").write_text(text, encoding="utf-8")
     report_html.write(run_dir, report, rows(report), exported)
     return text
+
+
+def _previous_meta(run_dir: Path) -> dict:
+    try:
+        return json.loads((run_dir / "report.json").read_text(encoding="utf-8")).get("meta") or {}
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return {}
 
 
 def load(run_dir: Path) -> dict:

@@ -159,7 +159,7 @@ def bar_chart(items: list[dict], title: str, link: str | None = None, width: int
         return label_w + (max(min(v, top), bottom) - bottom) / ((top - bottom) or 1) * plot_w
 
     out = [f"<svg class='chart' role='img' aria-label='{_e(title)}' width='{width}' height='{height}' "
-           f"viewBox='0 0 {width} {height}' xmlns='http://www.w3.org/2000/svg'><title>{_e(title)}</title>"]
+           f"viewBox='0 0 {width} {height}'><title>{_e(title)}</title>"]
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         if bottom <= tick <= top:
             tx = x(tick)

@@ -230,7 +230,8 @@
     var start = (state.p - 1) * PAGE;
     var pager = h('div', {'class': 'pager'},
       h('button', {id: 'prev', onclick: function () { if (state.p > 1) { state.p--; update(); } }, text: '‹ prev'}), ' ',
-      h('span', {id: 'match-count', 'data-matches': String(rows.length), text: rows.length + ' of ' + data.samples.length +
+      h('span', {id: 'match-count', 'data-matches': String(rows.length), 'data-query': state.q, 'data-status': state.st,
+        'data-subset': state.sub, text: rows.length + ' of ' + data.samples.length +
         ' samples · page ' + state.p + ' of ' + pages}), ' ',
       h('button', {id: 'next', onclick: function () { if (state.p < pages) { state.p++; update(); } }, text: 'next ›'}));
     root.appendChild(pager);
