@@ -145,6 +145,17 @@
     if (s.det) {
       var d = s.det;
       if (d.stderr_tail) box.appendChild(fold('program output (stderr tail)', pre(d.stderr_tail), true));
+      if (d.patch_files && !out.patch && s.ext) box.appendChild(fold('patch', pre(s.ext), true));
+      if (d.report && (d.report.FAIL_TO_PASS || d.report.PASS_TO_PASS)) {
+        var tests = h('table', {'class': 'tests'}, h('tr', null, h('th', {text: 'test'}), h('th', {text: 'kind'}), h('th', {text: 'result'})));
+        ['FAIL_TO_PASS', 'PASS_TO_PASS'].forEach(function (kind) {
+          var r = d.report[kind] || {};
+          (r.success || []).forEach(function (t) { tests.appendChild(h('tr', {'class': 'ok'}, h('td', {text: t}), h('td', {text: kind}), h('td', {text: 'passed'}))); });
+          (r.failure || []).forEach(function (t) { tests.appendChild(h('tr', {'class': 'bad'}, h('td', {text: t}), h('td', {text: kind}), h('td', {text: 'failed'}))); });
+        });
+        box.appendChild(fold('per-test results', tests, true));
+      }
+      if (d.log_tail) box.appendChild(fold('test log (tail)', pre(d.log_tail)));
       box.appendChild(fold('scorer detail', pre(d), true));
     }
     var rest = {};
