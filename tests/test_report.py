@@ -155,9 +155,15 @@ def test_run_metadata(two_runs):
 def test_secret_never_in_metadata():
     from evalpack.run_meta import redact_argv, redact_url
 
-    argv = ["evalpack", "eval", "--api-key", "sk-verysecret", "--api-url", "http://u:pw@h:1/v1?key=abc&x=1"]
-    text = " ".join(redact_argv(argv, ["sk-verysecret"]))
+    from evalpack.run_meta import _secret_values
+
+    args = {"tau_bench": {"extra_params": {"api_key": "user-key-123", "max_steps": 5}}}
+    assert _secret_values(args) == ["user-key-123"]
+    argv = ["evalpack", "eval", "--api-key", "sk-verysecret", "--api-url", "http://u:pw@h:1/v1?key=abc&x=1",
+            "--dataset-args", json.dumps(args)]
+    text = " ".join(redact_argv(argv, ["sk-verysecret", "user-key-123"]))
     assert "sk-verysecret" not in text and "pw" not in text and "abc" not in text and "x=1" in text
+    assert "user-key-123" not in text and "max_steps" in text
     assert redact_url("https://h/v1?api_key=zz") == "https://h/v1?api_key=***"
 
 
@@ -215,3 +221,20 @@ def test_mcnemar_and_sign_flip():
 def test_wilson_interval():
     lo, hi = stats.wilson(0, 10)
     assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)
+
+
+def test_pass_hat_k_rows_count_tasks_not_trials():
+    """The tau table once printed "pass^1 airline | OVERALL | Num 4" for 2 airline tasks."""
+    from evalpack.benchmarks.tau_bench.benchmark import pass_hat_k_report
+    from evalpack.report import rows
+
+    results = [Result(f"{d}/{t}", d, r, float((t + r) % 2 == 0)) for d, tasks in (("airline", 2), ("retail", 3))
+               for t in range(tasks) for r in range(2)]
+    section = {"dataset": "tau_bench", **pass_hat_k_report(results, repeats=2)}
+    add_intervals(section, results, lambda rs: pass_hat_k_report(rs, repeats=2))
+    section.update(num_samples=10, num_errors=0, error_ids=[], num_unparsed=0)
+    by_metric = {r["metric"]: r for r in rows({"model": "m", "datasets": [section]})}
+    assert by_metric["pass^1 airline"]["num"] == 2 and by_metric["pass^2 retail"]["num"] == 3
+    assert by_metric["pass^2"]["ci_method"] == "clt-over-tasks" and by_metric["pass^2"]["num"] == 5
+    per_task = [0.0] * 5  # every task has one success in two trials: pass^2 = 0 for each
+    assert section["metrics"]["pass^2"] == sum(per_task) / 5 and by_metric["pass^2"]["stderr"] == 0.0

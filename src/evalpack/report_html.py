@@ -267,7 +267,7 @@ def render(report: dict, table_rows: list[dict], samples: dict[str, dict]) -> st
                 body.append(bar_chart([{"label": g["name"], "score": g["score"], "ci_low": g.get("ci_low"),
                                         "ci_high": g.get("ci_high")} for g in grows], f"{name}: per {gname}"))
         ds_rows = [r for r in table_rows if r["dataset"] == name]
-        body.append(f"<details class='table'{' open' if len(ds_rows) <= 30 else ''}><summary>all scores "
+        body.append(f"<details class='table' open><summary>all scores "
                     f"({len(ds_rows)} rows)</summary>{score_table(ds_rows)}</details>")
         notes = list(d.get("notes") or [])
         if notes:

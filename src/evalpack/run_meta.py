@@ -54,6 +54,27 @@ def redact_argv(argv: list[str], secrets: list[str]) -> list[str]:
     return out
 
 
+def _secret_values(value) -> list[str]:
+    """The values that config.redact would blank (api keys inside --dataset-args...), so the
+    command line can have them replaced wherever they appear in it."""
+    from evalpack.config import SECRET as BLANK, redact
+
+    found: list[str] = []
+
+    def walk(original, redacted) -> None:
+        if isinstance(original, dict):
+            for k, v in original.items():
+                walk(v, redacted.get(k) if isinstance(redacted, dict) else None)
+        elif isinstance(original, list):
+            for o, r in zip(original, redacted if isinstance(redacted, list) else [None] * len(original)):
+                walk(o, r)
+        elif redacted == BLANK and original not in (None, "", BLANK):
+            found.append(str(original))
+
+    walk(value, redact(value))
+    return found
+
+
 def dataset_files(bench, args: dict) -> dict:
     """The files this run reads, with the sha256 the registry declares (verified against the
     disk before the first request, unless the folder is sample data or another layout), and
@@ -70,6 +91,7 @@ def describe(config, plans, started: float, finished: float, dataset_seconds: di
     from evalpack.config import redact
 
     secrets = [config.api_key] if config.api_key else []
+    secrets += _secret_values(config.dataset_args) + _secret_values(config.generation)
     return {
         "evalpack_version": __version__,
         "command": shlex.join(redact_argv(["evalpack", *sys.argv[1:]], secrets)),
