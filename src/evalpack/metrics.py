@@ -13,15 +13,17 @@ from evalpack import stats
 from evalpack.benchmarks.base import Result
 
 
-def _table(groups: dict[str, list[tuple[str, float]]]) -> list[dict]:
-    """One row per group: mean score, count, and its interval clustered by question (repeats)."""
+def _table(groups: dict[str, list]) -> list[dict]:
+    """One row per group: mean score, count, and its interval. Items are scores, or
+    (sample id, score) pairs, which cluster the interval by question (repeats)."""
     rows = []
-    for name, pairs in sorted(groups.items()):
-        if pairs:
-            values = [v for _, v in pairs]
+    for name, items in sorted(groups.items()):
+        if items:
+            paired = isinstance(items[0], tuple)
+            values = [float(v) for _, v in items] if paired else [float(v) for v in items]
             row = {"name": name, "score": sum(values) / len(values), "num": len(values)}
             if not _QUICK.get():
-                row.update(stats.mean_interval(values, [sid for sid, _ in pairs]))
+                row.update(stats.mean_interval(values, [sid for sid, _ in items] if paired else None))
             rows.append(row)
     return rows
 
