@@ -62,17 +62,20 @@ class MMLUPro(Benchmark):
             for row in read_split(root, "validation"):
                 examples.setdefault(row["category"], []).append(row)
         template = args.get("prompt_template")
+        prefixes: dict[str, str] = {}
         samples = []
         for row in read_split(root, "test"):
             category = row["category"]
             if category not in wanted:
                 continue
-            shown = examples.get(category, [])[:shots]
-            if len(shown) < shots:
-                raise DataMissingError(f"mmlu_pro: the validation split has {len(shown)} examples of "
-                                       f"{category!r}, fewer than few_shot_num={shots}")
-            prefix = INSTRUCTION.format(subject=category) + "".join(
-                format_example(e["question"], e["options"], e["cot_content"]) for e in shown)
+            if category not in prefixes:
+                shown = examples.get(category, [])[:shots]
+                if len(shown) < shots:
+                    raise DataMissingError(f"mmlu_pro: the validation split has {len(shown)} examples of "
+                                           f"{category!r}, fewer than few_shot_num={shots}")
+                prefixes[category] = INSTRUCTION.format(subject=category) + "".join(
+                    format_example(e["question"], e["options"], e["cot_content"]) for e in shown)
+            prefix = prefixes[category]
             question = format_example(row["question"], row["options"])
             content = template.format(subject=category, examples=prefix, question=question) if template \
                 else prefix + question
@@ -102,7 +105,6 @@ class MMLUPro(Benchmark):
             guessed = sum(r.score if not r.unparsed else 1 / (r.metadata.get("num_options") or 10)
                           for r in scored)
             report["metrics"]["accuracy_random_guess_unparsed"] = guessed / len(scored)
-        report["num_unparsed"] = sum(1 for r in scored if r.unparsed)
         return report
 
 
