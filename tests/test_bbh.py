@@ -9,25 +9,15 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import MockProcess, run_dir_of, run_evalpack
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.bbh import extract_answer
 from evalpack.errors import UsageError
+from reasoning_support import run_eval
 from responders import reasoning
-
-RESPONDER = reasoning.__file__
 
 
 def run(responder: str, datasets_dir, work_dir, *extra: str) -> dict:
-    server = MockProcess("--responder", f"{RESPONDER}:{responder}")
-    try:
-        proc = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", "bbh",
-                            "--dataset-dir", str(datasets_dir), "--work-dir", str(work_dir), "--quiet", *extra)
-    finally:
-        server.stop()
-    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr[-3000:]}"
-    (section,) = json.loads((run_dir_of(proc) / "report.json").read_text(encoding="utf-8"))["datasets"]
-    return section
+    return run_eval(responder, ["bbh"], datasets_dir, work_dir, *extra)["bbh"]
 
 
 def test_prompt_is_the_official_cot_prompt_then_the_question(datasets_dir):

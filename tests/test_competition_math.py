@@ -14,14 +14,12 @@ from math import comb
 
 import pytest
 
-from conftest import MockProcess, run_dir_of, run_evalpack
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Result
 from evalpack.errors import UsageError
 from evalpack.scoring.math_equiv import check_answers
+from reasoning_support import run_eval
 from responders import reasoning
-
-RESPONDER = reasoning.__file__
 BENCHES = ("aime24", "aime25", "hmmt25")
 
 
@@ -32,15 +30,7 @@ def load(name: str, datasets_dir, **args):
 
 
 def run(responder: str, datasets_dir, work_dir, *extra: str) -> dict:
-    server = MockProcess("--responder", f"{RESPONDER}:{responder}")
-    try:
-        proc = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", *BENCHES,
-                            "--dataset-dir", str(datasets_dir), "--work-dir", str(work_dir), "--quiet", *extra)
-    finally:
-        server.stop()
-    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr[-3000:]}"
-    report = json.loads((run_dir_of(proc) / "report.json").read_text(encoding="utf-8"))
-    return {d["dataset"]: d for d in report["datasets"]}
+    return run_eval(responder, list(BENCHES), datasets_dir, work_dir, *extra)
 
 
 # ------------------------------------------------------------------ data and prompts

@@ -4,19 +4,16 @@ tests/responders/reasoning.py (which reads the gold letters from the parquet its
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import defaultdict
 
 import pytest
 
-from conftest import MockProcess, run_dir_of, run_evalpack
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.mmlu_pro import extract_answer
 from evalpack.errors import DataMissingError, UsageError
+from reasoning_support import run_eval
 from responders import reasoning
-
-RESPONDER = reasoning.__file__
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +24,7 @@ def loaded(datasets_dir):
 
 
 def run(responder: str, datasets_dir, work_dir, *extra: str) -> dict:
-    server = MockProcess("--responder", f"{RESPONDER}:{responder}")
-    try:
-        proc = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", "mmlu_pro",
-                            "--dataset-dir", str(datasets_dir), "--work-dir", str(work_dir), "--quiet", *extra)
-    finally:
-        server.stop()
-    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr[-3000:]}"
-    (section,) = json.loads((run_dir_of(proc) / "report.json").read_text(encoding="utf-8"))["datasets"]
-    return section
+    return run_eval(responder, ["mmlu_pro"], datasets_dir, work_dir, *extra)["mmlu_pro"]
 
 
 # ------------------------------------------------------------------ prompt and data

@@ -22,10 +22,10 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
-from evalpack.benchmarks.base import Result, Sample, Score
-from evalpack.benchmarks.math_bench import MathBenchmark, read_jsonl, verifier_counts
+from evalpack.benchmarks.base import Result, Sample
+from evalpack.benchmarks.math_bench import MathBenchmark, read_jsonl
 from evalpack.errors import DataMissingError, UsageError
-from evalpack.metrics import accuracy_report, pass_at_k
+from evalpack.metrics import pass_at_k
 from evalpack.scoring import math_equiv
 
 # Qwen's (QwQ, Qwen2.5-Math) instruction, appended to the problem
@@ -112,29 +112,17 @@ class CompetitionMath(MathBenchmark):
     def gold(self, answer) -> str:
         return str(answer).strip()
 
-    # --- scoring
-    async def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        content = (output or {}).get("content")
+    # --- scoring: MathBenchmark's, with MathArena's strict rule on request and avg@k / pass@k
+    def read_answer(self, sample: Sample, reply: str | None) -> tuple[str | None, str | None]:
         if sample.metadata.get("strict_parsing"):
             # MathArena's strict parsing (its AIME configs): only a \boxed{} answer counts
-            boxed = math_equiv.last_boxed(math_equiv.strip_thinking(content or ""))
-            answer, method = (boxed or None), ("boxed" if boxed else None)
-        else:
-            answer, method = math_equiv.extract_answer(content)
-        verdict = await math_equiv.check_answer(
-            sample.target, answer, timeout=float(args.get("verify_timeout") or math_equiv.DEFAULT_TIMEOUT))
-        detail = {"gold": sample.target, "method": method, "verdict": verdict.status}
-        if verdict.message:
-            detail["verifier_message"] = verdict.message
-        return Score(value=1.0 if verdict.correct else 0.0, extracted=answer, detail=detail,
-                     unparsed=answer is None)
+            boxed = math_equiv.last_boxed(math_equiv.strip_thinking(reply or ""))
+            return (boxed, "boxed") if boxed else (None, None)
+        return super().read_answer(sample, reply)
 
     def aggregate(self, results: list[Result], args: dict) -> dict:
-        groups = {label: (lambda r, f=field: None if r.metadata.get(f) is None else str(r.metadata[f]))
-                  for label, field in self.breakdown_fields.items()}
-        report = accuracy_report(results, metric=self.metric, groups=groups)
+        report = super().aggregate(results, args)
         report["metrics"].update(repeat_metrics(results, int(args.get("repeats") or 1)))
-        report["verifier"] = verifier_counts(results)
         return report
 
 
@@ -154,12 +142,25 @@ def repeat_metrics(results: list[Result], repeats: int) -> dict:
     return metrics
 
 
-def _aoPS_order(exams: list[str]) -> list[tuple[str, int]]:
-    """QwQ and Qwen2.5-Math's AIME 2024 row order: per exam, problem numbers sorted as text."""
-    return [(exam, int(n)) for exam in exams for n in sorted(map(str, range(1, 16)))]
+class AIME(CompetitionMath):
+    sources = ("matharena", "qwq")
+    # QwQ's file and the (exam, problem) of each of its rows, in order
+    qwq_file: ClassVar[str] = ""
+    qwq_order: ClassVar[list[tuple[str, int]]] = []
+
+    def gold(self, answer) -> str:
+        return str(int(str(answer).strip()))  # "025" (MathArena, Qwen) and 25 (QwQ) are one answer
+
+    def read_qwen(self, root: Path, source: str) -> list[tuple[str, str, str, str]]:
+        rows = read_jsonl(root / "qwq" / self.qwq_file)
+        if len(rows) != len(self.qwq_order):
+            raise DataMissingError(f"{self.name}: qwq/{self.qwq_file} has {len(rows)} rows, "
+                                   f"expected {len(self.qwq_order)}")
+        return [(self.problem_id(exam, n), exam, _without_suffix(r["prompt"]), self.gold(r["answer"]))
+                for (exam, n), r in zip(self.qwq_order, rows)]
 
 
-class AIME24(CompetitionMath):
+class AIME24(AIME):
     name = "aime24"
     title = "AIME 2024"
     description = ("American Invitational Mathematics Examination 2024, I and II: 30 problems with integer "
@@ -167,45 +168,29 @@ class AIME24(CompetitionMath):
     year = "2024"
     exams = {"aime_2024_I": "I", "aime_2024_II": "II"}
     sources = ("matharena", "qwen2.5-math", "qwq")
-
-    def gold(self, answer) -> str:
-        return str(int(str(answer).strip()))  # "025" (MathArena, Qwen) and 25 (QwQ) are one answer
+    qwq_file = "aime24.jsonl"
+    # the AoPS order: per exam, problem numbers sorted as text (1, 10, ..., 15, 2, ..., 9)
+    qwq_order = [(exam, int(n)) for exam in ("I", "II") for n in sorted(map(str, range(1, 16)))]
 
     def read_qwen(self, root: Path, source: str) -> list[tuple[str, str, str, str]]:
-        if source == "qwen2.5-math":
-            rows = read_jsonl(root / "qwen2.5-math" / "test.jsonl")
-            out = []
-            for r in rows:  # the AoPS url names exam and problem
-                m = re.search(r"AIME_(I+)_Problems/Problem_(\d+)", r["url"])
-                out.append((self.problem_id(m.group(1), m.group(2)), m.group(1), r["problem"], self.gold(r["answer"])))
-            return out
-        rows = read_jsonl(root / "qwq" / "aime24.jsonl")
-        order = _aoPS_order(["I", "II"])
-        if len(rows) != len(order):
-            raise DataMissingError(f"aime24: qwq/aime24.jsonl has {len(rows)} rows, expected {len(order)}")
-        return [(self.problem_id(exam, n), exam, _without_suffix(r["prompt"]), self.gold(r["answer"]))
-                for (exam, n), r in zip(order, rows)]
+        if source != "qwen2.5-math":
+            return super().read_qwen(root, source)
+        out = []
+        for r in read_jsonl(root / "qwen2.5-math" / "test.jsonl"):  # its AoPS url names exam and problem
+            m = re.search(r"AIME_(I+)_Problems/Problem_(\d+)", r["url"])
+            out.append((self.problem_id(m.group(1), m.group(2)), m.group(1), r["problem"], self.gold(r["answer"])))
+        return out
 
 
-class AIME25(CompetitionMath):
+class AIME25(AIME):
     name = "aime25"
     title = "AIME 2025"
     description = ("American Invitational Mathematics Examination 2025, I and II: 30 problems with integer "
                    "answers 0-999; 0-shot, boxed answer, math-verify; avg@k and pass@k over `repeats`.")
     year = "2025"
     exams = {"aime_2025_I": "I", "aime_2025_II": "II"}
-    sources = ("matharena", "qwq")
-
-    def gold(self, answer) -> str:
-        return str(int(str(answer).strip()))
-
-    def read_qwen(self, root: Path, source: str) -> list[tuple[str, str, str, str]]:
-        rows = read_jsonl(root / "qwq" / "aime25.jsonl")
-        order = [(exam, n) for exam in ("I", "II") for n in range(1, 16)]  # exam order
-        if len(rows) != len(order):
-            raise DataMissingError(f"aime25: qwq/aime25.jsonl has {len(rows)} rows, expected {len(order)}")
-        return [(self.problem_id(exam, n), exam, _without_suffix(r["prompt"]), self.gold(r["answer"]))
-                for (exam, n), r in zip(order, rows)]
+    qwq_file = "aime25.jsonl"
+    qwq_order = [(exam, n) for exam in ("I", "II") for n in range(1, 16)]  # exam order
 
 
 class HMMT25(CompetitionMath):
