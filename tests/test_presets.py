@@ -12,11 +12,11 @@ from evalpack.config import build_config, presets
 from evalpack.errors import UsageError
 
 FLAGS = {"model": "m", "api_url": "http://127.0.0.1:9/v1"}
-# issue 17's groups (the benchmarks that exist today), beside the seed's core/agent/swe
+# issue 17's groups, beside the seed's core/agent/swe
 REQUIRED = {
     "reasoning": {"aime24", "aime25", "hmmt25", "gpqa_diamond", "mmlu_pro"},
     "instruct": {"ifeval", "bbh", "mmlu_pro"},
-    "code": {"humaneval"},
+    "code": {"humaneval", "humaneval_plus", "mbpp_plus"},
     "agent": {"bfcl_v4", "tau_bench", "tau2_bench"},
     "core": {"mmlu", "gsm8k"},
     "swe": {"swe_bench_verified_mini"},
