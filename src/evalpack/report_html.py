@@ -37,14 +37,17 @@ def _cut(text: str) -> str:
     return text[:half] + f"\n... [{len(text) - MAX_TEXT} characters cut] ...\n" + text[-half:]
 
 
-def _trim(value, depth: int = 0):
-    """JSON-able value with every long string cut (before any escaping: never mid-entity)."""
+def _trim(value):
+    """JSON-able value with every long string cut (before any escaping: never mid-entity).
+    A container whose whole JSON is short holds no long string and is returned as it is."""
     if isinstance(value, str):
         return _cut(value)
-    if isinstance(value, list):
-        return [_trim(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _trim(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, dict)):
+        if len(json.dumps(value, ensure_ascii=False, default=str)) <= MAX_TEXT:
+            return value
+        if isinstance(value, list):
+            return [_trim(v) for v in value]
+        return {str(k): _trim(v) for k, v in value.items()}
     return value
 
 
@@ -60,12 +63,12 @@ def sample_record(rec: dict) -> dict:
     """What the viewer shows of one exported sample (samples.record): the prompt split into
     the question and what came before, the reply, the transcript, extracted vs. gold, the
     scorer's detail, and what the run measured. Short keys: the page carries every sample."""
-    from evalpack.samples import TRANSCRIPT_KEYS
+    from evalpack.samples import TRANSCRIPT_KEYS, status_of
 
     output = rec.get("output")
     calls = rec.get("calls") or []
     out: dict = {"id": rec["sample_id"], "rep": rec.get("repeat") or 0, "sub": rec.get("subset"),
-                 "st": rec.get("status"), "sc": rec.get("score"), "gold": rec.get("target"),
+                 "st": rec.get("status") or status_of(rec), "sc": rec.get("score"), "gold": rec.get("target"),
                  "ext": rec.get("extracted"), "err": rec.get("error"), "det": rec.get("detail") or None,
                  "meta": rec.get("metadata") or None, "lat": rec.get("latency"), "usage": rec.get("usage") or None,
                  "calls": len(calls), "tools": rec.get("tools")}
@@ -95,6 +98,13 @@ def sample_record(rec: dict) -> dict:
     elif output is not None:
         out["out"] = {"output": output}
     out["conv"] = transcript
+    if transcript is not None and rec.get("conversation") is None:
+        # the output's own transcript (an agent with a simulated user): the first request may be
+        # the user simulator's, so the task is the question, not that request's last message
+        meta = rec.get("metadata") or {}
+        task = meta.get("instruction") or meta.get("question") or next(
+            (m.get("content") for m in transcript if isinstance(m, dict) and m.get("role") == "user"), None)
+        out.update(q=task if isinstance(task, str) else None, pre_msgs=None, post_msgs=None)
     return _trim({k: v for k, v in out.items() if v is not None})
 
 

@@ -76,7 +76,10 @@
       if (m.reasoning) div.appendChild(fold('reasoning', pre(m.reasoning)));
       var content = m.content;
       if (Array.isArray(content)) content = content.map(function (p) { return p && p.text !== undefined ? p.text : str(p); }).join('\n');
-      if (content !== undefined && content !== null && content !== '') div.appendChild(pre(content));
+      if (content !== undefined && content !== null && content !== '') {
+        var text = str(content);
+        div.appendChild(role === 'system' && text.length > 400 ? fold('system prompt · ' + text.length + ' chars', pre(text)) : pre(text));
+      }
       (m.tool_calls || []).forEach(function (tc) {
         var fn = (tc && tc.function) || tc || {};
         div.appendChild(pre('call ' + (fn.name || '?') + '(' + str(fn.arguments) + ')'));
