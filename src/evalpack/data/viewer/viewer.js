@@ -53,16 +53,16 @@
     var bytes = new Uint8Array(bin.length);
     for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-    cache[name] = new Response(stream).text().then(function (t) {
-      var data = JSON.parse(t);
-      (data.samples || []).forEach(function (s) {
-        var aff = (data.affixes || {})[s.sub];
-        s._hay = [s.id, aff ? aff[0] : '', s.q, aff ? aff[1] : '', s.reply, s.reasoning, str(s.conv), str(s.ext)]
-          .join('\n').toLowerCase();
-      });
-      return data;
-    });
+    cache[name] = new Response(stream).text().then(JSON.parse);
     return cache[name];
+  }
+  function haystack(s, data) {  // built on the first search only: opening the page stays fast
+    if (s._hay === undefined) {
+      var aff = (data.affixes || {})[s.sub];
+      s._hay = [s.id, aff ? aff[0] : '', s.q, aff ? aff[1] : '', s.reply, s.reasoning, str(s.conv), str(s.ext)]
+        .join('\n').toLowerCase();
+    }
+    return s._hay;
   }
 
   // --- one sample ---
@@ -195,7 +195,7 @@
     var q = state.q.toLowerCase();
     return data.samples.filter(function (s) {
       return (!state.sub || s.sub === state.sub) && (state.st === 'all' || s.st === state.st) &&
-        (!q || s._hay.indexOf(q) >= 0);
+        (!q || haystack(s, data).indexOf(q) >= 0);
     });
   }
 
