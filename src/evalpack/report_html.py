@@ -195,7 +195,7 @@ def bar_chart(items: list[dict], title: str, link: str | None = None, width: int
 
 
 def _num(v) -> str:
-    return "" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
+    return "" if v is None else (repr(v) if isinstance(v, float) else str(v))  # full precision
 
 
 def _fixed(v) -> str:
