@@ -242,3 +242,12 @@ def test_replay_sends_what_an_eval_stored(mock_server, scripted, datasets_dir, t
     assert "3 distinct requests" in result["prompts"] and "shuffled" in result["prompts"]
     sent = sorted(e["last_user"] for e in server.log() if e["stream"])
     assert len(sent) == 3 and all("questions about anatomy" in s for s in sent)
+
+
+def test_a_server_that_closes_after_each_stream_costs_no_request(scripted, tmp_path):
+    # llama-server closes the connection after every streamed reply while advertising keep-alive;
+    # the pooled connection looks reusable, and a POST on it fails before anything is answered
+    server = scripted("--close-after-stream")
+    _, result, _, _ = perf(server.url, tmp_path, "--parallel", "1", "--number", "6", "--max-tokens", "2",
+                           "--input-len", "3", "--warmup", "0")
+    assert result["levels"][0]["completed"] == 6 and result["levels"][0]["errors"] == {}

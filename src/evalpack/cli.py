@@ -61,8 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="rewrite report.md/report.html of a run from its store")
     rep.add_argument("run_dir")
 
-    cmp_ = sub.add_parser("compare", help="compare the scores of several runs side by side")
-    cmp_.add_argument("run_dirs", nargs="+")
+    cmp_ = sub.add_parser("compare", help="compare runs: paired differences, tests, flipped samples",
+                          description="Align the samples of two or more runs by id and compare each run with "
+                                      "the first: per dataset and subset the scores, the difference with its "
+                                      "95%% interval, a paired test (McNemar exact for 0/1 scores), the flipped "
+                                      "samples, and warnings when the runs' settings differ. Writes "
+                                      "compare.json beside compare.html.")
+    cmp_.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    cmp_.add_argument("--out", help="the HTML page to write (default ./compare.html); compare.json goes beside it")
 
     lst = sub.add_parser("list", help="list benchmarks and whether their data is present")
     lst.add_argument("--dataset-dir", default=None)
@@ -98,6 +104,8 @@ def add_eval_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", help="per-request timeout in seconds (also in --generation-config)")
     p.add_argument("--fresh", action="store_true", default=None, help="start a new run directory instead of resuming")
     p.add_argument("--quiet", action="store_true", default=None, help="no progress bars")
+    p.add_argument("--verbose", action="store_true", default=None,
+                   help="print every subset's score at the end (always in report.md)")
     p.add_argument("--sandbox", choices=["local", "docker"], help="where model-written code runs "
                    "(code benchmarks): local = isolated process (default), docker = a container each")
 
@@ -110,17 +118,27 @@ def _plugins():
 
 
 def cmd_eval(ns: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from evalpack.config import build_config
     from evalpack.runner import evaluate
 
-    flags = {k: v for k, v in vars(ns).items() if k not in ("command", "config", "func")}
+    flags = {k: v for k, v in vars(ns).items() if k not in ("command", "config", "func", "verbose")}
     config = build_config(flags, ns.config)
     result = evaluate(config)
-    print(result["markdown"])
-    print(f"run directory: {Path(result['run_dir']).resolve()}")
+    print_result(result, verbose=bool(ns.verbose))
     return 0
+
+
+def print_result(result: dict, verbose: bool = False) -> None:
+    """One line per dataset (all subsets with --verbose), then the report's and the run's
+    absolute paths; `run directory: PATH` stays the last line (scripts read it)."""
+    from pathlib import Path
+
+    from evalpack import report
+
+    print(result["markdown"] if verbose else report.summary(result["report"]))
+    run_dir = Path(result["run_dir"]).resolve()
+    print(f"report: {run_dir / 'report.html'}")
+    print(f"run directory: {run_dir}")
 
 
 def cmd_demo(ns: argparse.Namespace) -> int:
@@ -162,18 +180,20 @@ def cmd_report(ns: argparse.Namespace) -> int:
 
     run_dir = Path(ns.run_dir)
     print(report.write(run_dir, report.load(run_dir)))
-    print(f"report: {run_dir / 'report.html'}")
+    print(f"report: {(run_dir / 'report.html').resolve()}")
     return 0
 
 
 def cmd_compare(ns: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from evalpack import report
+    from evalpack import compare
 
-    reports = [report.load(Path(d)) for d in ns.run_dirs]
-    names = [f"{r.get('model')} ({Path(d).name})" for r, d in zip(reports, ns.run_dirs)]
-    print(report.compare(reports, names), end="")
+    result = compare.compare([Path(d) for d in ns.run_dirs])
+    out = Path(ns.out or "compare.html").resolve()
+    compare.write(result, out)
+    print(compare.terminal(result), end="")
+    print(f"compare: {out}")
     return 0
 
 

@@ -27,6 +27,7 @@ BACKOFF_CAP = 30.0
 # theirs after 5 s: writing to a connection the server already closed fails the request
 # ("Can not write request body"), which cost eval a retry and perf a counted error.
 KEEPALIVE = 4.0
+STALE_RESENDS = 2
 
 
 def normalize_base(url: str) -> str:
@@ -58,6 +59,7 @@ class ModelClient:
         self._limit = asyncio.Semaphore(self.concurrency)
         self._inflight = [0] * len(self.bases)
         self._next = 0
+        self.served_models: dict[str, list[str]] = {}  # base -> the ids its /models lists
         self._session: aiohttp.ClientSession | None = None
         self.stats = {"requests": 0, "retries": 0, "failures": 0}
 
@@ -114,6 +116,7 @@ class ModelClient:
         """Every replica must answer /models and list --model."""
         for base in self.bases:
             ids = await self.list_models(base)
+            self.served_models[base] = ids  # recorded in the report's metadata
             if ids and self.model not in ids:
                 raise ServerError(f"model {self.model!r} is not served at {base}; it serves: "
                                   f"{', '.join(ids)}. Pass one of these as --model.")
@@ -187,7 +190,18 @@ class ModelClient:
 
     async def _post(self, url: str, payload: bytes, stream: bool, started: float, parse):
         timeout = aiohttp.ClientTimeout(total=self.timeout)
-        async with self.session.post(url, data=payload, timeout=timeout) as resp:
+        for resends in range(STALE_RESENDS, -1, -1):
+            try:
+                resp = await self.session.post(url, data=payload, timeout=timeout)
+                break
+            except aiohttp.ClientConnectorError:
+                raise
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                # a pooled keep-alive connection the server had closed (llama-server closes one
+                # after every streamed reply without saying so): nothing was answered, send again
+                if not resends:
+                    raise
+        async with resp:
             if resp.status >= 400:
                 text = await resp.text(errors="replace")
                 raise _HTTPStatus(resp.status, _error_message(text), _retry_after(resp.headers))

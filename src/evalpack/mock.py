@@ -120,20 +120,27 @@ class MockServer:
             self.stats[k] = 0
         return web.json_response(self.stats)
 
-    async def completions(self, request: web.Request) -> web.Response:
+    async def _ask(self, request: web.Request, counter: str, field: str, kind: type):
+        """(body, the responder's reply) of one request, or the error response to send."""
         self.stats["requests"] += 1
-        self.stats["completion_requests"] += 1
+        self.stats[counter] += 1
         if not self._authorized(request):
-            return _error(401, "invalid API key", "invalid_request_error")
+            return None, _error(401, "invalid API key", "invalid_request_error")
         try:
             body = await request.json(loads=json.loads)
-            if not isinstance(body.get("prompt"), str):
-                raise ValueError("prompt must be a string")
+            if not isinstance(body.get(field), kind):
+                raise ValueError(f"{field} must be a {'list' if kind is list else 'string'}")
         except ValueError as e:
-            return _error(400, f"invalid request: {e}", "invalid_request_error")
+            return None, _error(400, f"invalid request: {e}", "invalid_request_error")
         reply = self.responder(body) if self.responder else None
         if asyncio.iscoroutine(reply):
             reply = await reply
+        return body, reply
+
+    async def completions(self, request: web.Request) -> web.Response:
+        body, reply = await self._ask(request, "completion_requests", "prompt", str)
+        if body is None:
+            return reply
         if reply is None:
             return _error(404, "this mock serves no /v1/completions", "not_found_error")
         if isinstance(reply, str):
@@ -151,33 +158,17 @@ class MockServer:
                          "finish_reason": reply.get("finish_reason") or "stop"}]})
 
     async def tokenize(self, request: web.Request) -> web.Response:
-        self.stats["requests"] += 1
-        self.stats["tokenize_requests"] += 1
-        try:
-            body = await request.json(loads=json.loads)
-            if not isinstance(body.get("content"), str):
-                raise ValueError("content must be a string")
-        except ValueError as e:
-            return _error(400, f"invalid request: {e}", "invalid_request_error")
-        reply = self.responder(body) if self.responder else None
+        body, reply = await self._ask(request, "tokenize_requests", "content", str)
+        if body is None:
+            return reply
         if not isinstance(reply, dict) or "tokens" not in reply:
             return _error(404, "this mock serves no /tokenize", "not_found_error")
         return web.json_response({"tokens": reply["tokens"]})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        self.stats["requests"] += 1
-        self.stats["chat_requests"] += 1
-        if not self._authorized(request):
-            return _error(401, "invalid API key", "invalid_request_error")
-        try:
-            body = await request.json(loads=json.loads)
-            if not isinstance(body.get("messages"), list):
-                raise ValueError("messages must be a list")
-        except ValueError as e:
-            return _error(400, f"invalid request: {e}", "invalid_request_error")
-        reply = self.responder(body) if self.responder else None
-        if asyncio.iscoroutine(reply):
-            reply = await reply
+        body, reply = await self._ask(request, "chat_requests", "messages", list)
+        if body is None:
+            return reply
         if reply is None:
             reply = self.answer
         if isinstance(reply, str):

@@ -17,7 +17,7 @@ from evalpack.benchmarks.base import Benchmark
 from evalpack.context import Context
 from evalpack.errors import AuthError, ModelCallError
 from evalpack.plan import Plan
-from evalpack.progress import Progress
+from evalpack.progress import Progress, RunTotals
 from evalpack.types import Sample
 
 log = logging.getLogger("evalpack")
@@ -60,13 +60,17 @@ class Pool:
     server refuses the API key: every further request would be refused too."""
 
     def __init__(self, make_context: Callable[[Plan, Sample, int], Context],
-                 record: Callable[[Plan, dict], None], concurrency: int, quiet: bool = False) -> None:
+                 record: Callable[[Plan, dict], None], concurrency: int, quiet: bool = False,
+                 totals: RunTotals | None = None) -> None:
         self.make_context, self.record = make_context, record
-        self.concurrency, self.quiet = concurrency, quiet
+        self.concurrency, self.quiet, self.totals = concurrency, quiet, totals
         self.fatal: str | None = None
 
-    async def run(self, plan: Plan, todo: list[tuple[Sample, int]]) -> None:
-        progress = Progress(plan.bench.name, plan.total, plan.total - len(todo), quiet=self.quiet)
+    async def run(self, plan: Plan, todo: list[tuple[Sample, int]], position: int | None = None) -> None:
+        """`position`: of this plan in the run, 1-based (the progress line says "dataset k/n")."""
+        progress = Progress(plan.bench.name, plan.total, plan.total - len(todo), quiet=self.quiet,
+                            position=position, run=self.totals)
+        scoring_phase = f"scoring ({getattr(plan.bench, 'scoring_phase', 'scorer')})"
         queue: asyncio.Queue = asyncio.Queue()
         for item in todo:
             queue.put_nowait(item)
@@ -78,6 +82,7 @@ class Pool:
 
         async def finish(row: dict, pending: Awaitable[dict]) -> None:
             row.update(await pending)
+            progress.pending_scores = max(len(scoring) - 1, 0)
             store(row)
 
         async def worker() -> None:
@@ -92,6 +97,7 @@ class Pool:
                     task = asyncio.ensure_future(finish(row, fields))
                     scoring.add(task)
                     task.add_done_callback(scoring.discard)
+                    progress.set_phase(f"requests + {scoring_phase}", len(scoring))
                 else:
                     row.update(fields)
                     store(row)
@@ -99,6 +105,8 @@ class Pool:
         workers = [asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(todo)))]
         try:
             await asyncio.gather(*workers)
+            if scoring:
+                progress.set_phase(scoring_phase, len(scoring))
             while scoring:
                 await asyncio.gather(*list(scoring))
         finally:

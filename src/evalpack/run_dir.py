@@ -30,10 +30,6 @@ from evalpack.store import RunStore
 
 log = logging.getLogger("evalpack")
 
-SAMPLE_FIELDS = ("sample_id", "repeat", "subset", "target", "extracted", "score", "unparsed", "error",
-                 "output", "detail", "latency", "usage", "metadata")
-
-
 def settings_hash(benchmark: str, args: dict, config: RunConfig) -> str:
     keyed = {"benchmark": benchmark, "args": jsonable(args), "generation": config.generation,
              "model": config.model}
@@ -93,15 +89,11 @@ class RunDir:
     def read_config(self) -> dict:
         return yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8")) or {}
 
-    def export_samples(self, benchmark: str, rows) -> None:
-        """samples/<benchmark>.jsonl: a plain, greppable copy of the results."""
-        path = self.path / "samples" / f"{benchmark}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".jsonl.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            for r in rows:
-                f.write(json.dumps({k: r[k] for k in SAMPLE_FIELDS}, ensure_ascii=False) + "\n")
-        tmp.replace(path)
+    def export_samples(self, store: RunStore, benchmark: str, rows: list[dict]) -> None:
+        """samples/<benchmark>.jsonl: the results with their prompts and replies (what the viewer reads)."""
+        from evalpack import samples
+
+        samples.export(store, self.path, benchmark, rows)
 
     def write_report(self, report: dict) -> str:
         """report.json, .md and .html; returns the markdown table."""

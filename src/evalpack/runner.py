@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evalpack import __version__
+from evalpack import __version__, run_meta
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, maybe_await
 from evalpack.config import RunConfig
@@ -22,6 +22,7 @@ from evalpack.context import Context
 from evalpack.errors import ServerError
 from evalpack.plan import Plan, make_plans
 from evalpack.pool import Pool, score
+from evalpack.progress import RunTotals
 from evalpack.run_dir import RunDir, jsonable
 from evalpack.store import RunStore
 from evalpack.types import Result, Sample
@@ -68,18 +69,27 @@ class Runner:
         self.client = ModelClient(cfg.api_urls, cfg.model, cfg.api_key, concurrency=cfg.concurrency,
                                   timeout=cfg.timeout, retries=cfg.retries,
                                   stream=bool(cfg.generation.get("stream")))
-        pool = Pool(self.context, self.record, self.client.concurrency, quiet=cfg.quiet)
         try:
             self.run_dir.write_plans(plans)
-            if any(self.todo(p) for p in plans):
+            started = time.time()
+            pending = sum(len(self.todo(p)) for p in plans)
+            total = sum(p.total for p in plans)
+            pool = Pool(self.context, self.record, self.client.concurrency, quiet=cfg.quiet,
+                        totals=RunTotals(total, total - pending, len(plans)))
+            if pending:
                 await self.client.preflight()
-            sections = []
-            for plan in plans:
-                await pool.run(plan, self.todo(plan))
+            sections, seconds = [], {}
+            for position, plan in enumerate(plans, 1):
+                begun = time.monotonic()
+                await pool.run(plan, self.todo(plan), position)
                 if pool.fatal:
                     raise ServerError(pool.fatal)
                 sections.append(self.summarize(plan))
-            return envelope(cfg.model, self.run_dir, sections)
+                seconds[plan.bench.name] = time.monotonic() - begun
+            report = envelope(cfg.model, self.run_dir, sections)
+            report["meta"] = run_meta.describe(cfg, plans, started, time.time(), seconds,
+                                               getattr(self.client, "served_models", None))
+            return report
         finally:
             self.store.close()
             await self.client.close()
@@ -90,7 +100,7 @@ class Runner:
         wanted = {s.id for s in plan.samples}
         rows = [r for r in self.store.results(plan.bench.name, plan.settings_hash) if r["sample_id"] in wanted]
         section = summarize(plan.bench, plan.args, plan.settings_hash, [to_result(r) for r in rows], plan.total)
-        self.run_dir.export_samples(plan.bench.name, rows)
+        self.run_dir.export_samples(self.store, plan.bench.name, rows)
         return section
 
 
@@ -102,8 +112,12 @@ def to_result(r: dict) -> Result:
 
 
 def summarize(bench: Benchmark, args: dict, settings_hash: str, results: list[Result], total: int) -> dict:
-    """One benchmark's section of the report: its aggregate plus error and unparsed counts."""
-    section = {"dataset": bench.name, **bench.aggregate([r for r in results if r.error is None], args)}
+    """One benchmark's section of the report: its aggregate with intervals, error and unparsed counts."""
+    from evalpack.metrics import add_intervals
+
+    scored = [r for r in results if r.error is None]
+    section = {"dataset": bench.name, **bench.aggregate(scored, args)}
+    add_intervals(section, scored, lambda sample: bench.aggregate(sample, args))
     section.update(
         num_samples=total,
         num_errors=sum(1 for r in results if r.error is not None),
@@ -163,7 +177,7 @@ def rescore(path: Path, concurrency: int = 64) -> dict:
             rows = list(store.results(name, settings))
             results = [to_result(r) for r in rows]
             sections.append(summarize(bench, args, settings, results, info.get("num_samples", len(results))))
-            run_dir.export_samples(name, rows)
+            run_dir.export_samples(store, name, rows)
         return sections
 
     try:

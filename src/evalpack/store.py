@@ -169,6 +169,13 @@ class RunStore:
                                                               json.loads(_unpack(resp))))
         return out
 
+    def call_timings(self, benchmark: str) -> list[tuple[float, float, dict]]:
+        """(created, latency, response) of every stored call of a benchmark, for the per-dataset
+        latency and throughput in report.json."""
+        self.flush()
+        return [(created, latency or 0.0, json.loads(_unpack(resp))) for created, latency, resp in self.db.execute(
+            "SELECT created, latency, response FROM calls WHERE benchmark=? ORDER BY rowid", (benchmark,))]
+
     def requests(self) -> Iterator[dict]:
         """Every stored request body, in the order the calls were stored (`evalpack perf --replay`)."""
         self.flush()

@@ -31,6 +31,7 @@ FILE = "HumanEval.jsonl.gz"
 
 class HumanEval(Benchmark):
     name = "humaneval"  # metadata and args (n, timeout, sandbox): registry.py
+    scoring_phase = "sandbox"  # the progress line, while programs run
 
     def resolve_args(self, user_args: dict | None) -> dict:
         args = super().resolve_args(user_args)

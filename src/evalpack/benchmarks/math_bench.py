@@ -14,6 +14,7 @@ from typing import ClassVar
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import UsageError
 from evalpack.jsonl import read_jsonl
+from evalpack.scoring.reasoning import answer_text
 from evalpack.metrics import accuracy_report
 from evalpack.scoring import math_equiv
 
@@ -22,6 +23,10 @@ FEWSHOT_PROMPT = "Here are some examples of how to solve similar problems:\n\n{f
 
 
 class MathBenchmark(Benchmark):
+    metric = "accuracy"
+    scoring_phase = "math-verify"  # what the progress line says while answers are being verified
+    default_args: ClassVar[dict] = {"subset_list": None, "few_shot_num": 0,
+                                    "verify_timeout": math_equiv.DEFAULT_TIMEOUT}
     data_file: ClassVar[str] = "test.jsonl"
     # report group label -> metadata field: each gets its own accuracy table
     breakdown_fields: ClassVar[dict[str, str]] = {}
@@ -61,9 +66,14 @@ class MathBenchmark(Benchmark):
         wanted = args.get("subset_list")
         return [s for s in samples if not wanted or s.subset in wanted]
 
+    def read_answer(self, sample: Sample, reply: str | None) -> tuple[str | None, str | None]:
+        """(final answer, how it was found) of a reply; (None, None) when it has none."""
+        return math_equiv.extract_answer(reply)
+
     async def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        answer, method = math_equiv.extract_answer((output or {}).get("content"),
-                                                  reasoning_tags=args.get("reasoning_tags"))
+        # the one reasoning stripper, with this benchmark's tags; None (unclosed thinking): no answer
+        content = answer_text((output or {}).get("content"), args.get("reasoning_tags"))
+        answer, method = self.read_answer(sample, content) if content is not None else (None, None)
         verdict = await math_equiv.check_answer(
             sample.target, answer, timeout=float(args.get("verify_timeout") or math_equiv.DEFAULT_TIMEOUT))
         detail = {"gold": sample.target, "method": method, "verdict": verdict.status}

@@ -234,6 +234,13 @@ _INFOS = (
 # name -> its metadata; a plain "module:Class" string is the old form (its module is imported
 # to list it) and is accepted only until every benchmark declares its metadata here.
 BENCHMARKS: dict[str, BenchmarkInfo | str] = {info.name: info for info in _INFOS}
+BENCHMARKS.update({
+    "aime24": "evalpack.benchmarks.competition_math:AIME24",
+    "aime25": "evalpack.benchmarks.competition_math:AIME25",
+    "hmmt25": "evalpack.benchmarks.competition_math:HMMT25",
+    "mmlu_pro": "evalpack.benchmarks.mmlu_pro:MMLUPro",
+    "bbh": "evalpack.benchmarks.bbh:BBH",
+})
 
 # Names EvalScope users may type that mean the same benchmark.
 ALIASES: dict[str, str] = {alias: info.name for info in _INFOS for alias in info.aliases}

@@ -132,15 +132,15 @@ class TruthfulQA(Benchmark):
                 if self._mc2_method is None:
                     reasons = []
                     for method in (("echo", "grammar") if mode == "auto" else (mode,)):
-                        try:  # one answer first: a server that cannot is asked once per way
-                            lls = await _loglikelihoods(method, ctx, context, answers[:1])
+                        try:  # one answer: a server that cannot is asked once per way
+                            await _loglikelihoods(method, ctx, context, answers[:1])
                         except MC2Unsupported as e:
                             reasons.append(f"{method}: {e}")
                             continue
-                        self._mc2_method = method
-                        lls += await _loglikelihoods(method, ctx, context, answers[1:])
-                        return {"method": method, "loglikelihoods": lls}
-                    self._mc2_method, self._mc2_reason = "unavailable", "; ".join(reasons)
+                        self._mc2_method = method  # (its reply is stored: asked again below, not sent)
+                        break
+                    else:
+                        self._mc2_method, self._mc2_reason = "unavailable", "; ".join(reasons)
         if self._mc2_method == "unavailable":
             return {"method": None, "reason": self._mc2_reason}
         try:

@@ -116,8 +116,6 @@ class Sender:
             rec.completion_tokens = self.counter.count(text) if self.counter else len(times)
         rec.server_timings = reply.server_timings
         rec.content = reply.content or ""
-        if body.get("stream") and reply.ttft is None and rec.completion_tokens:
-            rec.error_kind, rec.error = "no_tokens", "the stream carried no token deltas"
         return rec
 
 

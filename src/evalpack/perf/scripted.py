@@ -57,10 +57,11 @@ class ScriptedServer:
     def __init__(self, *, ttft: float = 0.0, itl: float = 0.0, output_tokens: int | None = None,
                  jitter: float = 0.0, seed: int = 0, failures: list[tuple[str, int]] | None = None,
                  model: str = "scripted", usage: bool = True, template_tokens: int = 0,
-                 slots: int | None = None) -> None:
+                 slots: int | None = None, close_after_stream: bool = False) -> None:
         self.ttft, self.itl, self.output_tokens = ttft, itl, output_tokens
         self.jitter, self.model, self.usage = jitter, model, usage
         self.template_tokens = template_tokens
+        self.close_after_stream = close_after_stream  # as llama-server does, with no Connection: close
         self.failures = failures or []
         self.rng = random.Random(seed)
         # like llama.cpp's --parallel: requests beyond `slots` wait their turn (TTFT includes the wait)
@@ -166,6 +167,8 @@ class ScriptedServer:
             await resp.write(tail.encode())
         entry["done"] = time.perf_counter()
         await resp.write_eof()
+        if self.close_after_stream:
+            request.transport.close()
         return resp
 
 
@@ -192,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--template-tokens", type=int, default=0, help="added to every prompt's count")
     ap.add_argument("--slots", type=int, help="requests served at once; the rest queue")
+    ap.add_argument("--close-after-stream", action="store_true",
+                    help="close the connection after each streamed reply (without saying so)")
     ap.add_argument("--no-usage", action="store_true", help="never send a usage chunk")
     ap.add_argument("--fail", help="KIND@N,...: see above")
     ns = ap.parse_args(argv)
@@ -201,7 +206,8 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(str(e))
     server = ScriptedServer(ttft=ns.ttft, itl=ns.itl, output_tokens=ns.output_tokens, jitter=ns.jitter,
                             seed=ns.seed, failures=failures, model=ns.model, usage=not ns.no_usage,
-                            template_tokens=ns.template_tokens, slots=ns.slots)
+                            template_tokens=ns.template_tokens, slots=ns.slots,
+                            close_after_stream=ns.close_after_stream)
     print(f"scripted server: http://{ns.host}:{ns.port}/v1", flush=True)
     web.run_app(server.app(), host=ns.host, port=ns.port, print=None, access_log=None,
                 handler_cancellation=True, shutdown_timeout=1.0)

@@ -132,3 +132,24 @@ def summarize(records: list, slo: dict[str, float] | None = None) -> dict:
         out["goodput"] = per_s(good)
         out["slo_attainment"] = good / len(records) if records else None
     return out
+
+
+def eval_calls(calls: list[tuple[float, float, dict]], wall: float | None = None) -> dict | None:
+    """Latency and token throughput of an eval's model calls for one dataset: (created, latency,
+    response) rows from the run store. `wall` is the seconds this session spent on the dataset;
+    without it the span of the stored calls is used (a resumed run's span includes the pause)."""
+    if not calls:
+        return None
+    usage = [c[2].get("usage") or {} for c in calls]
+    out_tokens = sum(u.get("completion_tokens") or 0 for u in usage)
+    in_tokens = sum(u.get("prompt_tokens") or 0 for u in usage)
+    if wall is None:
+        wall = max(c[0] for c in calls) - min(c[0] - c[1] for c in calls)
+    per_s = (lambda x: x / wall) if wall and wall > 0 else (lambda x: None)
+    brief = lambda d: {k: d[k] for k in ("mean", "median", "p90", "p99", "max")} if d else None  # noqa: E731
+    return {"requests": len(calls), "wall_seconds": wall, "input_tokens": in_tokens, "output_tokens": out_tokens,
+            "request_throughput": per_s(len(calls)), "output_throughput": per_s(out_tokens),
+            "total_token_throughput": per_s(in_tokens + out_tokens),
+            "latency": brief(describe([c[1] for c in calls])),
+            "ttft": brief(describe([c[2]["ttft"] for c in calls if c[2].get("ttft") is not None])),
+            "tpot": brief(describe([c[2]["tpot"] for c in calls if c[2].get("tpot") is not None]))}

@@ -83,6 +83,7 @@ def find_repo_source(repo: str, root: Path, repos_arg) -> Path | None:
 
 class SWEBenchVerifiedMini(Benchmark):
     name = "swe_bench_verified_mini"  # metadata and args (extra_params): registry.py
+    scoring_phase = "containers"  # the progress line, while test containers run
 
     # --- data ---------------------------------------------------------------------
     def read_instances(self, root: Path) -> list[dict]:
