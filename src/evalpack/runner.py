@@ -25,9 +25,9 @@ from evalpack import __version__, report as report_mod
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, Result, Sample, maybe_await, subset_limit
 from evalpack.config import RunConfig
-from evalpack.errors import DataMissingError, ModelCallError, ServerError
+from evalpack.errors import DataMissingError, EvalpackError, FatalCallError, ModelCallError, ServerError, UsageError
 from evalpack.progress import Progress
-from evalpack.store import RunStore, call_key, canonical_json
+from evalpack.store import RunDirLock, RunStore, call_key, canonical_json
 
 if TYPE_CHECKING:  # aiohttp loads only once requests are due: data checks fail fast without it
     from evalpack.client import ChatReply, ModelClient
@@ -94,6 +94,7 @@ class Context:
             reply = await send(body, payload=canon.encode())
             store.put_call(key, self._plan.bench.name, self._sample.id, self.repeat,
                            canon, reply.to_json(), reply.latency)
+            await store.durable()  # group commit: kill -9 now re-sends only what is in flight
         self.calls += 1
         self.latency += reply.latency
         for k, v in (reply.usage or {}).items():
@@ -124,7 +125,8 @@ class Runner:
         key = (api_base, api_key)
         if key not in self._extra_clients:
             self._extra_clients[key] = ModelClient([api_base], "", api_key, concurrency=self.config.concurrency,
-                                                   timeout=self.config.timeout, retries=self.config.retries)
+                                                   timeout=self.config.timeout, retries=self.config.retries,
+                                                   retry_interval=self.config.retry_interval)
         return self._extra_clients[key]
 
     # --- stages ---
@@ -156,7 +158,7 @@ class Runner:
 
         self.store = RunStore(self.run_dir / "run.db")
         self.client = ModelClient(cfg.api_urls, cfg.model, cfg.api_key, concurrency=cfg.concurrency,
-                                  timeout=cfg.timeout, retries=cfg.retries,
+                                  timeout=cfg.timeout, retries=cfg.retries, retry_interval=cfg.retry_interval,
                                   stream=bool(cfg.generation.get("stream")))
         try:
             (self.run_dir / "plans.json").write_text(json.dumps(
@@ -164,7 +166,7 @@ class Runner:
                                 "num_samples": len(p.samples) * int(p.args.get("repeats") or 1)}
                  for p in plans}, indent=2), encoding="utf-8")
             pending = sum(len(self._todo(p)) for p in plans)
-            if pending:
+            if pending and not cfg.skip_preflight:
                 await self.client.preflight()
             sections = []
             for plan in plans:
@@ -240,11 +242,12 @@ class Runner:
                                "target": sample.target, "metadata": sample.metadata}
         try:
             row["output"] = await plan.bench.solve(sample, ctx)
+        except FatalCallError as e:  # every other call would fail the same way: stop the run
+            row["error"] = str(e)
+            self.fatal = str(e)
         except ModelCallError as e:
             row["error"] = str(e)
-            if "refused the API key" in str(e):
-                self.fatal = str(e)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, EvalpackError):  # e.g. run.db cannot be written: the run stops
             raise
         except Exception as e:  # a benchmark bug must not end the run: record it and go on
             row["error"] = f"{type(e).__name__}: {e}"
@@ -316,8 +319,11 @@ def _jsonable(value: Any) -> Any:
 
 def export_jsonl(path: Path, rows) -> None:
     """A plain, greppable copy of the results for people and other tools."""
+    import os
+    import uuid
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".jsonl.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")  # unique per writer
     with open(tmp, "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps({k: r[k] for k in ("sample_id", "repeat", "subset", "target", "extracted",
@@ -337,14 +343,33 @@ def prepare_run_dir(config: RunConfig) -> Path:
         if config.fresh:
             run_id += time.strftime("-%Y%m%d-%H%M%S")
         run_dir = config.work_dir / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.redacted(), sort_keys=False,
-                                                         allow_unicode=True), encoding="utf-8")
-    handler = logging.FileHandler(run_dir / "evalpack.log", encoding="utf-8")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create the run directory {run_dir} ({e.strerror or e}); "
+                         f"give --work-dir a writable directory") from None
+    _LOCKS[run_dir] = RunDirLock(run_dir).acquire()  # a second eval here is refused, naming this pid
+    try:
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config.redacted(), sort_keys=False,
+                                                             allow_unicode=True), encoding="utf-8")
+        handler = logging.FileHandler(run_dir / "evalpack.log", encoding="utf-8")
+    except OSError as e:
+        release_run_dir(run_dir)
+        raise UsageError(f"cannot write in the run directory {run_dir} ({e.strerror or e}); "
+                         f"give --work-dir a writable directory") from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     return run_dir
+
+
+_LOCKS: dict[Path, RunDirLock] = {}
+
+
+def release_run_dir(run_dir: Path) -> None:
+    lock = _LOCKS.pop(run_dir, None)
+    if lock is not None:
+        lock.release()
 
 
 def evaluate(config: RunConfig) -> dict:
@@ -353,8 +378,11 @@ def evaluate(config: RunConfig) -> dict:
     plans = runner.plan()  # data problems surface here, before any directory or socket is made
     run_dir = prepare_run_dir(config)
     runner.run_dir = run_dir
-    report = _run_loop(runner.run(plans))
-    text = report_mod.write(run_dir, report)
+    try:
+        report = _run_loop(runner.run(plans))
+        text = report_mod.write(run_dir, report)
+    finally:
+        release_run_dir(run_dir)
     return {"report": report, "markdown": text, "run_dir": run_dir}
 
 
@@ -372,9 +400,26 @@ def rescore(run_dir: Path, concurrency: int = 64) -> dict:
     plans_file = run_dir / "plans.json"
     if not plans_file.is_file():
         raise DataMissingError(f"{run_dir} is not an evalpack run directory (plans.json is missing)")
-    plans = json.loads(plans_file.read_text(encoding="utf-8"))
-    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-    store = RunStore(run_dir / "run.db")
+    try:
+        plans = json.loads(plans_file.read_text(encoding="utf-8"))
+        if not isinstance(plans, dict) or not all(isinstance(p, dict) and isinstance(p.get("args"), dict)
+                                                  and isinstance(p.get("variant"), str) for p in plans.values()):
+            raise ValueError("not a mapping of benchmark -> {variant, args}")
+    except (OSError, ValueError) as e:
+        raise DataMissingError(f"{plans_file} is damaged ({e}); rescore needs the plans.json the run "
+                               f"wrote") from None
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, ValueError, yaml.YAMLError):
+        config = {}  # only the model name is read from it
+    if not isinstance(config, dict):
+        config = {}
+    lock = RunDirLock(run_dir).acquire()  # two rescores (or a rescore and an eval) never interleave
+    try:
+        store = RunStore(run_dir / "run.db")
+    except BaseException:
+        lock.release()
+        raise
 
     async def rescore_all() -> list[dict]:
         sections = []
@@ -410,6 +455,7 @@ def rescore(run_dir: Path, concurrency: int = 64) -> dict:
         sections = _run_loop(rescore_all())
     finally:
         store.close()
+        lock.release()
     report = {"model": config.get("model"), "run_dir": str(run_dir), "evalpack_version": __version__,
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rescored": True, "datasets": sections}
     text = report_mod.write(run_dir, report)
