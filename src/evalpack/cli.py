@@ -179,9 +179,35 @@ def cmd_report(ns: argparse.Namespace) -> int:
     from evalpack import report
 
     run_dir = Path(ns.run_dir)
-    print(report.write(run_dir, report.load(run_dir)))
+    data = _load_report(run_dir)
+    try:
+        text = report.write(run_dir, data)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise _damaged(run_dir, e) from None
+    print(_scrub(text))
     print(f"report: {run_dir / 'report.html'}")
     return 0
+
+
+def _load_report(run_dir):
+    from evalpack import report
+    from evalpack.errors import UsageError
+
+    try:
+        data = report.load(run_dir)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{run_dir}/report.json cannot be read ({e}); run `evalpack rescore {run_dir}` "
+                         f"to rebuild it from run.db") from None
+    if not isinstance(data, dict) or not isinstance(data.get("datasets"), list):
+        raise _damaged(run_dir, "no list of datasets")
+    return data
+
+
+def _damaged(run_dir, reason):
+    from evalpack.errors import UsageError
+
+    return UsageError(f"{run_dir}/report.json is damaged ({reason!r}); run `evalpack rescore {run_dir}` "
+                      f"to rebuild it from run.db")
 
 
 def cmd_compare(ns: argparse.Namespace) -> int:
@@ -189,9 +215,13 @@ def cmd_compare(ns: argparse.Namespace) -> int:
 
     from evalpack import report
 
-    reports = [report.load(Path(d)) for d in ns.run_dirs]
+    reports = [_load_report(Path(d)) for d in ns.run_dirs]
     names = [f"{r.get('model')} ({Path(d).name})" for r, d in zip(reports, ns.run_dirs)]
-    print(report.compare(reports, names), end="")
+    try:
+        text = report.compare(reports, names)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise _damaged(" or ".join(ns.run_dirs), e) from None
+    print(_scrub(text), end="")
     return 0
 
 
@@ -262,6 +292,19 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("evalpack: out of memory; lower --eval-batch-size, --limit or repeats", file=sys.stderr)
         return 1
+    except Exception as e:  # noqa: BLE001 - a bug still ends in one sentence; the details go to a file
+        import os
+        import tempfile
+        import traceback
+
+        if os.environ.get("EVALPACK_TRACEBACK"):
+            raise
+        fd, path = tempfile.mkstemp(prefix="evalpack-crash-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write(_scrub(traceback.format_exc()))
+        print(_scrub(f"evalpack: internal error ({type(e).__name__}: {e}); this is a bug in evalpack, "
+                     f"please report it with {path} (or set EVALPACK_TRACEBACK=1)"), file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":

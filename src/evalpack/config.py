@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evalpack.errors import UsageError
-from evalpack.scrub import redact_url
+from evalpack.scrub import add_secret, add_url_secrets, redact_url
 
 # Request parameters passed to /chat/completions as they are.
 REQUEST_PARAMS = {
@@ -113,6 +113,19 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
+
+
+def register_secrets(value: Any) -> None:
+    """Values under secret-looking keys (extra_body.api_key, a user model's key...) join the scrubber."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, str) and _SECRET_KEY.search(str(k)):
+                add_secret(v)
+            else:
+                register_secrets(v)
+    elif isinstance(value, list):
+        for v in value:
+            register_secrets(v)
 
 
 def parse_json_arg(name: str, value: Any) -> dict:
@@ -325,7 +338,12 @@ def build_config(flags: dict, yaml_path: str | None = None) -> RunConfig:
                              f"below 1, got {merged['limit']!r}")
         limit = int(limit) if limit >= 1 else float(limit)
 
+    register_secrets(request)
+    register_secrets(dataset_args)
+    for url in urls:
+        add_url_secrets(url)
     api_key = merged.get("api_key") or os.environ.get("EVALPACK_API_KEY") or None
+    add_secret(api_key)
     if api_key in ("EMPTY", "none", "None"):
         api_key = None
     return RunConfig(
