@@ -279,3 +279,29 @@ def test_a_work_dir_that_is_a_file_is_one_sentence(mock_server, datasets_dir, tm
     proc = run_evalpack(*eval_cmd(server.url, datasets_dir, not_a_dir))
     assert proc.returncode == 2 and one_sentence(proc.stderr) and "--work-dir" in proc.stderr, proc.stderr
     assert server.stats()["chat_requests"] == 0
+
+
+# --- SWE-bench never builds or pulls at eval time ----------------------------------------------
+
+def test_swe_bench_missing_images_stop_the_run_before_any_request(mock_server, tmp_path):
+    from evalpack import docker_engine
+
+    ok, why = docker_engine.available()
+    if not ok:
+        pytest.skip(why)
+    fixture = Path(__file__).parent / "fixtures" / "swe_synthetic"
+    sys.path.insert(0, str(fixture))
+    from make_repo import make_repo
+
+    repo = tmp_path / "tinycalc"
+    make_repo(repo)
+    foreign = {"x86_64": "arm64", "arm64": "x86_64"}[docker_engine.native_arch()]  # images never built here
+    server = mock_server()
+    args = {"swe_bench_verified_mini": {"local_path": str(fixture), "extra_params": {
+        "repos": {"evalpack/tinycalc": str(repo)}, "force_arch": foreign}}}
+    proc = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", "swe_bench_verified_mini",
+                        "--dataset-args", json.dumps(args), "--dataset-dir", str(tmp_path), "--work-dir",
+                        str(tmp_path / "out"), "--quiet")
+    assert proc.returncode == 2 and one_sentence(proc.stderr), proc.stderr
+    assert "evalpack pack --datasets swe_bench_verified_mini --with-images" in proc.stderr
+    assert server.stats()["requests"] == 0  # not even the preflight

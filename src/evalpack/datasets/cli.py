@@ -142,7 +142,8 @@ def cmd_unpack(ns: argparse.Namespace) -> int:
 def load_kit_images(root: Path) -> None:
     """`docker load` a verified SWE-bench kit now, so the first eval starts at once; with no
     engine here, say so: that eval loads the archive itself (it needs an engine anyway)."""
-    from evalpack.benchmarks.swe_bench import docker_engine, kit
+    from evalpack import docker_engine
+    from evalpack.benchmarks.swe_bench import kit
 
     ok, why = docker_engine.available()
     if not ok:

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evalpack.benchmarks.swe_bench.docker_engine import docker, docker_cli, image_exists, native_arch
+from evalpack.docker_engine import docker, docker_cli, image_exists, native_arch
 from evalpack.benchmarks.swe_bench.specs import Spec
 from evalpack.errors import EvalpackError, UsageError
 
