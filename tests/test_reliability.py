@@ -305,3 +305,66 @@ def test_swe_bench_missing_images_stop_the_run_before_any_request(mock_server, t
     assert proc.returncode == 2 and one_sentence(proc.stderr), proc.stderr
     assert "evalpack pack --datasets swe_bench_verified_mini --with-images" in proc.stderr
     assert server.stats()["requests"] == 0  # not even the preflight
+
+
+# --- kits ------------------------------------------------------------------------------------------
+
+def _sample_kit(tmp_path: Path, files: dict[str, bytes]) -> Path:
+    """A kit whose manifest calls its mmlu data "sample": the hashes are the kit's own."""
+    from evalpack.datasets.pack import kit_manifest, sample_manifest, write_archive
+    from evalpack.datasets.registry import find_manifest
+
+    staging = tmp_path / "staging"
+    root = staging / "datasets" / "mmlu"
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    manifest = kit_manifest([sample_manifest(find_manifest("mmlu"), root)], None, None, {"mmlu": {"sample": True}})
+    write_archive(tmp_path / "kit.tar", staging, manifest)
+    return tmp_path / "kit.tar"
+
+
+def test_a_sample_kit_never_replaces_verified_files(datasets_dir, tmp_path):
+    real = "data/test/anatomy_test.csv"
+    data = tmp_path / "data" / "mmlu"
+    (data / real).parent.mkdir(parents=True)
+    (data / real).write_bytes((datasets_dir / "mmlu" / real).read_bytes())  # verified against the registry
+    kit = _sample_kit(tmp_path, {real: b'"poisoned question",a,b,c,d,A\n', "evalpack-sample.json": b'{"sample": true}'})
+    proc = run_evalpack("unpack", str(kit), "--to", str(tmp_path / "data"))
+    assert proc.returncode == 2 and "never replaces verified data" in proc.stderr and "Traceback" not in proc.stderr
+    assert (data / real).read_bytes() == (datasets_dir / "mmlu" / real).read_bytes()
+    assert not (data / "evalpack-sample.json").exists()  # verification was not switched off either
+
+
+def test_eval_checks_an_unpacked_sample_kit_against_its_hashes(mock_server, tmp_path):
+    rows = b"".join(b'"Question %d?",w,x,y,z,A\n' % i for i in range(3))
+    kit = _sample_kit(tmp_path, {"data/test/anatomy_test.csv": rows, "data/dev/anatomy_dev.csv": rows,
+                                 "evalpack-sample.json": b'{"sample": true}'})
+    assert run_evalpack("unpack", str(kit), "--to", str(tmp_path / "data")).returncode == 0
+    server = mock_server()
+    args = ["eval", "--model", "mock", "--api-url", server.url, "--datasets", "mmlu", "--dataset-dir",
+            str(tmp_path / "data"), "--work-dir", str(tmp_path / "out"), "--quiet", "--dataset-args", ANATOMY]
+    assert run_evalpack(*args).returncode == 0
+    (tmp_path / "data" / "mmlu" / "data" / "test" / "anatomy_test.csv").write_bytes(rows.replace(b"A\n", b"B\n"))
+    proc = run_evalpack(*args, "--fresh")
+    assert proc.returncode == 2 and "corrupt" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert server.stats()["chat_requests"] == 3
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad_manifest", "manifest_shape"])
+def test_unpack_of_a_damaged_kit_is_one_sentence(datasets_dir, tmp_path, damage):
+    import io
+    import tarfile
+
+    kit = _sample_kit(tmp_path, {"data/test/anatomy_test.csv": b"q,a,b,c,d,A\n" * 4000,
+                                 "evalpack-sample.json": b"{}"})
+    if damage == "truncated":
+        kit.write_bytes(kit.read_bytes()[:30000])
+    else:
+        body = b"{not json" if damage == "bad_manifest" else b'{"format": "evalpack-kit/1", "datasets": [{"x": 1}]}'
+        with tarfile.open(kit, "w") as tar:
+            info = tarfile.TarInfo("manifest.json")
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    proc = run_evalpack("unpack", str(kit), "--to", str(tmp_path / "data"))
+    assert proc.returncode == 2 and one_sentence(proc.stderr), proc.stderr

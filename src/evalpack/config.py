@@ -304,6 +304,9 @@ def build_config(flags: dict, yaml_path: str | None = None) -> RunConfig:
     urls = [urls] if isinstance(urls, str) else list(urls)
     if not all(isinstance(u, str) and u.strip() for u in urls):
         raise UsageError(f"--api-url must be one or more URLs, got {_kind(merged['api_url'])}")
+    for url in urls:
+        if not url.strip().lower().startswith(("http://", "https://")) or "\x00" in url:
+            raise UsageError(f"--api-url {url!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000/v1")
     datasets = merged.get("datasets")
     if not datasets:
         raise UsageError("no --datasets given; e.g. --datasets mmlu (see `evalpack list`)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import itertools
+import time
 import json
 import re
 import uuid
@@ -125,24 +126,31 @@ class MockServer:
     async def completions(self, request: web.Request) -> web.Response:
         self.stats["requests"] += 1
         self.stats["completion_requests"] += 1
-        if not self._authorized(request):
-            return _error(401, "invalid API key", "invalid_request_error")
+        if not openai_wire.bearer_ok(request, self.api_key):
+            return openai_wire.unauthorized()
         try:
             body = await request.json(loads=json.loads)
-            if not isinstance(body.get("prompt"), str):
+            if not isinstance(body, dict) or not isinstance(body.get("prompt"), str):
                 raise ValueError("prompt must be a string")
         except ValueError as e:
-            return _error(400, f"invalid request: {e}", "invalid_request_error")
-        reply = self.responder(body) if self.responder else None
-        if asyncio.iscoroutine(reply):
-            reply = await reply
+            return openai_wire.error_response(400, f"invalid request: {e}", code=400)
+        try:
+            reply = self.responder(body) if self.responder else None
+            if asyncio.iscoroutine(reply):
+                reply = await reply
+        except Exception as e:  # noqa: BLE001 - a responder bug is answered as a server error
+            self.stats["errors"] += 1
+            return openai_wire.error_response(500, f"the mock's responder failed: {type(e).__name__}: {e}",
+                                              "server_error", code=500)
         if reply is None:
-            return _error(404, "this mock serves no /v1/completions", "not_found_error")
+            return openai_wire.error_response(404, "this mock serves no /v1/completions", "not_found_error",
+                                              code=404)
         if isinstance(reply, str):
             reply = {"content": reply}
         if int(reply.get("status", 200)) >= 400:
             self.stats["errors"] += 1
-            return _error(int(reply["status"]), reply.get("content") or "mock error", "invalid_request_error")
+            return openai_wire.error_response(int(reply["status"]), reply.get("content") or "mock error",
+                                              code=int(reply["status"]))
         text = reply.get("content") or ""
         usage = {"prompt_tokens": _tokens(body["prompt"]), "completion_tokens": _tokens(text),
                  "total_tokens": _tokens(body["prompt"]) + _tokens(text)}
