@@ -276,7 +276,8 @@ def load_yaml(path: str) -> dict:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise UsageError(f"--config {path} is not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+        why = " ".join(str(getattr(e, "problem", None) or getattr(e, "reason", None) or e).split())
+        raise UsageError(f"--config {path} is not valid YAML{where}: {why}") from None
     except (RecursionError, ValueError, TypeError, OverflowError) as e:
         raise UsageError(f"--config {path} is not valid YAML ({type(e).__name__})") from None
     if not isinstance(data, dict):
