@@ -165,13 +165,17 @@ class MockServer:
         self.stats["tokenize_requests"] += 1
         try:
             body = await request.json(loads=json.loads)
-            if not isinstance(body.get("content"), str):
+            if not isinstance(body, dict) or not isinstance(body.get("content"), str):
                 raise ValueError("content must be a string")
         except ValueError as e:
-            return _error(400, f"invalid request: {e}", "invalid_request_error")
-        reply = self.responder(body) if self.responder else None
+            return openai_wire.error_response(400, f"invalid request: {e}", code=400)
+        try:
+            reply = self.responder(body) if self.responder else None
+        except Exception as e:  # noqa: BLE001 - a responder bug is answered as a server error
+            return openai_wire.error_response(500, f"the mock's responder failed: {type(e).__name__}: {e}",
+                                              "server_error", code=500)
         if not isinstance(reply, dict) or "tokens" not in reply:
-            return _error(404, "this mock serves no /tokenize", "not_found_error")
+            return openai_wire.error_response(404, "this mock serves no /tokenize", "not_found_error", code=404)
         return web.json_response({"tokens": reply["tokens"]})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
@@ -232,6 +236,10 @@ def _tool_call(tc: dict, index: int) -> dict:
     if not isinstance(fn.get("arguments"), str):
         fn["arguments"] = json.dumps(fn.get("arguments") or {}, ensure_ascii=False)
     return {"id": tc.get("id") or f"call_{uuid.uuid4().hex[:12]}", "type": "function", "function": fn}
+
+
+# handlers written before openai_wire existed answer errors through this name
+_error = openai_wire.error_response
 
 
 def serve(port: int, host: str = "127.0.0.1", **kwargs) -> None:
