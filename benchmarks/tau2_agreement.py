@@ -163,6 +163,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset-dir", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None, help="tasks per file (default: all)")
+    parser.add_argument("--only", default=None, metavar="DOMAIN/FILE",
+                        help="one task file, e.g. telecom/tasks.json (default: all five)")
+    parser.add_argument("--range", default=None, metavar="A:B", help="tasks A..B-1 of each file")
     parser.add_argument("--nothing-tasks", type=int, default=30,
                         help="how many tasks per file also get the do-nothing comparison (default 30)")
     args = parser.parse_args()
@@ -170,10 +173,13 @@ def main() -> int:
     problems: list[str] = []
     totals = {"tasks": 0, "observations": 0, "rewards": 0, "prompts": 0, "mismatches": 0}
     started = time.perf_counter()
+    start, stop = (int(x) for x in args.range.split(":")) if args.range else (0, None)
     for domain, files in TASK_FILES.items():
         data = load_domain(root, domain)
         for name in files:
-            tasks = json.loads((root / domain / name).read_text(encoding="utf-8"))[: args.limit]
+            if args.only and args.only != f"{domain}/{name}":
+                continue
+            tasks = json.loads((root / domain / name).read_text(encoding="utf-8"))[start:stop][: args.limit]
             rewarded = {"gold": 0.0, "nothing": 0.0}
             before = len(problems)
             totals["prompts"] += check_static(root, domain, data, tasks[:200], problems)

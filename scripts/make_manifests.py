@@ -11,7 +11,8 @@ is written down below, from SOURCES.md's origin notes:
   derived  no upstream URL: a faithful conversion or a repack; `evalpack pack`
            takes it from --mirror (a verified dataset dir), never invents it
 
-Usage: python scripts/make_manifests.py [--datasets-dir ../shared/datasets]
+Usage: python scripts/make_manifests.py [--datasets-dir ../shared/datasets] [DIR ...]
+(no DIR: every manifest; mmlu_pro needs pyarrow, the [parquet] extra)
 """
 
 from __future__ import annotations
@@ -218,6 +219,8 @@ def ifeval_url(path: str) -> dict:
 def ifeval_tags(path: str, data: bytes) -> dict:
     # the Punkt files carry no split: every run reads them
     return {"split": "train", "records": jsonl_rows(data)} if path.endswith(".jsonl") else {}
+
+
 def evalplus_tags(main: str):
     """The default release file is the test split; the NoExtreme / Mini variants are optional
     (read only with {"version": ...})."""
@@ -240,6 +243,63 @@ def mbpp_tags(path: str, data: bytes) -> dict:
         return {"subset": "sanitized", "split": "test",
                 "records": sum(r["task_id"] in MBPP_TEST for r in json.loads(data))}
     return {"optional": True}
+
+
+def matharena_tags(path: str, data: bytes) -> dict:
+    """MathArena's copy is the one read by default; the other copies (QwQ, Qwen2.5-Math) and
+    MathArena's rendered figures are carried along but needed only on request."""
+    if path.startswith("matharena/") and path.endswith("answers.csv"):
+        return {"split": "test", "records": csv_rows(data, header=True)}
+    if path.startswith("matharena/") and (path.endswith(".tex") or path.endswith("config.yaml")):
+        return {"split": "test"}
+    if path.endswith(".jsonl"):
+        return {"optional": True, "records": jsonl_rows(data)}
+    return {"optional": True}
+
+
+def aime_url(year: str):
+    qwq = github("QwenLM/QwQ", "620a5eadc89ff464d339367dd9c9973a93215c81")
+    qwen = github("QwenLM/Qwen2.5-Math", "a45202bd16f1ec06f433442dc1152d0074773465")
+    matharena = github("eth-sri/matharena", MATHARENA_REV)
+
+    def url(path: str) -> dict:
+        copy, rest = path.split("/", 1)
+        if copy == "qwq":
+            return qwq(rest if rest == "LICENSE" else f"eval/data/{rest}")
+        if copy == "qwen2.5-math":
+            return qwen(f"evaluation/{rest}" if rest == "LICENSE" else f"evaluation/data/aime{year}/{rest}")
+        return matharena(rest if rest == "LICENSE" else f"data/aime/{rest}")
+    return url
+
+
+def hmmt_url(path: str) -> dict:
+    rest = path.split("/", 1)[1]
+    return github("eth-sri/matharena", MATHARENA_REV)(rest if rest == "LICENSE" else f"data/hmmt/hmmt_feb_2025/{rest}")
+
+
+def parquet_rows(data: bytes) -> int:
+    import pyarrow.parquet as pq  # the [parquet] extra
+
+    return pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+
+
+def mmlu_pro_tags(path: str, data: bytes) -> dict:
+    split = path.split("-", 1)[0]
+    return {"split": split, "records": parquet_rows(data)}
+
+
+def bbh_tags(path: str, data: bytes) -> dict:
+    m = re.fullmatch(r"(bbh|cot-prompts)/(\w+)\.(json|txt)", path)
+    if not m:
+        return {"optional": True}  # READMEs, LICENSE
+    if m.group(1) == "bbh":
+        return {"subset": m.group(2), "split": "test", "records": len(json.loads(data)["examples"])}
+    return {"subset": m.group(2)}
+
+
+MATHARENA_REV = "81f103e38b1df076afa65ee0a3ffbe148d42e6d2"
+MATHARENA_NOTE = ("MathArena's data/ as of its last commit with data in git (the next one, 5e8b18c, moved it to "
+                  "the HF hub); qwq/ and qwen2.5-math/ are the copies of Qwen's evaluation data")
 
 
 DATASETS = {
@@ -351,6 +411,31 @@ DATASETS = {
                          "revision": "a406c0996dd2dab552d4c52acdc010b9fe8d1e68",
                          "note": "a copy of google-research/google-research mbpp/; sizes equal the HF "
                                  "google-research-datasets/mbpp download_size; records: test tasks (ids 11-510)"}),
+    "aime24": dict(benchmarks=["aime24"], title="AIME 2024", license="MIT (MathArena, Qwen2.5-Math eval), "
+                   "Apache-2.0 (QwQ); problems (c) MAA", url=aime_url("24"), tags=matharena_tags,
+                   source={"kind": "github", "repo": "eth-sri/matharena", "revision": MATHARENA_REV,
+                           "note": MATHARENA_NOTE + " (QwenLM/QwQ@620a5ead, QwenLM/Qwen2.5-Math@a45202bd)"}),
+    "aime25": dict(benchmarks=["aime25"], title="AIME 2025", license="MIT (MathArena), Apache-2.0 (QwQ); "
+                   "problems (c) MAA", url=aime_url("25"), tags=matharena_tags,
+                   source={"kind": "github", "repo": "eth-sri/matharena", "revision": MATHARENA_REV,
+                           "note": MATHARENA_NOTE + " (QwenLM/QwQ@620a5ead)"}),
+    "hmmt_feb_2025": dict(benchmarks=["hmmt25"], title="HMMT February 2025", license="MIT (MathArena)",
+                          url=hmmt_url, tags=matharena_tags,
+                          source={"kind": "github", "repo": "eth-sri/matharena", "revision": MATHARENA_REV,
+                                  "note": MATHARENA_NOTE}),
+    "mmlu_pro": dict(benchmarks=["mmlu_pro"], title="MMLU-Pro", license="MIT",
+                     url=github("zai-org/glm-simple-evals", "1f53f489ecf6eafe25016a54eacfd83731add83b",
+                                "data/mmlu_pro/"),
+                     tags=mmlu_pro_tags,
+                     source={"kind": "github", "repo": "zai-org/glm-simple-evals",
+                             "revision": "1f53f489ecf6eafe25016a54eacfd83731add83b",
+                             "note": "the HF TIGER-Lab/MMLU-Pro parquet files (12,019 of 12,020 rows agree with "
+                                     "TIGER-AI-Lab/MMLU-Pro@f418b116's published outputs)"}),
+    "bbh": dict(benchmarks=["bbh"], title="BIG-Bench Hard", license="MIT",
+                url=github("suzgunmirac/BIG-Bench-Hard", "9ee07bd481feebf959a6b59d61ea57bdcf30964d"),
+                tags=bbh_tags,
+                source={"kind": "github", "repo": "suzgunmirac/BIG-Bench-Hard",
+                        "revision": "9ee07bd481feebf959a6b59d61ea57bdcf30964d"}),
 }
 
 
@@ -406,10 +491,16 @@ def dump(manifest: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets-dir", type=Path, default=REPO.parent / "shared" / "datasets")
+    ap.add_argument("dirs", nargs="*", metavar="DIR", help="only these dataset directories")
     args = ap.parse_args()
+    unknown = sorted(set(args.dirs) - set(DATASETS))
+    if unknown:
+        sys.exit(f"unknown dataset directory {', '.join(unknown)}; known: {', '.join(DATASETS)}")
     hashes = appendix(args.datasets_dir / "SOURCES.md")
     OUT.mkdir(parents=True, exist_ok=True)
     for dirname, spec in DATASETS.items():
+        if args.dirs and dirname not in args.dirs:
+            continue
         manifest = build(args.datasets_dir, dirname, spec, hashes)
         (OUT / f"{dirname}.json").write_text(dump(manifest), encoding="utf-8")
         size = sum(f["size"] for f in manifest["files"])

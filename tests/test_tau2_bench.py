@@ -14,6 +14,7 @@ from conftest import run_dir_of, run_evalpack
 from evalpack.benchmarks.tau2_bench.environment import Environment, load_domain
 from evalpack.benchmarks.tau2_bench.evaluation import evaluate
 from evalpack.benchmarks.tau2_bench.episode import GREETING
+from evalpack.report_html import sample_record
 
 HERE = Path(__file__).resolve().parent
 RESPONDER = f"{HERE / 'tau2_bench_responder.py'}:respond"
@@ -135,7 +136,10 @@ def test_cli_gold_replay_scores_one_with_pass_hat_k(scripted, datasets_dir, tmp_
     result = messages[messages.index(user_call) + 1]
     assert result["role"] == "tool" and result["requestor"] == "user" and "Status Bar:" in result["content"]
     assert messages[-1]["content"] == "###STOP###"
-    assert "<div class='msg tool'>" in (run_dir / "report.html").read_text()
+    # report.html's viewer shows that trajectory as the sample's conversation
+    conversation = sample_record(telecom)["conv"]
+    assert [m["role"] for m in conversation] == [m["role"] for m in messages]
+    assert any("Status Bar:" in str(m.get("content")) for m in conversation if m["role"] == "tool")
 
     server.stop()  # rescoring needs no server and gives the same numbers
     again = run_evalpack("rescore", str(run_dir), "--quiet")

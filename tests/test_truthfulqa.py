@@ -174,3 +174,10 @@ def test_llama_server_reports_grammar_forced_tokens_at_their_unforced_log_probs(
     odd = post(f"{root}/tokenize", content=" Purple elephants.")["tokens"]
     got = forced(odd)
     assert [e["id"] for e in got] == odd and -50 < got[0]["logprob"] < free[0]["logprob"] <= 0
+
+
+def test_list_shows_truthful_qa_with_its_records_and_verified_data(datasets_dir):
+    proc = run_evalpack("list", "--dataset-dir", str(datasets_dir), "truthful_qa")
+    assert proc.returncode == 0, proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("truthful_qa"))
+    assert re.search(r"\b817\b", row) and row.rstrip().endswith("verified"), proc.stdout

@@ -62,8 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="rewrite report.md/report.html of a run from its store")
     rep.add_argument("run_dir")
 
-    cmp_ = sub.add_parser("compare", help="compare the scores of several runs side by side")
-    cmp_.add_argument("run_dirs", nargs="+")
+    cmp_ = sub.add_parser("compare", help="compare runs: paired differences, tests, flipped samples",
+                          description="Align the samples of two or more runs by id and compare each run with "
+                                      "the first: per dataset and subset the scores, the difference with its "
+                                      "95%% interval, a paired test (McNemar exact for 0/1 scores), the flipped "
+                                      "samples, and warnings when the runs' settings differ. Writes "
+                                      "compare.json beside compare.html.")
+    cmp_.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    cmp_.add_argument("--out", help="the HTML page to write (default ./compare.html); compare.json goes beside it")
 
     lst = sub.add_parser("list", help="list benchmarks and whether their data is present")
     lst.add_argument("--dataset-dir", default=None)
@@ -99,6 +105,8 @@ def add_eval_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", help="per-request timeout in seconds (also in --generation-config)")
     p.add_argument("--fresh", action="store_true", default=None, help="start a new run directory instead of resuming")
     p.add_argument("--quiet", action="store_true", default=None, help="no progress bars")
+    p.add_argument("--verbose", action="store_true", default=None,
+                   help="print every subset's score at the end (always in report.md)")
     p.add_argument("--sandbox", choices=["local", "docker"], help="where model-written code runs "
                    "(code benchmarks): local = isolated process (default), docker = a container each")
     p.add_argument("--ignore-errors", action="store_true", default=None,
@@ -119,17 +127,31 @@ def cmd_eval(ns: argparse.Namespace) -> int:
     from evalpack.config import build_config
     from evalpack.runner import evaluate
 
-    flags = {k: v for k, v in vars(ns).items() if k not in ("command", "config", "func")}
+    flags = {k: v for k, v in vars(ns).items() if k not in ("command", "config", "func", "verbose")}
     config = build_config(flags, ns.config)
     result = evaluate(config)
-    print(_scrub(result["markdown"]))
-    print(f"run directory: {result['run_dir']}")
+    print_result(result, verbose=bool(ns.verbose))
     check_errors(result["report"], result["run_dir"], config.ignore_errors)
     return 0
 
 
+def print_result(result: dict, verbose: bool = False) -> None:
+    """One line per dataset (all subsets with --verbose), then the report's and the run's
+    absolute paths; `run directory: PATH` stays the last line (scripts read it)."""
+    from pathlib import Path
+
+    from evalpack import report
+
+    print(_scrub(result["markdown"] if verbose else report.summary(result["report"])))
+    run_dir = Path(result["run_dir"]).resolve()
+    print(f"report: {run_dir / 'report.html'}")
+    print(f"run directory: {run_dir}")
+
+
 def check_errors(report: dict, run_dir, ignore_errors: bool) -> None:
     """Errored samples make the exit code non-zero unless --ignore-errors (EvalScope's flag)."""
+    from pathlib import Path
+
     from evalpack.errors import SamplesFailed
 
     failed = {s.get("dataset"): s.get("num_errors") or 0 for s in report.get("datasets") or []}
@@ -137,8 +159,8 @@ def check_errors(report: dict, run_dir, ignore_errors: bool) -> None:
     if total and not ignore_errors:
         where = ", ".join(f"{name} {n}" for name, n in failed.items() if n)
         raise SamplesFailed(f"{total} sample{'s' if total > 1 else ''} ended in an error ({where}); "
-                            f"the errors are in {run_dir}/samples/*.jsonl: run the same command again to "
-                            f"retry them, or pass --ignore-errors to accept them and exit 0")
+                            f"the errors are in {Path(run_dir).resolve()}/samples/*.jsonl: run the same command "
+                            f"again to retry them, or pass --ignore-errors to accept them and exit 0")
 
 
 def cmd_demo(ns: argparse.Namespace) -> int:
@@ -185,7 +207,7 @@ def cmd_report(ns: argparse.Namespace) -> int:
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
         raise _damaged(run_dir, e) from None
     print(_scrub(text))
-    print(f"report: {run_dir / 'report.html'}")
+    print(f"report: {(run_dir / 'report.html').resolve()}")
     return 0
 
 
@@ -213,15 +235,18 @@ def _damaged(run_dir, reason):
 def cmd_compare(ns: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from evalpack import report
+    from evalpack import compare
 
-    reports = [_load_report(Path(d)) for d in ns.run_dirs]
-    names = [f"{r.get('model')} ({Path(d).name})" for r, d in zip(reports, ns.run_dirs)]
+    for d in ns.run_dirs:
+        _load_report(Path(d))  # a missing or damaged report.json is one sentence naming its run
     try:
-        text = report.compare(reports, names)
+        result = compare.compare([Path(d) for d in ns.run_dirs])
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
         raise _damaged(" or ".join(ns.run_dirs), e) from None
-    print(_scrub(text), end="")
+    out = Path(ns.out or "compare.html").resolve()
+    compare.write(result, out)
+    print(_scrub(compare.terminal(result)), end="")
+    print(f"compare: {out}")
     return 0
 
 

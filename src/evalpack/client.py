@@ -120,6 +120,7 @@ class ModelClient:
         self._limit = asyncio.Semaphore(self.concurrency)
         self._inflight = [0] * len(self.bases)
         self._next = 0
+        self.served_models: dict[str, list[str]] = {}  # base -> the ids its /models lists
         self._session: aiohttp.ClientSession | None = None
         self.stats = {"requests": 0, "retries": 0, "failures": 0}
 
@@ -178,6 +179,7 @@ class ModelClient:
         """Every replica must answer /models and list --model."""
         for base in self.bases:
             ids = await self.list_models(base)
+            self.served_models[base] = ids  # recorded in the report's metadata
             if ids and self.model not in ids:
                 raise ServerError(f"model {self.model!r} is not served at {base}; it serves: "
                                   f"{', '.join(ids)}. Pass one of these as --model.")

@@ -259,10 +259,23 @@ def split_generation(gen: dict) -> tuple[dict, dict]:
     return request, transport
 
 
+def presets() -> dict[str, Path]:
+    """Packaged run presets (evalpack/presets/<name>.yaml), for `--config NAME`."""
+    from importlib import resources
+
+    folder = resources.files("evalpack") / "presets"
+    return {Path(e.name).stem: Path(str(e)) for e in folder.iterdir() if e.name.endswith(".yaml")}
+
+
 def load_yaml(path: str) -> dict:
     import yaml
 
     p = Path(path)
+    if not p.is_file() and "/" not in path and os.sep not in path:
+        known = presets()
+        if path not in known:
+            raise UsageError(f"--config {path}: no such file or preset; presets: {', '.join(sorted(known))}")
+        p = known[path]
     if not p.is_file():
         raise UsageError(f"--config {path}: no such file")
     try:

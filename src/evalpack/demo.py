@@ -56,8 +56,9 @@ def run_demo(work_dir: str | None = None, quiet: bool = False) -> int:
     finally:
         state["loop"].call_soon_threadsafe(state["loop"].stop)
         thread.join(5)
-    print(result["markdown"])
-    print(f"run directory: {result['run_dir']}")
+    from evalpack.cli import print_result
+
+    print_result(result)
     print("This was the built-in mock server answering at random. Next: point --api-url at your model "
           "server and --dataset-dir at a dataset kit (see README).")
     return 0

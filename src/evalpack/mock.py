@@ -123,25 +123,32 @@ class MockServer:
             self.stats[k] = 0
         return web.json_response(self.stats)
 
-    async def completions(self, request: web.Request) -> web.Response:
+    async def _ask(self, request: web.Request, counter: str, field: str, kind: type):
+        """(body, the responder's reply) of one request, or the error response to send."""
         self.stats["requests"] += 1
-        self.stats["completion_requests"] += 1
+        self.stats[counter] += 1
         if not openai_wire.bearer_ok(request, self.api_key):
-            return openai_wire.unauthorized()
+            return None, openai_wire.unauthorized()
         try:
             body = await request.json(loads=json.loads)
-            if not isinstance(body, dict) or not isinstance(body.get("prompt"), str):
-                raise ValueError("prompt must be a string")
+            if not isinstance(body, dict) or not isinstance(body.get(field), kind):
+                raise ValueError(f"{field} must be a {'list' if kind is list else 'string'}")
         except ValueError as e:
-            return openai_wire.error_response(400, f"invalid request: {e}", code=400)
+            return None, openai_wire.error_response(400, f"invalid request: {e}", code=400)
         try:
             reply = self.responder(body) if self.responder else None
             if asyncio.iscoroutine(reply):
                 reply = await reply
         except Exception as e:  # noqa: BLE001 - a responder bug is answered as a server error
             self.stats["errors"] += 1
-            return openai_wire.error_response(500, f"the mock's responder failed: {type(e).__name__}: {e}",
-                                              "server_error", code=500)
+            return None, openai_wire.error_response(500, f"the mock's responder failed: {type(e).__name__}: {e}",
+                                                    "server_error", code=500)
+        return body, reply
+
+    async def completions(self, request: web.Request) -> web.Response:
+        body, reply = await self._ask(request, "completion_requests", "prompt", str)
+        if body is None:
+            return reply
         if reply is None:
             return openai_wire.error_response(404, "this mock serves no /v1/completions", "not_found_error",
                                               code=404)
@@ -161,42 +168,17 @@ class MockServer:
                          "finish_reason": reply.get("finish_reason") or "stop"}]})
 
     async def tokenize(self, request: web.Request) -> web.Response:
-        self.stats["requests"] += 1
-        self.stats["tokenize_requests"] += 1
-        try:
-            body = await request.json(loads=json.loads)
-            if not isinstance(body, dict) or not isinstance(body.get("content"), str):
-                raise ValueError("content must be a string")
-        except ValueError as e:
-            return openai_wire.error_response(400, f"invalid request: {e}", code=400)
-        try:
-            reply = self.responder(body) if self.responder else None
-        except Exception as e:  # noqa: BLE001 - a responder bug is answered as a server error
-            return openai_wire.error_response(500, f"the mock's responder failed: {type(e).__name__}: {e}",
-                                              "server_error", code=500)
+        body, reply = await self._ask(request, "tokenize_requests", "content", str)
+        if body is None:
+            return reply
         if not isinstance(reply, dict) or "tokens" not in reply:
             return openai_wire.error_response(404, "this mock serves no /tokenize", "not_found_error", code=404)
         return web.json_response({"tokens": reply["tokens"]})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        self.stats["requests"] += 1
-        self.stats["chat_requests"] += 1
-        if not openai_wire.bearer_ok(request, self.api_key):
-            return openai_wire.unauthorized()
-        try:
-            body = await request.json(loads=json.loads)
-            if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-                raise ValueError("messages must be a list")
-        except ValueError as e:
-            return openai_wire.error_response(400, f"invalid request: {e}", code=400)
-        try:
-            reply = self.responder(body) if self.responder else None
-            if asyncio.iscoroutine(reply):
-                reply = await reply
-        except Exception as e:  # noqa: BLE001 - a responder bug is answered as a server error
-            self.stats["errors"] += 1
-            return openai_wire.error_response(500, f"the mock's responder failed: {type(e).__name__}: {e}",
-                                              "server_error", code=500)
+        body, reply = await self._ask(request, "chat_requests", "messages", list)
+        if body is None:
+            return reply
         if reply is None:
             reply = self.answer
         if isinstance(reply, str):

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from evalpack import __version__, report as report_mod
+from evalpack import __version__, report as report_mod, run_meta, samples as sample_export
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, Result, Sample, maybe_await, subset_limit
 from evalpack.config import RunConfig
 from evalpack.errors import DataMissingError, EvalpackError, FatalCallError, ModelCallError, ServerError, UsageError
-from evalpack.progress import Progress
+from evalpack.progress import Progress, RunTotals
 from evalpack.store import RunDirLock, RunStore, call_key, canonical_json
 
 if TYPE_CHECKING:  # aiohttp loads only once requests are due: data checks fail fast without it
@@ -118,6 +118,8 @@ class Runner:
         self.client: ModelClient | None = None
         self._extra_clients: dict[tuple, ModelClient] = {}
         self.fatal: str | None = None
+        self.totals: RunTotals | None = None
+        self.position: int | None = None  # of the dataset being run, 1-based
 
     def client_for(self, api_base: str, api_key: str | None) -> ModelClient:
         from evalpack.client import ModelClient
@@ -165,16 +167,24 @@ class Runner:
                 {p.bench.name: {"variant": p.variant, "args": _jsonable(p.args),
                                 "num_samples": len(p.samples) * int(p.args.get("repeats") or 1)}
                  for p in plans}, indent=2), encoding="utf-8")
+            started = time.time()
             pending = sum(len(self._todo(p)) for p in plans)
+            total = sum(len(p.samples) * int(p.args.get("repeats") or 1) for p in plans)
+            self.totals = RunTotals(total, total - pending, len(plans))
             if pending and not cfg.skip_preflight:
                 await self.client.preflight()
-            sections = []
-            for plan in plans:
+            sections, seconds = [], {}
+            for self.position, plan in enumerate(plans, 1):
+                begun = time.monotonic()
                 await self.run_plan(plan)
                 if self.fatal:
                     raise ServerError(self.fatal)
                 sections.append(self.summarize(plan))
-            return self.build_report(sections)
+                seconds[plan.bench.name] = time.monotonic() - begun
+            report = self.build_report(sections)
+            report["meta"] = run_meta.describe(self.config, plans, started, time.time(), seconds,
+                                               getattr(self.client, "served_models", None))
+            return report
         finally:
             self.store.close()
             await self.client.close()
@@ -189,7 +199,9 @@ class Runner:
     async def run_plan(self, plan: Plan) -> None:
         todo = self._todo(plan)
         total = len(plan.samples) * int(plan.args.get("repeats") or 1)
-        progress = Progress(plan.bench.name, total, total - len(todo), quiet=self.config.quiet)
+        progress = Progress(plan.bench.name, total, total - len(todo), quiet=self.config.quiet,
+                            position=self.position, run=self.totals)
+        scoring_phase = f"scoring ({getattr(plan.bench, 'scoring_phase', 'scorer')})"
         queue: asyncio.Queue = asyncio.Queue()
         for item in todo:
             queue.put_nowait(item)
@@ -202,6 +214,7 @@ class Runner:
 
         async def finish(sample: Sample, row: dict, pending) -> None:
             self._apply_score(plan, sample, row, await _guard(pending))
+            progress.pending_scores = max(len(scoring) - 1, 0)
             record(row)
 
         async def worker() -> None:
@@ -221,6 +234,7 @@ class Runner:
                     task = asyncio.ensure_future(finish(sample, row, outcome))
                     scoring.add(task)
                     task.add_done_callback(scoring.discard)
+                    progress.set_phase(f"requests + {scoring_phase}", len(scoring))
                 else:
                     self._apply_score(plan, sample, row, outcome)
                     record(row)
@@ -228,6 +242,8 @@ class Runner:
         workers = [asyncio.ensure_future(worker()) for _ in range(min(self.client.concurrency, len(todo)))]
         try:
             await asyncio.gather(*workers)
+            if scoring:
+                progress.set_phase(scoring_phase, len(scoring))
             while scoring:
                 await asyncio.gather(*list(scoring))
         finally:
@@ -269,7 +285,7 @@ class Runner:
         rows = [r for r in self.store.results(plan.bench.name, plan.variant) if r["sample_id"] in wanted]
         total = len(plan.samples) * int(plan.args.get("repeats") or 1)
         section = summarize(plan.bench, plan.args, plan.variant, [to_result(r) for r in rows], total)
-        export_jsonl(self.run_dir / "samples" / f"{plan.bench.name}.jsonl", rows)
+        sample_export.export(self.store, self.run_dir, plan.bench.name, rows)
         return section
 
     def build_report(self, sections: list[dict]) -> dict:
@@ -295,7 +311,11 @@ def to_result(r: dict) -> Result:
 
 
 def summarize(bench: Benchmark, args: dict, variant: str, results: list[Result], total: int) -> dict:
-    section = {"dataset": bench.name, **bench.aggregate([r for r in results if r.error is None], args)}
+    from evalpack.metrics import add_intervals
+
+    scored = [r for r in results if r.error is None]
+    section = {"dataset": bench.name, **bench.aggregate(scored, args)}
+    add_intervals(section, scored, lambda sample: bench.aggregate(sample, args))
     section.update(
         num_samples=total,
         num_errors=sum(1 for r in results if r.error is not None),
@@ -315,22 +335,6 @@ def _jsonable(value: Any) -> Any:
     from evalpack.config import redact
 
     return json.loads(json.dumps(redact(value), default=str))
-
-
-def export_jsonl(path: Path, rows) -> None:
-    """A plain, greppable copy of the results for people and other tools."""
-    import os
-    import uuid
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")  # unique per writer
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps({k: r[k] for k in ("sample_id", "repeat", "subset", "target", "extracted",
-                                                 "score", "unparsed", "error", "output", "detail",
-                                                 "latency", "usage", "metadata")},
-                               ensure_ascii=False) + "\n")
-    tmp.replace(path)
 
 
 def prepare_run_dir(config: RunConfig) -> Path:
@@ -448,7 +452,7 @@ def rescore(run_dir: Path, concurrency: int = 64) -> dict:
             rows = list(store.results(name, variant))
             results = [to_result(r) for r in rows]
             sections.append(summarize(bench, args, variant, results, info.get("num_samples", len(results))))
-            export_jsonl(run_dir / "samples" / f"{name}.jsonl", rows)
+            sample_export.export(store, run_dir, name, rows)
         return sections
 
     try:

@@ -31,6 +31,7 @@ FILE = "HumanEval.jsonl.gz"
 
 class HumanEval(Benchmark):
     name = "humaneval"
+    scoring_phase = "sandbox"  # the progress line, while programs run
     title = "HumanEval"
     description = "164 Python functions from docstrings, checked by running unit tests in a sandbox"
     metric = "pass@1"

@@ -31,6 +31,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 class MathBenchmark(Benchmark):
     metric = "accuracy"
+    scoring_phase = "math-verify"  # what the progress line says while answers are being verified
     default_args: ClassVar[dict] = {"subset_list": None, "few_shot_num": 0,
                                     "verify_timeout": math_equiv.DEFAULT_TIMEOUT}
     data_file: ClassVar[str] = "test.jsonl"
@@ -72,8 +73,12 @@ class MathBenchmark(Benchmark):
         wanted = args.get("subset_list")
         return [s for s in samples if not wanted or s.subset in wanted]
 
+    def read_answer(self, sample: Sample, reply: str | None) -> tuple[str | None, str | None]:
+        """(final answer, how it was found) of a reply; (None, None) when it has none."""
+        return math_equiv.extract_answer(reply)
+
     async def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        answer, method = math_equiv.extract_answer((output or {}).get("content"))
+        answer, method = self.read_answer(sample, (output or {}).get("content"))
         verdict = await math_equiv.check_answer(
             sample.target, answer, timeout=float(args.get("verify_timeout") or math_equiv.DEFAULT_TIMEOUT))
         detail = {"gold": sample.target, "method": method, "verdict": verdict.status}

@@ -30,10 +30,15 @@ BENCHMARKS: dict[str, str] = {
     "swe_bench_verified_mini": "evalpack.benchmarks.swe_bench.benchmark:SWEBenchVerifiedMini",
     "ifeval": "evalpack.benchmarks.ifeval:IFEval",
     "truthful_qa": "evalpack.benchmarks.truthfulqa:TruthfulQA",
+    "aime24": "evalpack.benchmarks.competition_math:AIME24",
+    "aime25": "evalpack.benchmarks.competition_math:AIME25",
+    "hmmt25": "evalpack.benchmarks.competition_math:HMMT25",
+    "mmlu_pro": "evalpack.benchmarks.mmlu_pro:MMLUPro",
+    "bbh": "evalpack.benchmarks.bbh:BBH",
 }
 
 # Names EvalScope users may type that mean the same benchmark.
-ALIASES: dict[str, str] = {}
+ALIASES: dict[str, str] = {"hmmt": "hmmt25", "hmmt_feb_2025": "hmmt25"}
 
 
 def names() -> list[str]:

@@ -23,6 +23,7 @@ from evalpack.benchmarks.bfcl.data import (
     LIVE, MULTI_TURN, NON_LIVE, RELEVANCE, SUPPORTED, UNSUPPORTED, add_language_hints, load_category)
 from evalpack.benchmarks.bfcl.multi_turn import MAX_STEPS_PER_TURN, Session, check_entry
 from evalpack.benchmarks.bfcl.tools import decode_tool_calls, to_tools, tool_name
+from evalpack.benchmarks.tool_loop import run_tool_loop
 from evalpack.errors import UsageError
 from evalpack.metrics import accuracy_report
 
@@ -114,28 +115,29 @@ class BFCLv4(Benchmark):
                 turn_messages = prompt_mode.with_system_prompt(turn_messages, functions)
             messages += turn_messages
             steps: list[dict] = []
-            while True:
+
+            async def chat(conversation: list[dict], steps=steps):
                 if fc:
-                    reply = await ctx.chat(messages, tools=to_tools(functions, u2d))
+                    reply = await ctx.chat(conversation, tools=to_tools(functions, u2d))
                 else:
-                    reply = await ctx.chat(messages)
+                    reply = await ctx.chat(conversation)
                 steps.append({"content": reply.content, "tool_calls": reply.tool_calls})
-                messages.append(reply.message())
-                try:
-                    calls = _decode(steps[-1], fc, functions, u2d, "python")
-                except ValueError:
-                    break
-                if not calls:
-                    break
-                results = session.run(calls)
+                conversation.append(reply.message())  # every reply stays, whatever follows
+                return reply
+
+            def calls_of(reply, steps=steps) -> list:
+                return _decode(steps[-1], fc, functions, u2d, "python")  # ValueError ends the turn
+
+            def results_messages(reply, calls: list, results: list[str]) -> list[dict]:
                 if fc:
-                    messages += [{"role": "tool", "tool_call_id": tc.get("id"), "content": result}
-                                 for tc, result in zip(reply.tool_calls, results)]
-                else:
-                    messages.append(prompt_mode.tool_results_message([_call_text(c) for c in calls], results))
-                if len(steps) > MAX_STEPS_PER_TURN:
-                    force_quit = True
-                    break
+                    return [{"role": "tool", "tool_call_id": tc.get("id"), "content": result}
+                            for tc, result in zip(reply.tool_calls, results)]
+                return [prompt_mode.tool_results_message([_call_text(c) for c in calls], results)]
+
+            # BFCL force-quits an entry whose turn still calls tools after MAX_STEPS_PER_TURN steps
+            result = await run_tool_loop(chat, messages, execute=session.run, max_steps=MAX_STEPS_PER_TURN + 1,
+                                         calls_of=calls_of, messages_of=results_messages)
+            force_quit = result.end == "step_limit"
             turns.append(steps)
             if force_quit:
                 break

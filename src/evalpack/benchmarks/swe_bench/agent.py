@@ -16,6 +16,7 @@ import uuid
 
 from evalpack.docker_engine import docker, docker_cli
 from evalpack.benchmarks.swe_bench.images import platform
+from evalpack.benchmarks.tool_loop import run_tool_loop
 
 SYSTEM = """\
 You are fixing an issue in the repository checked out at /testbed, inside a Linux container \
@@ -87,27 +88,41 @@ async def run_agent(messages: list[dict], ctx, image: str, arch: str, *, max_ste
     """Drive the tool loop; returns the JSON-able output (`patch` is what gets scored)."""
     messages = [dict(m) for m in messages]
     box = await asyncio.to_thread(Sandbox, image, arch)
-    steps, stopped, commands = 0, "step_limit", 0
+    commands = 0
+
+    async def chat(conversation: list[dict]):
+        return await ctx.chat(conversation, tools=[BASH_TOOL])
+
+    def answered(reply) -> None:
+        messages.append(reply.message())  # the closing summary stays in the conversation
+        return None
+
+    async def execute(calls: list[dict]) -> list[str]:
+        nonlocal commands
+        results = []
+        for call in calls:
+            fn = call.get("function", {})
+            try:
+                args = json.loads(fn.get("arguments") or "{}")
+            except json.JSONDecodeError:
+                args = None
+            if fn.get("name") != "bash" or not isinstance(args, dict) or not isinstance(args.get("command"), str):
+                results.append("error: call the `bash` tool with a JSON object {\"command\": \"...\"}")
+            else:
+                commands += 1
+                results.append(await asyncio.to_thread(box.run, args["command"], step_timeout))
+        return results
+
+    def record(reply, calls: list[dict], results: list[str]) -> list[dict]:
+        return [reply.message()] + [{"role": "tool", "tool_call_id": call.get("id", ""), "content": result}
+                                    for call, result in zip(calls, results)]
+
     try:
-        while steps < max_steps:
-            steps += 1
-            reply = await ctx.chat(messages, tools=[BASH_TOOL])
-            messages.append(reply.message())
-            if not reply.tool_calls:
-                stopped = "answered"
-                break
-            for call in reply.tool_calls:
-                fn = call.get("function", {})
-                try:
-                    args = json.loads(fn.get("arguments") or "{}")
-                except json.JSONDecodeError:
-                    args = None
-                if fn.get("name") != "bash" or not isinstance(args, dict) or not isinstance(args.get("command"), str):
-                    result = "error: call the `bash` tool with a JSON object {\"command\": \"...\"}"
-                else:
-                    commands += 1
-                    result = await asyncio.to_thread(box.run, args["command"], step_timeout)
-                messages.append({"role": "tool", "tool_call_id": call.get("id", ""), "content": result})
+        # every entry of tool_calls is answered, even one without a function (with the error text)
+        result = await run_tool_loop(chat, messages, execute=execute, max_steps=max_steps,
+                                     calls_of=lambda reply: list(reply.tool_calls or []),
+                                     messages_of=record, answered=answered)
+        steps, stopped = len(result.steps), result.end
         patch = await asyncio.to_thread(box.diff)
     finally:
         await asyncio.to_thread(box.close)

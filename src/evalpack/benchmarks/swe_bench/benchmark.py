@@ -82,6 +82,7 @@ def find_repo_source(repo: str, root: Path, repos_arg) -> Path | None:
 
 class SWEBenchVerifiedMini(Benchmark):
     name = "swe_bench_verified_mini"
+    scoring_phase = "containers"  # the progress line, while test containers run
     title = "SWE-bench Verified mini"
     description = ("Resolve real GitHub issues (django, sphinx): the model writes a patch, "
                    "the repo's tests judge it in an offline container")

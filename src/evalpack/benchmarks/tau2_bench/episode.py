@@ -44,15 +44,14 @@ def agent_system_prompt(policy: str) -> str:
 
 
 def has_text(content: Any) -> bool:
-    return isinstance(content, str) and content.strip() != "" or (content is not None and not isinstance(content, str))
+    """tau2's `has_text_content`: anything but None or a blank string."""
+    if isinstance(content, str):
+        return content.strip() != ""
+    return content is not None
 
 
 def is_stop(content: str | None) -> bool:
     return any(token in (content or "") for token in STOP_TOKENS)
-
-
-class AgentError(Exception):
-    """The model broke the protocol (empty message, unreadable tool arguments)."""
 
 
 def tau2_calls(reply: Any) -> list[dict]:
@@ -128,7 +127,7 @@ class Orchestrator:
         None when the episode ended during the turn."""
         result = await run_tool_loop(
             chat, view, execute=self._execute(role), calls_of=tau2_calls,
-            messages_of=self._record(role), max_steps=10**9,
+            messages_of=self._record(role), max_steps=10**9,  # tau2's budget is `after`'s (steps, errors)
             after=lambda step: self._over_budget())
         if result.end == "unreadable":
             self.episode.termination = "agent_error" if role == "assistant" else "user_error"
