@@ -251,3 +251,20 @@ def test_a_server_that_closes_after_each_stream_costs_no_request(scripted, tmp_p
     _, result, _, _ = perf(server.url, tmp_path, "--parallel", "1", "--number", "6", "--max-tokens", "2",
                            "--input-len", "3", "--warmup", "0")
     assert result["levels"][0]["completed"] == 6 and result["levels"][0]["errors"] == {}
+
+
+def test_two_client_processes_share_one_level(scripted, tmp_path):
+    server = scripted("--ttft", "0.05", "--itl", "0.01")
+    _, result, rows, _ = perf(server.url, tmp_path, "--parallel", "4", "--number", "16", "--max-tokens", "5",
+                              "--input-len", "5", "--workers", "2")
+    level = result["levels"][0]
+    assert level["completed"] == 16 and level["client_processes"] == 2 and len(rows) == 16
+    log = [e for e in server.log() if e["stream"] and e["completion_tokens"] == 5]
+    assert len(log) == 16
+    truth = stats.describe([e["sent"][0] - e["received"] for e in log])
+    assert abs(level["ttft"]["median"] - truth["median"]) < 0.2 * truth["median"]  # merged, not re-timed
+    # open loop: each process takes every other due time of one schedule
+    _, result, _, _ = perf(server.url, tmp_path, "--rate", "20", "--number", "80", "--max-tokens", "2",
+                           "--input-len", "5", "--workers", "2")
+    got = sorted(e["received"] for e in server.log() if e["stream"] and e["completion_tokens"] == 2)[-80:]
+    assert abs((len(got) - 1) / (got[-1] - got[0]) - 20) <= 0.02 * 20
