@@ -110,6 +110,9 @@ def test_report_viewer(runs, browser, tmp_path):
     page.click("tr.row-subset[data-subset='virology'] a.to-samples")
     page.wait_for_function("document.querySelector('#match-count').dataset.subset === 'virology'")
     assert page.get_attribute("#match-count", "data-matches") == "12"
+    page.click("tr.row-group[data-subset='category: Other'] a.to-samples")  # anatomy + virology
+    page.wait_for_function("document.querySelector('#match-count').dataset.group === 'category:Other'")
+    assert page.get_attribute("#match-count", "data-matches") == "24"
 
     assert seen["errors"] == []
     assert [u for u in seen["requests"] if not u.startswith("file:")] == []

@@ -16,6 +16,7 @@ import html
 import json
 import re
 from importlib import resources
+from urllib.parse import quote
 from pathlib import Path
 
 MAX_TEXT = 20_000  # characters per field; longer text keeps its head and tail
@@ -195,7 +196,7 @@ def bar_chart(items: list[dict], title: str, link: str | None = None, width: int
 
 
 def _num(v) -> str:
-    return "" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
+    return "" if v is None else (repr(v) if isinstance(v, float) else str(v))  # full precision
 
 
 def _fixed(v) -> str:
@@ -212,8 +213,12 @@ def score_table(rows: list[dict], sample_links: bool = True) -> str:
                                    "ci_method"))
         ci = "-" if r.get("ci_low") is None else f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]"
         link = ""
-        if sample_links and r["kind"] in ("overall", "subset"):
-            q = f"ds={r['dataset']}" + (f"&sub={r['subset']}" if r["kind"] == "subset" else "")
+        if sample_links and (r["kind"] in ("overall", "subset") or r.get("linked")):
+            q = f"ds={quote(r['dataset'])}"
+            if r["kind"] == "subset":
+                q += f"&sub={quote(r['subset'])}"
+            elif r["kind"] == "group":  # a category row: the samples whose metadata has that value
+                q += f"&grp={quote(r['group'])}&gv={quote(r['subset'].split(': ', 1)[1])}"
             link = f"<a class='to-samples' href='#samples?{_e(q)}'>samples</a>"
         out.append(f"<tr class='row-{_e(r['kind'])}' {attrs}><td>{_e(r['dataset'])}</td><td>{_e(r['metric'])}</td>"
                    f"<td>{_e(r['subset'])}</td><td class='num'>{_e(r['num'])}</td>"
@@ -247,7 +252,19 @@ def page(title: str, body: str, data_blocks: dict[str, str], mode: str) -> str:
             f"<body data-mode='{_e(mode)}'>{body}{blobs}<script>{_asset('viewer.js')}</script></body></html>")
 
 
+def _link_groups(table_rows: list[dict], samples: dict[str, dict]) -> None:
+    """A group row (e.g. "category: STEM") links to its samples when the samples' metadata
+    has a field of the group's name holding that value (MMLU's category, GPQA's subdomain)."""
+    for r in table_rows:
+        if r["kind"] != "group":
+            continue
+        value = r["subset"].split(": ", 1)[1]
+        recs = (samples.get(r["dataset"]) or {}).get("samples") or []
+        r["linked"] = any(str((x.get("meta") or {}).get(r["group"])) == value for x in recs)
+
+
 def render(report: dict, table_rows: list[dict], samples: dict[str, dict]) -> str:
+    _link_groups(table_rows, samples)
     title = f"evalpack report: {report.get('model')}"
     datasets = report.get("datasets", [])
     body = [f"<header><h1>{_e(title)}</h1><p class='sub'>evalpack {_e(report.get('evalpack_version'))} · "
@@ -270,7 +287,7 @@ def render(report: dict, table_rows: list[dict], samples: dict[str, dict]) -> st
         subsets = d.get("subsets") or []
         if len(subsets) > 1:
             body.append(bar_chart([{"label": s["name"], "score": s["score"], "ci_low": s.get("ci_low"),
-                                    "ci_high": s.get("ci_high"), "href": f"#samples?ds={name}&sub={s['name']}"}
+                                    "ci_high": s.get("ci_high"), "href": f"#samples?ds={quote(name)}&sub={quote(s['name'])}"}
                                    for s in subsets], f"{name}: {d['metric']} per subset"))
         for gname, grows in (d.get("groups") or {}).items():
             if len(grows) > 1:

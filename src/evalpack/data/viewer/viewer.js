@@ -5,7 +5,7 @@
   var PAGE = 50;
   var STATUSES = ['all', 'correct', 'wrong', 'partial', 'unparsed', 'error'];
   var cache = {};
-  var state = {ds: null, sub: '', st: 'all', q: '', p: 1, s: null, dir: 'all'};
+  var state = {ds: null, sub: '', st: 'all', q: '', p: 1, s: null, dir: 'all', grp: '', gv: ''};
 
   function h(tag, attrs) {
     var node = document.createElement(tag);
@@ -183,7 +183,7 @@
   }
   function setHash() {
     var p = new URLSearchParams();
-    ['ds', 'sub', 'st', 'q', 'p', 's', 'dir'].forEach(function (k) {
+    ['ds', 'sub', 'grp', 'gv', 'st', 'q', 'p', 's', 'dir'].forEach(function (k) {
       var v = state[k];
       if (v !== null && v !== '' && !(k === 'st' && v === 'all') && !(k === 'dir' && v === 'all') && !(k === 'p' && v === 1)) p.set(k, v);
     });
@@ -195,6 +195,7 @@
     var q = state.q.toLowerCase();
     return data.samples.filter(function (s) {
       return (!state.sub || s.sub === state.sub) && (state.st === 'all' || s.st === state.st) &&
+        (!state.grp || String((s.meta || {})[state.grp]) === state.gv) &&
         (!q || haystack(s, data).indexOf(q) >= 0);
     });
   }
@@ -217,10 +218,12 @@
     var counts = {all: 0};
     data.samples.forEach(function (s) {
       if (subsets.indexOf(s.sub) < 0) subsets.push(s.sub);
-      if (!state.sub || s.sub === state.sub) { counts.all++; counts[s.st] = (counts[s.st] || 0) + 1; }
+      if ((!state.sub || s.sub === state.sub) && (!state.grp || String((s.meta || {})[state.grp]) === state.gv)) {
+        counts.all++; counts[s.st] = (counts[s.st] || 0) + 1;
+      }
     });
     subsets.sort();
-    var dsSel = h('select', {id: 'f-dataset', onchange: function () { state.ds = this.value; state.sub = ''; state.p = 1; state.s = null; update(); }},
+    var dsSel = h('select', {id: 'f-dataset', onchange: function () { state.ds = this.value; state.sub = ''; state.grp = ''; state.p = 1; state.s = null; update(); }},
       names.map(function (n) { var o = h('option', {value: n, text: n}); if (n === state.ds) o.selected = true; return o; }));
     var subSel = h('select', {id: 'f-subset', onchange: function () { state.sub = this.value; state.p = 1; update(); }},
       [h('option', {value: '', text: 'all subsets (' + subsets.length + ')'})].concat(subsets.map(function (n) {
@@ -237,14 +240,16 @@
       clearTimeout(timer);
       timer = setTimeout(function () { state.q = v; state.p = 1; update(true); }, 200);
     };
-    root.appendChild(h('div', {'class': 'controls'}, dsSel, subSel, buttons, search));
+    var groupTag = state.grp ? h('button', {id: 'f-group', title: 'clear', onclick: function () { state.grp = ''; state.gv = ''; state.p = 1; update(); },
+      text: state.grp + ': ' + state.gv + ' ✕'}) : null;
+    root.appendChild(h('div', {'class': 'controls'}, dsSel, subSel, groupTag, buttons, search));
     var rows = filtered(data);
     var pages = Math.max(1, Math.ceil(rows.length / PAGE));
     if (state.p > pages) state.p = pages;
     var start = (state.p - 1) * PAGE;
     var pager = h('div', {'class': 'pager'},
       h('button', {id: 'prev', onclick: function () { if (state.p > 1) { state.p--; update(); } }, text: '‹ prev'}), ' ',
-      h('span', {id: 'match-count', 'data-matches': String(rows.length), 'data-query': state.q, 'data-status': state.st,
+      h('span', {id: 'match-count', 'data-matches': String(rows.length), 'data-query': state.q, 'data-status': state.st, 'data-group': state.grp ? state.grp + ':' + state.gv : '',
         'data-subset': state.sub, text: rows.length + ' of ' + data.samples.length +
         ' samples · page ' + state.p + ' of ' + pages}), ' ',
       h('button', {id: 'next', onclick: function () { if (state.p < pages) { state.p++; update(); } }, text: 'next ›'}));
@@ -286,6 +291,8 @@
     var p = parsed.params;
     state.ds = p.get('ds') || state.ds;
     state.sub = p.get('sub') || '';
+    state.grp = p.get('grp') || '';
+    state.gv = p.get('gv') || '';
     state.st = p.get('st') || 'all';
     state.q = p.get('q') || '';
     state.p = parseInt(p.get('p') || '1', 10) || 1;
