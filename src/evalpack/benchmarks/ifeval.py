@@ -102,9 +102,12 @@ class IFEval(Benchmark):
 
 def graded_text(content: str) -> str:
     """The reply without inline reasoning: what follows the last </think>, from its first
-    non-blank character (a reply without one is graded as it is)."""
+    non-blank character; nothing when a <think> opens the reply and never closes (it was cut
+    off while reasoning); a reply without either is graded as it is."""
     head, marker, answer = content.rpartition("</think>")
-    return answer.lstrip() if marker else content
+    if marker:
+        return answer.lstrip()
+    return "" if content.lstrip().startswith("<think>") else content
 
 
 def _ratio(count: int, total: int) -> float | None:
