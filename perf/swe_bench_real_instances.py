@@ -20,7 +20,8 @@ HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 sys.path.insert(0, str(SRC))
 
-from evalpack.benchmarks.swe_bench import docker_engine, kit  # noqa: E402
+from evalpack import docker_engine  # noqa: E402
+from evalpack.benchmarks.swe_bench import kit  # noqa: E402
 
 
 def run(cmd: list[str], env: dict | None = None) -> subprocess.CompletedProcess:

@@ -13,7 +13,9 @@ its own processes. The report is per (task, solution): base verdict and plus ver
         --datasets-dir ../shared/datasets --out agreement.json [--tasks 20]
 
 evalplus runs with min_time_limit=4 (its current default; PyPI 0.3.1 has 1) so both apply
-the same time limits.
+the same time limits. --evalplus-pythonpath DIR puts DIR first on evalplus's path, e.g. a copy of
+the installed package whose eval/__init__.py is evalplus HEAD's (0.3.1 fails every HumanEval/32
+`find_zero` solution: its oracle branch never marks the input passed; HEAD fixed that).
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ async def evalpack_verdicts(name: str, datasets_dir: Path, work: dict) -> dict:
 
 
 def evalplus_verdicts(python: str, dataset: str, data_file: Path, override_env: str, work: dict,
-                      tmp: Path, parallel: int) -> dict:
+                      tmp: Path, parallel: int, pythonpath: str = "") -> dict:
     """Run evalplus's evaluator on the same programs (prompt + solution, as evalpack runs them)."""
     samples = tmp / f"{dataset}_samples.jsonl"
     order = list(work)
@@ -116,7 +118,7 @@ def evalplus_verdicts(python: str, dataset: str, data_file: Path, override_env: 
             f.write(json.dumps({"task_id": task_id, "solution": prompt + "\n" + work[(task_id, label)]}) + "\n")
     plain = tmp / f"{dataset}.jsonl"
     plain.write_bytes(gzip.decompress(data_file.read_bytes()))
-    env = {**os.environ, override_env: str(plain), "XDG_CACHE_HOME": str(tmp / "cache")}
+    env = {**os.environ, override_env: str(plain), "XDG_CACHE_HOME": str(tmp / "cache"), "PYTHONPATH": pythonpath}
     cmd = [python, "-m", "evalplus.evaluate", "--dataset", dataset, "--samples", str(samples),
            "--parallel", str(parallel), "--min_time_limit", "4", "--i_just_wanna_run"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp)
@@ -142,7 +144,9 @@ def main() -> None:
     ap.add_argument("--datasets-dir", type=Path, default=REPO.parent / "shared" / "datasets")
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     ap.add_argument("--tasks", type=int, default=None, help="only the first N tasks of each dataset")
+    ap.add_argument("--only", nargs="+", default=None, help="only these task ids")
     ap.add_argument("--parallel", type=int, default=2)
+    ap.add_argument("--evalplus-pythonpath", default="", help="prepended to evalplus's import path")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     report = {}
@@ -152,10 +156,13 @@ def main() -> None:
         with gzip.open(data_file, "rt") as f:
             tasks = [json.loads(line) for line in f if line.strip()]
         tasks = tasks[: args.tasks] if args.tasks else tasks
+        tasks = [t for t in tasks if t["task_id"] in args.only] if args.only else tasks
+        if not tasks:
+            continue
         work = {(t["task_id"], label): code for t in tasks for label, code in solutions(t).items()}
         PROMPTS.update({t["task_id"]: t["prompt"] for t in tasks})
         with tempfile.TemporaryDirectory(prefix="evalplus-agreement-") as tmp:
-            if args.tasks:  # evalplus insists on samples for every task: a reduced data file
+            if args.tasks or args.only:  # evalplus insists on samples for every task: a reduced file
                 data_file = Path(tmp) / "reduced.jsonl.gz"
                 data_file.write_bytes(gzip.compress("".join(json.dumps(t) + "\n" for t in tasks).encode()))
             started = time.monotonic()
@@ -163,7 +170,7 @@ def main() -> None:
             ours_s = time.monotonic() - started
             started = time.monotonic()
             theirs = evalplus_verdicts(args.evalplus_python, dataset, data_file, override_env, work,
-                                       Path(tmp), args.parallel)
+                                       Path(tmp), args.parallel, args.evalplus_pythonpath)
             theirs_s = time.monotonic() - started
         rows, differ = [], []
         for key in work:

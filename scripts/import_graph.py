@@ -18,9 +18,11 @@ from pathlib import Path
 
 # bottom first; the first pattern a module matches decides its layer
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("records", ("evalpack", "evalpack.types", "evalpack.errors")),
+    ("records", ("evalpack", "evalpack.types", "evalpack.errors", "evalpack.scrub")),
     ("infrastructure", ("evalpack.jsonl", "evalpack.config", "evalpack.store", "evalpack.progress",
-                        "evalpack.metrics", "evalpack.stats", "evalpack.client", "evalpack.scoring",
+                        "evalpack.metrics", "evalpack.stats", "evalpack.client", "evalpack.docker_engine",
+                        "evalpack.openai_wire", "evalpack.perf", "evalpack.perf.stats", "evalpack.perf.output",
+                        "evalpack.scoring",
                         "evalpack.scoring.*")),
     ("data", ("evalpack.datasets", "evalpack.datasets.registry", "evalpack.datasets.download",
               "evalpack.datasets.verify", "evalpack.datasets.wheels", "evalpack.datasets.software_kit",

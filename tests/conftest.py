@@ -98,6 +98,37 @@ def mock_server():
         m.stop()
 
 
+def gate_responder(directory: Path, after: int, answer: str = "ANSWER: A") -> str:
+    """A --responder spec that answers `after` requests, then holds every later one open.
+
+    Tests that stop a run mid-way wait until the server has seen `after + concurrency` requests:
+    by then the first `after` replies were received (a worker sends its next request only once its
+    reply is stored), and the run cannot finish on its own, however fast or loaded the machine.
+    """
+    path = directory / f"gate_{after}.py"
+    path.write_text(
+        "import asyncio\n"
+        "seen = 0\n"
+        "async def respond(body):\n"
+        "    global seen\n"
+        "    seen += 1\n"
+        f"    if seen > {after}:\n"
+        "        await asyncio.Event().wait()  # held until the client goes away\n"
+        f"    return {answer!r}\n", encoding="utf-8")
+    return f"{path}:respond"
+
+
+def wait_until(condition, what: str, timeout: float = 120.0) -> None:
+    """Poll `condition` (an observable event, e.g. a server's request count) until it holds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
 def run_evalpack(*args: str, timeout: float = 600, env: dict | None = None):
     """Run the real CLI in a subprocess; returns CompletedProcess (text)."""
     import subprocess

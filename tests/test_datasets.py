@@ -64,6 +64,8 @@ def test_registry_pins_exactly_the_files_sources_md_records(datasets_dir):
     assert counts["minerva_math"] == {"test": 272} and counts["swe_bench_verified_mini"] == {"test": 50}
     assert counts["tau_bench"] == {"test": 165, "dev": 20, "train": 500}
     assert counts["ifeval"] == {"train": 541} and counts["truthfulqa"] == {"validation": 817}
+    assert counts["humanevalplus"] == {"test": 164} and counts["mbppplus"] == {"test": 378}
+    assert counts["mbpp"] == {"test": 757}  # the test tasks (ids 11-510) of full (500) and sanitized (257)
 
 
 def test_eval_needs_only_the_selected_subsets_and_read_splits():

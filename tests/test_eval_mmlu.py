@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_dir_of, run_evalpack
+from conftest import gate_responder, run_dir_of, run_evalpack, wait_until
 
 
 def gold_letters(datasets_dir: Path, subjects: list[str] | None = None) -> dict[str, list[str]]:
@@ -90,41 +90,32 @@ def test_limit_is_per_subject_and_few_shot_comes_from_dev(mock_server, datasets_
 
 
 def test_resume_after_kill_resends_nothing_already_answered(mock_server, datasets_dir, tmp_path):
-    server = mock_server("--answer", "The answer is (D).", "--latency", "0.02")
     subjects = ["anatomy", "astronomy", "virology"]  # 135 + 152 + 166 questions
     total = sum(len(v) for v in gold_letters(datasets_dir, subjects).values())
-    args = eval_args(server.url, datasets_dir, tmp_path, "--eval-batch-size", "4", "--dataset-args",
-                     json.dumps({"mmlu": {"subset_list": subjects, "few_shot_num": 0}}))
-    proc = subprocess.Popen([sys.executable, "-m", "evalpack", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    def stored_calls() -> int:
-        db = next(tmp_path.glob("*/run.db"), None)
-        if db is None:
-            return 0
-        try:
-            return sqlite3.connect(db).execute("SELECT COUNT(*) FROM calls").fetchone()[0]
-        except sqlite3.OperationalError:  # table not created yet
-            return 0
-
-    deadline = time.monotonic() + 120
-    while stored_calls() < total // 4 and time.monotonic() < deadline:  # some replies committed
-        time.sleep(0.05)
+    answered, concurrency = total // 3, 4
+    gated = mock_server("--responder", gate_responder(tmp_path, answered, "The answer is (D)."))
+    args = ["--eval-batch-size", str(concurrency), "--dataset-args",
+            json.dumps({"mmlu": {"subset_list": subjects, "few_shot_num": 0}})]
+    proc = subprocess.Popen([sys.executable, "-m", "evalpack", *eval_args(gated.url, datasets_dir, tmp_path, *args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # every worker holds a request the server will not answer: all `answered` replies were received
+    wait_until(lambda: gated.stats()["chat_requests"] >= answered + concurrency, "the gate to fill")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    stored = stored_calls()
-    assert 0 < stored < total
+    stored = sqlite3.connect(next(tmp_path.glob("*/run.db"))).execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    assert stored == answered  # group commit: a received reply is durable before the next request
 
-    server.reset()
-    again = run_evalpack(*args)
+    server = mock_server("--answer", "The answer is (D).")  # same settings, same run directory
+    again = run_evalpack(*eval_args(server.url, datasets_dir, tmp_path, *args))
     assert again.returncode == 0, again.stderr
-    assert server.stats()["chat_requests"] == total - stored
+    assert server.stats()["chat_requests"] == total - answered  # only what was in flight is asked again
     report = json.loads((run_dir_of(again) / "report.json").read_text())["datasets"][0]
     assert report["num_scored"] == total
     golds = [g for gs in gold_letters(datasets_dir, subjects).values() for g in gs]
     assert report["score"] == pytest.approx(golds.count("D") / total)
 
     server.reset()  # a third run has nothing left to ask
-    third = run_evalpack(*args)
+    third = run_evalpack(*eval_args(server.url, datasets_dir, tmp_path, *args))
     assert third.returncode == 0 and server.stats()["chat_requests"] == 0
 
 
@@ -160,8 +151,9 @@ def test_transient_failures_are_retried_and_permanent_ones_reported_apart(mock_s
     server = mock_server("--responder", f"{responder}:respond")
     proc = run_evalpack(*eval_args(server.url, datasets_dir, tmp_path, "--limit", "10", "--dataset-args",
                                    '{"mmlu": {"subset_list": ["anatomy"], "few_shot_num": 0}}',
-                                   "--generation-config", '{"retries": 2}'))
-    assert proc.returncode == 0, proc.stderr
+                                   "--generation-config", '{"retries": 2, "retry_interval": 0.01}'))
+    # an errored sample makes the exit code non-zero (1), naming the way out
+    assert proc.returncode == 1 and "--ignore-errors" in proc.stderr and "Traceback" not in proc.stderr
     report = json.loads((run_dir_of(proc) / "report.json").read_text())["datasets"][0]
     golds = gold_letters(datasets_dir, ["anatomy"])["anatomy"][:10]
     rows = list(csv.reader(open(datasets_dir / "mmlu/data/test/anatomy_test.csv", newline="", encoding="utf-8")))[:10]
@@ -268,20 +260,24 @@ def test_demo_runs_with_nothing_set_up(tmp_path):
     assert report["num_scored"] == 24 and report["num_unparsed"] == 0
 
 
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["foreground", "background"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_keeps_what_was_answered(mock_server, datasets_dir, tmp_path, sig):
-    server = mock_server("--latency", "0.02")
-    args = eval_args(server.url, datasets_dir, tmp_path, "--eval-batch-size", "4", "--dataset-args",
+def test_interrupt_keeps_what_was_answered(mock_server, datasets_dir, tmp_path, sig, sigint_ignored):
+    if sig == signal.SIGINT and sigint_ignored:
+        pytest.skip("an ignored SIGINT is meant to be ignored")
+    answered, concurrency = 60, 4
+    server = mock_server("--responder", gate_responder(tmp_path, answered))
+    args = eval_args(server.url, datasets_dir, tmp_path, "--eval-batch-size", str(concurrency), "--dataset-args",
                      '{"mmlu": {"subset_list": ["anatomy", "virology"], "few_shot_num": 0}}')
+    # `cmd &` in a script or CI job starts the process with SIGINT ignored: SIGTERM must still work
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     proc = subprocess.Popen([sys.executable, "-m", "evalpack", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while server.stats()["chat_requests"] < 60 and time.monotonic() < deadline:
-        time.sleep(0.05)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=ignore)
+    wait_until(lambda: server.stats()["chat_requests"] >= answered + concurrency, "the gate to fill")
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "run the same command again to resume" in err
     assert "Traceback" not in err
     db = next(tmp_path.glob("*/run.db"))
-    stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM results").fetchone()[0]
-    assert stored >= 50  # everything answered before the signal was flushed, not lost
+    stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM results WHERE error IS NULL").fetchone()[0]
+    assert stored == answered  # everything answered before the signal is kept, nothing else

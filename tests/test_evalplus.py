@@ -47,6 +47,20 @@ def test_codec_keeps_python_types_apart():
     assert opaque != opaque and opaque is not None  # equal to nothing, like a foreign object
 
 
+def test_large_outputs_compare_by_digest_with_python_equality():
+    def wire(value):
+        return diff_harness.from_plain(json.loads(json.dumps(diff_harness.to_wire(value))))
+
+    pairs = [(i, str(i)) for i in range(40000)]
+    assert isinstance(wire(pairs), diff_harness.Digest)
+    assert wire(pairs) == wire([tuple(p) for p in pairs]) and wire(pairs) != wire(pairs[:-1])
+    assert wire(pairs) != wire([list(p) for p in pairs])  # a list is not a tuple
+    words = {f"w{i}" for i in range(20000)}
+    assert wire(words) == wire(set(sorted(words, reverse=True)))  # any order
+    assert wire({i: 1.0 for i in range(20000)}) == wire({i: 1 for i in reversed(range(20000))})
+    assert wire(pairs) != pairs  # a digest never equals a plain value
+
+
 def test_forged_or_repeated_records_are_rejected():
     record = diff_harness.RECORD + json.dumps({"phase": "base", "outputs": []})
     assert diff_harness.parse_records(record + "\n", ["base", "plus"])[0]["phase"] == "base"

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from conftest import run_dir_of, run_evalpack
-from evalpack.benchmarks.swe_bench import docker_engine, images
+from evalpack import docker_engine
+from evalpack.benchmarks.swe_bench import images
 
 FIXTURE = Path(__file__).parent / "fixtures" / "swe_synthetic"
 NAME = "swe_bench_verified_mini"

@@ -164,10 +164,11 @@ def test_errors_are_counted_by_kind(scripted, tmp_path):
 
 
 def test_goodput_and_the_slo_search_find_the_server_capacity(scripted, tmp_path):
-    # 2 slots, 210 ms of work per request: at concurrency 3 every request queues ~105 ms
-    server = scripted("--slots", "2", "--ttft", "0.01", "--itl", "0.02", "--output-tokens", "11")
-    proc, result, _, out_dir = perf(server.url, tmp_path, "--slo", "ttft=60ms", "--search", "concurrency",
-                                    "--number", "12", "--input-len", "5")
+    # 2 slots, 510 ms of work per request: at concurrency 3 every request queues ~255 ms. The SLO
+    # sits far from both sides (a busy box delays a reply by tens of ms now and then)
+    server = scripted("--slots", "2", "--ttft", "0.01", "--itl", "0.05", "--output-tokens", "11")
+    proc, result, _, out_dir = perf(server.url, tmp_path, "--slo", "ttft=150ms", "--search", "concurrency",
+                                    "--number", "12", "--input-len", "5", "--slo-attainment", "0.9")
     search = result["search"]
     assert search["best"] == 2 and search["first_failing"] == 3, search
     levels = {lv["parallel"]: lv for lv in result["levels"]}
@@ -251,3 +252,39 @@ def test_a_server_that_closes_after_each_stream_costs_no_request(scripted, tmp_p
     _, result, _, _ = perf(server.url, tmp_path, "--parallel", "1", "--number", "6", "--max-tokens", "2",
                            "--input-len", "3", "--warmup", "0")
     assert result["levels"][0]["completed"] == 6 and result["levels"][0]["errors"] == {}
+
+
+def test_two_client_processes_share_one_level(scripted, tmp_path):
+    server = scripted("--ttft", "0.05", "--itl", "0.01")
+    _, result, rows, _ = perf(server.url, tmp_path, "--parallel", "4", "--number", "16", "--max-tokens", "5",
+                              "--input-len", "5", "--workers", "2")
+    level = result["levels"][0]
+    assert level["completed"] == 16 and level["client_processes"] == 2 and len(rows) == 16
+    log = sorted((e for e in server.log() if e["stream"] and e["completion_tokens"] == 5), key=lambda e: e["received"])
+    assert len(log) == 16
+    sends = sorted(level["origin_perf_counter"] + r["start"] for r in rows)  # both processes, one clock
+    truth = stats.describe([e["sent"][0] - t for e, t in zip(log, sends)])
+    assert abs(level["ttft"]["median"] - truth["median"]) < 0.1 * truth["median"]
+    # open loop: each process takes every other due time of one schedule
+    _, result, _, _ = perf(server.url, tmp_path, "--rate", "20", "--number", "80", "--max-tokens", "2",
+                           "--input-len", "5", "--workers", "2")
+    got = sorted(e["received"] for e in server.log() if e["stream"] and e["completion_tokens"] == 2)[-80:]
+    assert abs((len(got) - 1) / (got[-1] - got[0]) - 20) <= 0.02 * 20
+
+
+def test_eval_with_stream_reports_latency_per_dataset_and_sends_subjects_together(scripted, datasets_dir, tmp_path):
+    server = scripted("--ttft", "0.02", "--itl", "0.005", "--output-tokens", "6", "--model", "m")
+    subjects = ["anatomy", "astronomy", "virology"]
+    proc = run_evalpack("eval", "--model", "m", "--api-url", server.url, "--datasets", "mmlu",
+                        "--dataset-dir", str(datasets_dir), "--limit", "5", "--stream", "--eval-batch-size", "4",
+                        "--dataset-args", json.dumps({"mmlu": {"subset_list": subjects}}),
+                        "--work-dir", str(tmp_path), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    run_dir = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+    serving = json.loads((run_dir / "report.json").read_text())["datasets"][0]["serving"]
+    assert serving["requests"] == 15 and serving["output_tokens"] == 15 * 6
+    assert serving["ttft"]["median"] >= 0.02 and serving["tpot"]["median"] >= 0.005
+    assert "| mmlu | 15 |" in (run_dir / "report.md").read_text()
+    # a subject's questions share its 5-shot header: they reach the server together
+    order = [e["last_user"].split("questions about ")[1].split(".")[0] for e in server.log() if e["stream"]]
+    assert order == sorted(order, key=lambda s: subjects.index(s)), order

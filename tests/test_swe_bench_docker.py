@@ -17,7 +17,8 @@ import pytest
 
 from conftest import run_dir_of, run_evalpack
 from evalpack.benchmarks import registry
-from evalpack.benchmarks.swe_bench import docker_engine, harness, images
+from evalpack import docker_engine
+from evalpack.benchmarks.swe_bench import harness, images
 from evalpack.benchmarks.swe_bench.specs import load_extra_specs, spec_for
 from evalpack.errors import DataMissingError
 
@@ -44,7 +45,8 @@ def env(tmp_path_factory):
 def run_eval(mock_server, env, tmp_path, responder: str) -> tuple[dict, dict]:
     server = mock_server("--responder", f"{FIXTURE / 'responder.py'}:{responder}")
     dataset_args = {NAME: {"local_path": str(FIXTURE),
-                           "extra_params": {"repos": {"evalpack/tinycalc": str(env["repo"])}, "timeout": 10}}}
+                           "extra_params": {"repos": {"evalpack/tinycalc": str(env["repo"])}, "timeout": 10,
+                                            "build_docker_images": True}}}
     proc = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", NAME,
                         "--dataset-args", json.dumps(dataset_args), "--dataset-dir", str(tmp_path),
                         "--work-dir", str(tmp_path / "out"), "--quiet", timeout=900)
@@ -133,6 +135,7 @@ def test_agentic_mode_edits_in_the_container_and_its_git_diff_is_scored(mock_ser
     server = mock_server("--responder", f"{FIXTURE / 'responder.py'}:agent")
     dataset_args = {NAME: {"local_path": str(FIXTURE), "extra_params": {
         "repos": {"evalpack/tinycalc": str(env["repo"])}, "mode": "agentic", "max_steps": 6,
+        "build_docker_images": True,
         "instance_ids": ["evalpack__tinycalc-1"]}}}
     proc = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", NAME,
                         "--dataset-args", json.dumps(dataset_args), "--dataset-dir", str(tmp_path),

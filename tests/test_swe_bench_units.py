@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from evalpack.benchmarks import registry
-from evalpack.benchmarks.swe_bench import docker_engine, harness, images
+from evalpack import docker_engine
+from evalpack.benchmarks.swe_bench import harness, images
 from evalpack.benchmarks.swe_bench.patch_extract import check_patch, extract_diff
 from evalpack.benchmarks.swe_bench.specs import BUILTIN, load_extra_specs, spec_for, select_tests
 from evalpack.errors import DataMissingError, UsageError

@@ -2,7 +2,8 @@
 
 Imports of the heavy parts happen inside the command functions, so `evalpack --help`
 only loads argparse. Every EvalpackError becomes `evalpack: <sentence>` and its
-exit code; nothing the user can fix ends in a traceback.
+exit code (listed in errors.py and the README); nothing the user can fix ends in a
+traceback, and every line printed passes the secret scrubber.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true", default=None)
 
     mock = sub.add_parser("mock", help="serve canned answers over the OpenAI API (for smoke tests)")
-    mock.add_argument("--port", type=int, default=18080)
-    mock.add_argument("--host", default="127.0.0.1")
-    mock.add_argument("--model", default="mock")
+    mock.add_argument("--port", type=int, default=18080, help="TCP port to listen on (default 18080)")
+    mock.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    mock.add_argument("--model", default="mock", help="the model id it lists and answers as")
     mock.add_argument("--answer", default="ANSWER: A", help="the reply to every request")
     mock.add_argument("--responder", help="FILE.py:FUNCTION called with each request body")
     mock.add_argument("--rules", help="JSON/YAML list of {match: REGEX, reply: ...}")
@@ -108,6 +109,11 @@ def add_eval_flags(p: argparse.ArgumentParser) -> None:
                    help="print every subset's score at the end (always in report.md)")
     p.add_argument("--sandbox", choices=["local", "docker"], help="where model-written code runs "
                    "(code benchmarks): local = isolated process (default), docker = a container each")
+    p.add_argument("--ignore-errors", action="store_true", default=None,
+                   help="exit 0 even when some samples ended in an error (they stay recorded as errors)")
+    p.add_argument("--skip-preflight", action="store_true", default=None,
+                   help="do not check GET /v1/models before the run (for servers that only serve "
+                        "/chat/completions)")
 
 
 def _plugins():
@@ -125,6 +131,7 @@ def cmd_eval(ns: argparse.Namespace) -> int:
     config = build_config(flags, ns.config)
     result = evaluate(config)
     print_result(result, verbose=bool(ns.verbose))
+    check_errors(result["report"], result["run_dir"], config.ignore_errors)
     return 0
 
 
@@ -135,10 +142,25 @@ def print_result(result: dict, verbose: bool = False) -> None:
 
     from evalpack import report
 
-    print(result["markdown"] if verbose else report.summary(result["report"]))
+    print(_scrub(result["markdown"] if verbose else report.summary(result["report"])))
     run_dir = Path(result["run_dir"]).resolve()
     print(f"report: {run_dir / 'report.html'}")
     print(f"run directory: {run_dir}")
+
+
+def check_errors(report: dict, run_dir, ignore_errors: bool) -> None:
+    """Errored samples make the exit code non-zero unless --ignore-errors (EvalScope's flag)."""
+    from pathlib import Path
+
+    from evalpack.errors import SamplesFailed
+
+    failed = {s.get("dataset"): s.get("num_errors") or 0 for s in report.get("datasets") or []}
+    total = sum(failed.values())
+    if total and not ignore_errors:
+        where = ", ".join(f"{name} {n}" for name, n in failed.items() if n)
+        raise SamplesFailed(f"{total} sample{'s' if total > 1 else ''} ended in an error ({where}); "
+                            f"the errors are in {Path(run_dir).resolve()}/samples/*.jsonl: run the same command "
+                            f"again to retry them, or pass --ignore-errors to accept them and exit 0")
 
 
 def cmd_demo(ns: argparse.Namespace) -> int:
@@ -179,9 +201,35 @@ def cmd_report(ns: argparse.Namespace) -> int:
     from evalpack import report
 
     run_dir = Path(ns.run_dir)
-    print(report.write(run_dir, report.load(run_dir)))
+    data = _load_report(run_dir)
+    try:
+        text = report.write(run_dir, data)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise _damaged(run_dir, e) from None
+    print(_scrub(text))
     print(f"report: {(run_dir / 'report.html').resolve()}")
     return 0
+
+
+def _load_report(run_dir):
+    from evalpack import report
+    from evalpack.errors import UsageError
+
+    try:
+        data = report.load(run_dir)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{run_dir}/report.json cannot be read ({e}); run `evalpack rescore {run_dir}` "
+                         f"to rebuild it from run.db") from None
+    if not isinstance(data, dict) or not isinstance(data.get("datasets"), list):
+        raise _damaged(run_dir, "no list of datasets")
+    return data
+
+
+def _damaged(run_dir, reason):
+    from evalpack.errors import UsageError
+
+    return UsageError(f"{run_dir}/report.json is damaged ({reason!r}); run `evalpack rescore {run_dir}` "
+                      f"to rebuild it from run.db")
 
 
 def cmd_compare(ns: argparse.Namespace) -> int:
@@ -189,10 +237,15 @@ def cmd_compare(ns: argparse.Namespace) -> int:
 
     from evalpack import compare
 
-    result = compare.compare([Path(d) for d in ns.run_dirs])
+    for d in ns.run_dirs:
+        _load_report(Path(d))  # a missing or damaged report.json is one sentence naming its run
+    try:
+        result = compare.compare([Path(d) for d in ns.run_dirs])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise _damaged(" or ".join(ns.run_dirs), e) from None
     out = Path(ns.out or "compare.html").resolve()
     compare.write(result, out)
-    print(compare.terminal(result), end="")
+    print(_scrub(compare.terminal(result)), end="")
     print(f"compare: {out}")
     return 0
 
@@ -203,17 +256,37 @@ def cmd_list(ns: argparse.Namespace) -> int:
     from evalpack.config import default_dataset_dir
     from evalpack.datasets.listing import print_list
 
+    from evalpack.benchmarks import registry
+    from evalpack.errors import UsageError
+
+    unknown = [n for n in ns.names if n not in registry.names()]
+    if unknown:
+        raise UsageError(f"no benchmark named {', '.join(map(repr, unknown))}; known: "
+                         f"{', '.join(registry.names())}")
     print_list(Path(ns.dataset_dir).expanduser() if ns.dataset_dir else default_dataset_dir(), ns.names)
     return 0
 
 
 def _term_as_interrupt() -> None:
-    """SIGTERM (a scheduler stopping the job) ends a run like Ctrl-C: stored replies are flushed."""
-    import os
+    """SIGTERM (a scheduler stopping the job) ends a run like Ctrl-C: stored replies are flushed.
+    It must not depend on SIGINT: a job started as `cmd &` inherits SIGINT ignored."""
     import signal
 
+    def on_term(signum, frame):
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler) and handler is not signal.default_int_handler:
+            handler(signal.SIGINT, frame)  # asyncio's: cancels the main task, then KeyboardInterrupt
+        else:
+            raise KeyboardInterrupt
+
     if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+        signal.signal(signal.SIGTERM, on_term)
+
+
+def _scrub(text: str) -> str:
+    from evalpack.scrub import scrub
+
+    return scrub(text)
 
 
 COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "mock": cmd_mock, "rescore": cmd_rescore, "list": cmd_list,
@@ -233,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(handler(ns) or 0)
     except EvalpackError as e:
-        print(f"evalpack: {e}", file=sys.stderr)
+        print(_scrub(f"evalpack: {e}"), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("evalpack: interrupted; stored replies are kept: run the same command again to resume",
@@ -241,6 +314,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 141
+    except MemoryError:
+        print("evalpack: out of memory; lower --eval-batch-size, --limit or repeats", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - a bug still ends in one sentence; the details go to a file
+        import os
+        import tempfile
+        import traceback
+
+        if os.environ.get("EVALPACK_TRACEBACK"):
+            raise
+        fd, path = tempfile.mkstemp(prefix="evalpack-crash-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write(_scrub(traceback.format_exc()))
+        print(_scrub(f"evalpack: internal error ({type(e).__name__}: {e}); this is a bug in evalpack, "
+                     f"please report it with {path} (or set EVALPACK_TRACEBACK=1)"), file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":

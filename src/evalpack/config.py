@@ -2,13 +2,16 @@
 
 The keys are EvalScope's (`TaskConfig`), so a command or YAML file written for
 `evalscope eval` works with `evalpack eval`. Flags given on the command line
-override the YAML file. Every problem is reported as one UsageError sentence.
+override the YAML file. Every problem is reported as one UsageError sentence:
+every value is checked for type and range (NaN and Infinity are never numbers
+here), with bounds that keep memory and time sane.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from dataclasses import asdict, dataclass, field
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evalpack.errors import UsageError
+from evalpack.scrub import add_secret, add_url_secrets, redact_url
 
 # Request parameters passed to /chat/completions as they are.
 REQUEST_PARAMS = {
@@ -32,8 +36,20 @@ PARAM_ALIASES = {"max_new_tokens": "max_tokens", "max_length": "max_tokens"}
 CONFIG_KEYS = {
     "model", "api_url", "api_key", "eval_type", "datasets", "dataset_args", "dataset_dir",
     "dataset_hub", "generation_config", "limit", "eval_batch_size", "work_dir", "use_cache",
-    "seed", "quiet", "fresh", "timeout", "stream", "model_id", "sandbox",
+    "seed", "quiet", "fresh", "timeout", "stream", "model_id", "sandbox", "ignore_errors", "skip_preflight",
 }
+BOOL_KEYS = {"quiet", "fresh", "stream", "ignore_errors", "skip_preflight"}
+TEXT_KEYS = {"model", "model_id", "eval_type", "dataset_dir", "dataset_hub", "work_dir", "use_cache", "sandbox",
+             "api_key"}
+SANDBOXES = {"local", "docker"}
+# bounds: a value outside is a typo, and inside one the run stays within memory and time
+MAX_TIMEOUT = 7 * 24 * 3600.0
+MAX_RETRIES = 100
+MAX_RETRY_INTERVAL = 3600.0
+MAX_CONCURRENCY = 4096
+MAX_LIMIT = 10**9
+MAX_SEED = 2**63 - 1
+MAX_TOKENS = 10**8
 EVAL_TYPES = {"openai_api", "service", "server", "api"}
 SECRET = "***"
 
@@ -53,6 +69,7 @@ class RunConfig:
     generation: dict = field(default_factory=dict)  # request parameters
     timeout: float = 600.0
     retries: int = 3
+    retry_interval: float | None = None  # first wait between attempts (doubles each time)
     limit: int | float | None = None
     concurrency: int = 32
     work_dir: Path = Path("outputs")
@@ -61,10 +78,14 @@ class RunConfig:
     quiet: bool = False
     fresh: bool = False
     sandbox: str | None = None  # engine for code benchmarks: local | docker
+    ignore_errors: bool = False  # exit 0 even when samples ended in an error
+    skip_preflight: bool = False  # do not ask GET /v1/models before the run
 
     def redacted(self) -> dict:
         d = asdict(self)
         d["api_key"] = SECRET if self.api_key else None
+        d["api_urls"] = [redact_url(u) for u in self.api_urls]
+        d["generation"] = redact(self.generation)
         for key in ("dataset_dir", "work_dir", "use_cache"):
             d[key] = str(d[key]) if d[key] is not None else None
         d["dataset_args"] = redact(self.dataset_args)
@@ -94,13 +115,28 @@ def redact(value: Any) -> Any:
     return value
 
 
+def register_secrets(value: Any) -> None:
+    """Values under secret-looking keys (extra_body.api_key, a user model's key...) join the scrubber."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, str) and _SECRET_KEY.search(str(k)):
+                add_secret(v)
+            else:
+                register_secrets(v)
+    elif isinstance(value, list):
+        for v in value:
+            register_secrets(v)
+
+
 def parse_json_arg(name: str, value: Any) -> dict:
     """--dataset-args / --generation-config: JSON object, or EvalScope's `k=v,k=v` form."""
     if value is None or value == "":
         return {}
     if isinstance(value, dict):
-        return value
-    text = str(value).strip()
+        return {str(k): v for k, v in value.items()}
+    if not isinstance(value, str):
+        raise UsageError(f"{name} must be a JSON object or a mapping, got {_kind(value)}")
+    text = value.strip()
     if text.startswith("{"):
         try:
             parsed = json.loads(text)
@@ -118,9 +154,56 @@ def parse_json_arg(name: str, value: Any) -> dict:
         k, v = part.split("=", 1)
         try:
             out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             out[k.strip()] = v.strip()
     return out
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def number(name: str, value: Any, *, integer: bool = False, minimum: float | None = None,
+           maximum: float | None = None, above: float | None = None) -> int | float:
+    """`value` (a number or numeric text) checked for type and range; NaN and Infinity never pass."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UsageError(f"{name} must be a number, got {_kind(value)}")
+    try:
+        v = float(value) if not isinstance(value, int) else value
+    except (ValueError, OverflowError):
+        raise UsageError(f"{name} must be a number, got {value!r}") from None
+    if isinstance(v, float) and not math.isfinite(v):
+        raise UsageError(f"{name} must be a finite number, got {value!r}")
+    if integer:
+        if v != int(v):
+            raise UsageError(f"{name} must be a whole number, got {value!r}")
+        v = int(v)
+    if above is not None and not v > above:
+        raise UsageError(f"{name} must be greater than {above:g}, got {value!r}")
+    if minimum is not None and v < minimum:
+        raise UsageError(f"{name} must be at least {minimum:g}, got {value!r}")
+    if maximum is not None and v > maximum:
+        raise UsageError(f"{name} must be at most {maximum:g}, got {value!r}")
+    return v
+
+
+def _check_json_values(name: str, value: Any, depth: int = 0) -> None:
+    """Request parameters are sent as JSON: NaN/Infinity (invalid JSON) and binary data are refused."""
+    if depth > 20:
+        raise UsageError(f"{name} is nested too deeply")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{name} must be a finite number, got {value!r} (NaN and Infinity are not JSON)")
+    if isinstance(value, (bytes, bytearray)) or not isinstance(value, (str, int, float, bool, type(None),
+                                                                      dict, list)):
+        raise UsageError(f"{name} must be JSON data, got {_kind(value)}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_json_values(f"{name}.{k}", v, depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_json_values(f"{name}[{i}]", v, depth + 1)
 
 
 def split_generation(gen: dict) -> tuple[dict, dict]:
@@ -144,12 +227,35 @@ def split_generation(gen: dict) -> tuple[dict, dict]:
                          "samples per question with --dataset-args '{\"<dataset>\": {\"repeats\": N}}' "
                          "(HumanEval: {\"humaneval\": {\"n\": N}})")
     request.pop("n", None)
-    for key in ("temperature", "top_p"):
-        if key in request and not isinstance(request[key], (int, float)):
-            raise UsageError(f"--generation-config: {key} must be a number, got {request[key]!r}")
-    if "max_tokens" in request and not (isinstance(request["max_tokens"], int) and request["max_tokens"] > 0):
-        raise UsageError(f"--generation-config: max_tokens must be a positive integer, "
-                         f"got {request['max_tokens']!r}")
+    _check_json_values("--generation-config", request)
+    ranges = {"temperature": (0, 100), "top_p": (0, 1), "min_p": (0, 1), "presence_penalty": (-100, 100),
+              "frequency_penalty": (-100, 100), "repetition_penalty": (0, 100)}
+    for key, (low, high) in ranges.items():
+        if request.get(key) is not None:
+            if isinstance(request[key], str) or isinstance(request[key], bool):
+                raise UsageError(f"--generation-config: {key} must be a number, got {request[key]!r}")
+            number(f"--generation-config: {key}", request[key], minimum=low, maximum=high)
+    for key in ("max_tokens", "max_completion_tokens"):
+        value = request.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or not 0 < value <= MAX_TOKENS):
+            raise UsageError(f"--generation-config: {key} must be a whole number from 1 to {MAX_TOKENS}, "
+                             f"got {value!r}")
+    for key in ("top_k", "seed", "top_logprobs"):
+        value = request.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise UsageError(f"--generation-config: {key} must be a whole number, got {value!r}")
+    for key in ("stream", "logprobs", "parallel_tool_calls"):
+        if request.get(key) is not None and not isinstance(request[key], bool):
+            raise UsageError(f"--generation-config: {key} must be true or false, got {request[key]!r}")
+    if request.get("stop") is not None and not (
+            isinstance(request["stop"], str)
+            or (isinstance(request["stop"], list) and all(isinstance(x, str) for x in request["stop"]))):
+        raise UsageError(f"--generation-config: stop must be a string or a list of strings, "
+                         f"got {request['stop']!r}")
+    for key in ("extra_body", "stream_options", "logit_bias"):
+        if request.get(key) is not None and not isinstance(request[key], dict):
+            raise UsageError(f"--generation-config: {key} must be an object, got {_kind(request[key])}")
     return request, transport
 
 
@@ -173,13 +279,23 @@ def load_yaml(path: str) -> dict:
     if not p.is_file():
         raise UsageError(f"--config {path}: no such file")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"--config {path}: cannot read it ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--config {path} is not a text file (not UTF-8); give a YAML file") from None
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise UsageError(f"--config {path} is not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+        why = " ".join(str(getattr(e, "problem", None) or getattr(e, "reason", None) or e).split())
+        raise UsageError(f"--config {path} is not valid YAML{where}: {why}") from None
+    except (RecursionError, ValueError, TypeError, OverflowError) as e:
+        raise UsageError(f"--config {path} is not valid YAML ({type(e).__name__})") from None
     if not isinstance(data, dict):
         raise UsageError(f"--config {path} must be a mapping of keys (model: ..., datasets: [...])")
+    data = {str(k): v for k, v in data.items()}
     unknown = sorted(set(data) - CONFIG_KEYS)
     if unknown:
         raise UsageError(f"--config {path}: unknown key{'s' if len(unknown) > 1 else ''} "
@@ -191,6 +307,7 @@ def build_config(flags: dict, yaml_path: str | None = None) -> RunConfig:
     """flags: argparse values (None = not given). YAML fills what flags leave unset."""
     merged = load_yaml(yaml_path) if yaml_path else {}
     merged.update({k: v for k, v in flags.items() if v is not None})
+    _check_types(merged)
 
     model = merged.get("model") or merged.get("model_id")
     if not model:
@@ -199,10 +316,18 @@ def build_config(flags: dict, yaml_path: str | None = None) -> RunConfig:
     if not urls:
         raise UsageError("no --api-url given; point it at the server, e.g. --api-url http://127.0.0.1:8000/v1")
     urls = [urls] if isinstance(urls, str) else list(urls)
+    if not all(isinstance(u, str) and u.strip() for u in urls):
+        raise UsageError(f"--api-url must be one or more URLs, got {_kind(merged['api_url'])}")
+    for url in urls:
+        if not url.strip().lower().startswith(("http://", "https://")) or "\x00" in url:
+            raise UsageError(f"--api-url {url!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000/v1")
     datasets = merged.get("datasets")
     if not datasets:
         raise UsageError("no --datasets given; e.g. --datasets mmlu (see `evalpack list`)")
-    datasets = [datasets] if isinstance(datasets, str) else [str(d) for d in datasets]
+    if isinstance(datasets, str):
+        datasets = [datasets]
+    if not isinstance(datasets, list) or not all(isinstance(d, str) and d for d in datasets):
+        raise UsageError(f"--datasets must be benchmark names, e.g. [mmlu, gsm8k]; got {_kind(merged['datasets'])}")
 
     eval_type = merged.get("eval_type")
     if eval_type and eval_type not in EVAL_TYPES:
@@ -224,26 +349,18 @@ def build_config(flags: dict, yaml_path: str | None = None) -> RunConfig:
 
     limit = merged.get("limit")
     if limit is not None:
-        try:
-            limit = float(limit)
-        except (TypeError, ValueError):
-            raise UsageError(f"--limit must be a number (N per subset, or a fraction below 1), "
-                             f"got {merged['limit']!r}") from None
-        if limit <= 0:
-            raise UsageError("--limit must be positive")
-        limit = int(limit) if limit >= 1 else limit
+        limit = number("--limit", limit, above=0, maximum=MAX_LIMIT)
+        if limit >= 1 and limit != int(limit):
+            raise UsageError(f"--limit must be a whole number of samples per subset or a fraction "
+                             f"below 1, got {merged['limit']!r}")
+        limit = int(limit) if limit >= 1 else float(limit)
 
-    def number(key: str, cast, default, minimum):
-        value = merged.get(key, default)
-        try:
-            value = cast(value)
-        except (TypeError, ValueError):
-            raise UsageError(f"--{key.replace('_', '-')} must be a number, got {value!r}") from None
-        if value < minimum:
-            raise UsageError(f"--{key.replace('_', '-')} must be at least {minimum}, got {value}")
-        return value
-
+    register_secrets(request)
+    register_secrets(dataset_args)
+    for url in urls:
+        add_url_secrets(url)
     api_key = merged.get("api_key") or os.environ.get("EVALPACK_API_KEY") or None
+    add_secret(api_key)
     if api_key in ("EMPTY", "none", "None"):
         api_key = None
     return RunConfig(
@@ -251,24 +368,44 @@ def build_config(flags: dict, yaml_path: str | None = None) -> RunConfig:
         dataset_args=dataset_args,
         dataset_dir=Path(merged.get("dataset_dir") or default_dataset_dir()).expanduser(),
         generation=request,
-        timeout=_positive(transport.get("timeout", 600.0), "timeout"),
-        retries=int(_positive(transport.get("retries", 3), "retries", allow_zero=True)),
+        timeout=float(number("timeout", transport.get("timeout", 600.0), above=0, maximum=MAX_TIMEOUT)),
+        retries=int(number("retries", transport.get("retries", 3), integer=True, minimum=0,
+                           maximum=MAX_RETRIES)),
+        retry_interval=(None if transport.get("retry_interval") is None else
+                        float(number("retry_interval", transport["retry_interval"], minimum=0,
+                                     maximum=MAX_RETRY_INTERVAL))),
         limit=limit,
-        concurrency=number("eval_batch_size", int, 32, 1),
+        concurrency=int(number("--eval-batch-size", merged.get("eval_batch_size", 32), integer=True,
+                               minimum=1, maximum=MAX_CONCURRENCY)),
         work_dir=Path(merged.get("work_dir") or "outputs").expanduser(),
         use_cache=Path(merged["use_cache"]).expanduser() if merged.get("use_cache") else None,
-        seed=number("seed", int, 42, 0),
+        seed=int(number("--seed", merged.get("seed", 42), integer=True, minimum=0, maximum=MAX_SEED)),
         quiet=bool(merged.get("quiet", False)),
         fresh=bool(merged.get("fresh", False)),
         sandbox=merged.get("sandbox") or None,
+        ignore_errors=bool(merged.get("ignore_errors", False)),
+        skip_preflight=bool(merged.get("skip_preflight", False)),
     )
 
 
-def _positive(value: Any, name: str, allow_zero: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"--generation-config: {name} must be a number, got {value!r}") from None
-    if v < 0 or (v == 0 and not allow_zero):
-        raise UsageError(f"--generation-config: {name} must be {'>= 0' if allow_zero else '> 0'}, got {v}")
-    return v
+def _check_types(merged: dict) -> None:
+    """The shape of each YAML value (flags are text already): one sentence for the first wrong one."""
+    for key in BOOL_KEYS:
+        if merged.get(key) is not None and not isinstance(merged[key], bool):
+            raise UsageError(f"{key} must be true or false, got {_kind(merged[key])}")
+    for key in TEXT_KEYS:
+        value = merged.get(key)
+        if value is None:
+            continue
+        if key in ("model", "model_id") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            merged[key] = value = str(value)  # a model named 7b reads as text
+        if not isinstance(value, str):
+            raise UsageError(f"{key} must be text, got {_kind(value)}")
+        if "\x00" in value:
+            raise UsageError(f"{key} must not contain a NUL character")
+    if merged.get("sandbox") and merged["sandbox"] not in SANDBOXES:
+        raise UsageError(f"sandbox must be one of {', '.join(sorted(SANDBOXES))}, got {merged['sandbox']!r}")
+    for key in ("api_url", "datasets"):
+        value = merged.get(key)
+        if value is not None and not isinstance(value, (str, list)):
+            raise UsageError(f"{key} must be text or a list of text, got {_kind(value)}")

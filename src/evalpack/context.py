@@ -64,6 +64,7 @@ class Context:
             reply = await send(body, payload=canon.encode())
             self._store.put_call(key, self._benchmark, self._sample_id, self.repeat,
                                  canon, reply.to_json(), reply.latency)
+            await self._store.durable()  # group commit: kill -9 now re-sends only what is in flight
         self.calls += 1
         self.latency += reply.latency
         for k, v in (reply.usage or {}).items():

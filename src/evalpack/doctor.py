@@ -261,7 +261,7 @@ def dataset_checks(names: list[str], dataset_dir: str | None, dataset_args: str 
 def docker_check(bench, data_dir: Path, args: dict) -> Finding:
     """SWE-bench scores in containers: an engine, and the instance images (or a kit to load them from)."""
     from evalpack.benchmarks.swe_bench import images
-    from evalpack.benchmarks.swe_bench.docker_engine import available
+    from evalpack.docker_engine import available
     from evalpack.benchmarks.swe_bench.specs import Spec
     from evalpack.errors import EvalpackError
 

@@ -19,15 +19,16 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import itertools
+import time
 import json
 import re
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
 
 from aiohttp import web
 
+from evalpack import openai_wire
 from evalpack.errors import UsageError
 
 
@@ -40,7 +41,10 @@ def load_responder(spec: str) -> Callable[[dict], Any]:
         raise UsageError(f"--responder: no such file {path}")
     module_spec = importlib.util.spec_from_file_location(f"evalpack_responder_{file.stem}", file)
     module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 - the user's file: a syntax or import error is theirs to fix
+        raise UsageError(f"--responder: {path} cannot be loaded ({type(e).__name__}: {e})") from None
     if not callable(getattr(module, func, None)):
         raise UsageError(f"--responder: {path} has no function {func!r}")
     return getattr(module, func)
@@ -55,7 +59,10 @@ def load_rules(path: str) -> Callable[[dict], Any]:
         raise UsageError(f"--rules {path}: cannot read it ({e})") from None
     if not isinstance(rules, list) or not all(isinstance(r, dict) and "reply" in r for r in rules):
         raise UsageError(f"--rules {path}: expected a list of {{match: REGEX, reply: ...}} entries")
-    compiled = [(re.compile(str(r.get("match", ""))), r["reply"]) for r in rules]
+    try:
+        compiled = [(re.compile(str(r.get("match", ""))), r["reply"]) for r in rules]
+    except re.error as e:
+        raise UsageError(f"--rules {path}: a match is not a valid regular expression ({e})") from None
 
     def respond(body: dict) -> Any:
         text = last_user_text(body)
@@ -101,16 +108,12 @@ class MockServer:
         app.router.add_post("/mock/reset", self.reset)
         return app
 
-    def _authorized(self, request: web.Request) -> bool:
-        return not self.api_key or request.headers.get("Authorization") == f"Bearer {self.api_key}"
-
     async def models(self, request: web.Request) -> web.Response:
         self.stats["requests"] += 1
         self.stats["models_requests"] += 1
-        if not self._authorized(request):
-            return _error(401, "invalid API key", "invalid_request_error")
-        return web.json_response({"object": "list", "data": [
-            {"id": self.model, "object": "model", "created": 0, "owned_by": "evalpack-mock"}]})
+        if not openai_wire.bearer_ok(request, self.api_key):
+            return openai_wire.unauthorized()
+        return openai_wire.model_list(self.model, "evalpack-mock")
 
     async def get_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats)
@@ -124,17 +127,22 @@ class MockServer:
         """(body, the responder's reply) of one request, or the error response to send."""
         self.stats["requests"] += 1
         self.stats[counter] += 1
-        if not self._authorized(request):
-            return None, _error(401, "invalid API key", "invalid_request_error")
+        if not openai_wire.bearer_ok(request, self.api_key):
+            return None, openai_wire.unauthorized()
         try:
             body = await request.json(loads=json.loads)
-            if not isinstance(body.get(field), kind):
+            if not isinstance(body, dict) or not isinstance(body.get(field), kind):
                 raise ValueError(f"{field} must be a {'list' if kind is list else 'string'}")
         except ValueError as e:
-            return None, _error(400, f"invalid request: {e}", "invalid_request_error")
-        reply = self.responder(body) if self.responder else None
-        if asyncio.iscoroutine(reply):
-            reply = await reply
+            return None, openai_wire.error_response(400, f"invalid request: {e}", code=400)
+        try:
+            reply = self.responder(body) if self.responder else None
+            if asyncio.iscoroutine(reply):
+                reply = await reply
+        except Exception as e:  # noqa: BLE001 - a responder bug is answered as a server error
+            self.stats["errors"] += 1
+            return None, openai_wire.error_response(500, f"the mock's responder failed: {type(e).__name__}: {e}",
+                                                    "server_error", code=500)
         return body, reply
 
     async def completions(self, request: web.Request) -> web.Response:
@@ -142,12 +150,14 @@ class MockServer:
         if body is None:
             return reply
         if reply is None:
-            return _error(404, "this mock serves no /v1/completions", "not_found_error")
+            return openai_wire.error_response(404, "this mock serves no /v1/completions", "not_found_error",
+                                              code=404)
         if isinstance(reply, str):
             reply = {"content": reply}
         if int(reply.get("status", 200)) >= 400:
             self.stats["errors"] += 1
-            return _error(int(reply["status"]), reply.get("content") or "mock error", "invalid_request_error")
+            return openai_wire.error_response(int(reply["status"]), reply.get("content") or "mock error",
+                                              code=int(reply["status"]))
         text = reply.get("content") or ""
         usage = {"prompt_tokens": _tokens(body["prompt"]), "completion_tokens": _tokens(text),
                  "total_tokens": _tokens(body["prompt"]) + _tokens(text)}
@@ -162,7 +172,7 @@ class MockServer:
         if body is None:
             return reply
         if not isinstance(reply, dict) or "tokens" not in reply:
-            return _error(404, "this mock serves no /tokenize", "not_found_error")
+            return openai_wire.error_response(404, "this mock serves no /tokenize", "not_found_error", code=404)
         return web.json_response({"tokens": reply["tokens"]})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
@@ -179,8 +189,8 @@ class MockServer:
         if int(reply.get("status", 200)) >= 400:
             self.stats["errors"] += 1
             headers = {"Retry-After": str(reply["retry_after"])} if "retry_after" in reply else None
-            return _error(int(reply["status"]), reply.get("content") or "mock error", "server_error",
-                          headers=headers)
+            return openai_wire.error_response(int(reply["status"]), reply.get("content") or "mock error",
+                                              "server_error", code=int(reply["status"]), headers=headers)
         tool_calls = [_tool_call(tc, i) for i, tc in enumerate(reply.get("tool_calls") or [])] or None
         content = reply.get("content")
         if tool_calls is None and content is None:
@@ -191,48 +201,13 @@ class MockServer:
                  "total_tokens": prompt_tokens + _tokens(content or "")}
         rid = f"chatcmpl-mock-{next(self._ids)}"
         model = body.get("model") or self.model
-        if body.get("stream"):
-            return await self._stream(request, rid, model, content, tool_calls, finish, usage,
-                                      bool((body.get("stream_options") or {}).get("include_usage")))
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if tool_calls:
             message["tool_calls"] = tool_calls
-        return web.json_response({
-            "id": rid, "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage})
-
-    async def _stream(self, request, rid, model, content, tool_calls, finish, usage, include_usage):
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await resp.prepare(request)
-        created = int(time.time())
-
-        async def send(delta: dict, finish_reason=None, extra=None):
-            chunk = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
-            if extra:
-                chunk.update(extra)
-            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
-
-        await send({"role": "assistant", "content": ""})
-        if content:
-            # a few pieces, so that clients really have to join deltas
-            step = max(1, len(content) // 3)
-            for i in range(0, len(content), step):
-                await send({"content": content[i:i + step]})
-        for i, tc in enumerate(tool_calls or []):
-            args = tc["function"]["arguments"]
-            half = len(args) // 2
-            await send({"tool_calls": [{"index": i, "id": tc["id"], "type": "function",
-                                        "function": {"name": tc["function"]["name"], "arguments": args[:half]}}]})
-            await send({"tool_calls": [{"index": i, "function": {"arguments": args[half:]}}]})
-        await send({}, finish)
-        if include_usage:
-            chunk = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
-                     "choices": [], "usage": usage}
-            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        await resp.write(b"data: [DONE]\n\n")
-        await resp.write_eof()
-        return resp
+        if body.get("stream"):
+            return await openai_wire.stream(request, rid, model, message, finish, usage,
+                                            bool((body.get("stream_options") or {}).get("include_usage")))
+        return openai_wire.completion(rid, model, message, finish, usage)
 
 
 def _tool_call(tc: dict, index: int) -> dict:
@@ -245,16 +220,21 @@ def _tool_call(tc: dict, index: int) -> dict:
     return {"id": tc.get("id") or f"call_{uuid.uuid4().hex[:12]}", "type": "function", "function": fn}
 
 
-def _error(status: int, message: str, kind: str, headers: dict | None = None) -> web.Response:
-    return web.json_response({"error": {"message": message, "type": kind, "code": status}},
-                             status=status, headers=headers)
+# handlers written before openai_wire existed answer errors through this name
+_error = openai_wire.error_response
 
 
 def serve(port: int, host: str = "127.0.0.1", **kwargs) -> None:
+    import socket
+
     server = MockServer(**kwargs)
+    try:  # bind first: a port in use is a sentence, not a traceback from inside run_app
+        sock = socket.create_server((host, port))
+    except OSError as e:
+        raise UsageError(f"cannot listen on {host}:{port} ({e.strerror or e}); choose another --port/--host") from None
     print(f"evalpack mock: serving model {server.model!r} at http://{host}:{port}/v1", flush=True)
-    web.run_app(server.app(), host=host, port=port, print=None, access_log=None,
-                handle_signals=True)
+    # handle_signals: SIGTERM and SIGINT stop it cleanly, even when SIGINT was inherited ignored
+    web.run_app(server.app(), sock=sock, print=None, access_log=None, handle_signals=True)
 
 
 async def start_in_process(server: MockServer, host: str = "127.0.0.1", port: int = 0):

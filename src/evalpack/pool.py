@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 
 from evalpack.benchmarks.base import Benchmark
 from evalpack.context import Context
-from evalpack.errors import AuthError, ModelCallError
+from evalpack.errors import EvalpackError, FatalCallError, ModelCallError
 from evalpack.plan import Plan
 from evalpack.progress import Progress, RunTotals
 from evalpack.types import Sample
@@ -56,8 +56,8 @@ def _fields(bench: Benchmark, sample: Sample, outcome) -> dict:
 
 class Pool:
     """Runs one plan: `make_context(plan, sample, repeat)` gives each solve its Context;
-    `record(plan, row)` stores a finished row. `fatal` is set (and the workers stop) when the
-    server refuses the API key: every further request would be refused too."""
+    `record(plan, row)` stores a finished row. `fatal` is set (and the workers stop) on a
+    FatalCallError (the key refused, a redirect): every further request would fail alike."""
 
     def __init__(self, make_context: Callable[[Plan, Sample, int], Context],
                  record: Callable[[Plan, dict], None], concurrency: int, quiet: bool = False,
@@ -121,12 +121,12 @@ class Pool:
                                "target": sample.target, "metadata": sample.metadata}
         try:
             row["output"] = await plan.bench.solve(sample, ctx)
-        except AuthError as e:
+        except FatalCallError as e:  # every other call would fail the same way (key refused, redirects)
             row["error"] = str(e)
             self.fatal = str(e)
         except ModelCallError as e:
             row["error"] = str(e)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, EvalpackError):  # e.g. run.db cannot be written: the run stops
             raise
         except Exception as e:  # a benchmark bug must not end the run: record it and go on
             row["error"] = f"{type(e).__name__}: {e}"

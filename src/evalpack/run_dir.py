@@ -25,8 +25,8 @@ from typing import Any
 import yaml
 
 from evalpack.config import RunConfig, redact
-from evalpack.errors import DataMissingError
-from evalpack.store import RunStore
+from evalpack.errors import DataMissingError, UsageError
+from evalpack.store import RunDirLock, RunStore
 
 log = logging.getLogger("evalpack")
 
@@ -44,6 +44,17 @@ def jsonable(value: Any) -> Any:
 class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._lock: RunDirLock | None = None
+
+    def lock(self) -> "RunDir":
+        """One writer per run directory (an eval or a rescore); another is refused, naming the pid."""
+        self._lock = RunDirLock(self.path).acquire()
+        return self
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     @classmethod
     def for_run(cls, config: RunConfig) -> "RunDir":
@@ -57,11 +68,21 @@ class RunDir:
             if config.fresh:
                 run_id += time.strftime("-%Y%m%d-%H%M%S")
             path = config.work_dir / run_id
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot create the run directory {path} ({e.strerror or e}); "
+                             f"give --work-dir a writable directory") from None
         run_dir = cls(path)
-        (path / "config.yaml").write_text(yaml.safe_dump(config.redacted(), sort_keys=False,
-                                                         allow_unicode=True), encoding="utf-8")
-        handler = logging.FileHandler(path / "evalpack.log", encoding="utf-8")
+        run_dir.lock()  # a second eval here is refused, naming this pid
+        try:
+            (path / "config.yaml").write_text(yaml.safe_dump(config.redacted(), sort_keys=False,
+                                                             allow_unicode=True), encoding="utf-8")
+            handler = logging.FileHandler(path / "evalpack.log", encoding="utf-8")
+        except OSError as e:
+            run_dir.release()
+            raise UsageError(f"cannot write in the run directory {path} ({e.strerror or e}); "
+                             f"give --work-dir a writable directory") from None
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
@@ -84,10 +105,24 @@ class RunDir:
              for p in plans}, indent=2), encoding="utf-8")
 
     def read_plans(self) -> dict:
-        return json.loads((self.path / "plans.json").read_text(encoding="utf-8"))
+        plans_file = self.path / "plans.json"
+        try:
+            plans = json.loads(plans_file.read_text(encoding="utf-8"))
+            if not isinstance(plans, dict) or not all(isinstance(p, dict) and isinstance(p.get("args"), dict)
+                                                      and isinstance(p.get("variant"), str) for p in plans.values()):
+                raise ValueError("not a mapping of benchmark -> {variant, args}")
+        except (OSError, ValueError) as e:
+            raise DataMissingError(f"{plans_file} is damaged ({e}); rescore needs the plans.json the run "
+                                   f"wrote") from None
+        return plans
 
     def read_config(self) -> dict:
-        return yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8")) or {}
+        """config.yaml as written (only the model name is read back); {} when unreadable."""
+        try:
+            config = yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8")) or {}
+        except (OSError, ValueError, yaml.YAMLError):
+            return {}
+        return config if isinstance(config, dict) else {}
 
     def export_samples(self, store: RunStore, benchmark: str, rows: list[dict]) -> None:
         """samples/<benchmark>.jsonl: the results with their prompts and replies (what the viewer reads)."""

@@ -22,6 +22,7 @@ from evalpack.context import Context
 from evalpack.errors import ServerError
 from evalpack.plan import Plan, make_plans
 from evalpack.pool import Pool, score
+from evalpack.perf.stats import eval_calls
 from evalpack.progress import RunTotals
 from evalpack.run_dir import RunDir, jsonable
 from evalpack.store import RunStore
@@ -46,7 +47,8 @@ class Runner:
         key = (api_base, api_key)
         if key not in self._extra_clients:
             self._extra_clients[key] = ModelClient([api_base], "", api_key, concurrency=self.config.concurrency,
-                                                   timeout=self.config.timeout, retries=self.config.retries)
+                                                   timeout=self.config.timeout, retries=self.config.retries,
+                                                   retry_interval=self.config.retry_interval)
         return self._extra_clients[key]
 
     def context(self, plan: Plan, sample: Sample, repeat: int) -> Context:
@@ -59,7 +61,13 @@ class Runner:
 
     def todo(self, plan: Plan) -> list[tuple[Sample, int]]:
         done = self.store.done(plan.bench.name, plan.settings_hash)
-        return [(s, r) for s in plan.samples for r in range(plan.repeats) if (s.id, r) not in done]
+        todo = [(s, r) for s in plan.samples for r in range(plan.repeats) if (s.id, r) not in done]
+        # samples of a subset share a prompt prefix (MMLU's 5-shot header, BBH's per task): sent
+        # together, a server's prefix cache (vLLM, SGLang, llama.cpp cache_prompt) computes it once
+        first: dict[str, int] = {}
+        for s in plan.samples:
+            first.setdefault(s.subset, len(first))
+        return sorted(todo, key=lambda item: first[item[0].subset])
 
     async def run(self, plans: list[Plan]) -> dict:
         cfg = self.config
@@ -67,7 +75,7 @@ class Runner:
 
         self.store = self.run_dir.open_store()
         self.client = ModelClient(cfg.api_urls, cfg.model, cfg.api_key, concurrency=cfg.concurrency,
-                                  timeout=cfg.timeout, retries=cfg.retries,
+                                  timeout=cfg.timeout, retries=cfg.retries, retry_interval=cfg.retry_interval,
                                   stream=bool(cfg.generation.get("stream")))
         try:
             self.run_dir.write_plans(plans)
@@ -76,16 +84,22 @@ class Runner:
             total = sum(p.total for p in plans)
             pool = Pool(self.context, self.record, self.client.concurrency, quiet=cfg.quiet,
                         totals=RunTotals(total, total - pending, len(plans)))
-            if pending:
+            if pending and not cfg.skip_preflight:
                 await self.client.preflight()
             sections, seconds = [], {}
             for position, plan in enumerate(plans, 1):
                 begun = time.monotonic()
-                await pool.run(plan, self.todo(plan), position)
+                todo = self.todo(plan)
+                await pool.run(plan, todo, position)
                 if pool.fatal:
                     raise ServerError(pool.fatal)
                 sections.append(self.summarize(plan))
                 seconds[plan.bench.name] = time.monotonic() - begun
+                # latency and token throughput of this dataset's calls (TTFT/TPOT with --stream)
+                serving = eval_calls(self.store.call_timings(plan.bench.name),
+                                     seconds[plan.bench.name] if todo else None)
+                if serving:
+                    sections[-1]["serving"] = serving
             report = envelope(cfg.model, self.run_dir, sections)
             report["meta"] = run_meta.describe(cfg, plans, started, time.time(), seconds,
                                                getattr(self.client, "served_models", None))
@@ -137,8 +151,11 @@ def evaluate(config: RunConfig) -> dict:
     """Run an evaluation end to end; returns the report (also written to the run dir)."""
     plans = make_plans(config)  # data problems surface here, before any directory or socket is made
     run_dir = RunDir.for_run(config)
-    report = _run_loop(Runner(config, run_dir).run(plans))
-    text = run_dir.write_report(report)
+    try:
+        report = _run_loop(Runner(config, run_dir).run(plans))
+        text = run_dir.write_report(report)
+    finally:
+        run_dir.release()
     return {"report": report, "markdown": text, "run_dir": run_dir.path}
 
 
@@ -155,7 +172,12 @@ def rescore(path: Path, concurrency: int = 64) -> dict:
     run_dir = RunDir.existing(Path(path))
     plans = run_dir.read_plans()
     config = run_dir.read_config()
-    store = run_dir.open_store()
+    run_dir.lock()  # two rescores (or a rescore and an eval) never interleave
+    try:
+        store = run_dir.open_store()
+    except BaseException:
+        run_dir.release()
+        raise
 
     async def rescore_all() -> list[dict]:
         sections = []
@@ -184,6 +206,7 @@ def rescore(path: Path, concurrency: int = 64) -> dict:
         sections = _run_loop(rescore_all())
     finally:
         store.close()
+        run_dir.release()
     report = envelope(config.get("model"), run_dir, sections, rescored=True)
     text = run_dir.write_report(report)
     return {"report": report, "markdown": text, "run_dir": run_dir.path}

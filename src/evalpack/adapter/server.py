@@ -10,7 +10,6 @@ text, and a backend error can then still become a proper HTTP status.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import sys
 import time
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
+from evalpack import openai_wire
 from evalpack.adapter import tool_emulation
 from evalpack.adapter.chat_template import ChatTemplate
 from evalpack.adapter.presets import BackendReply, BadBackendReply, Generation, Preset
@@ -51,9 +51,7 @@ class OpenAIError(Exception):
         self.status, self.message, self.type, self.code, self.param = status, message, type_, code, param
 
     def response(self) -> web.Response:
-        return web.json_response(
-            {"error": {"message": self.message, "type": self.type, "param": self.param,
-                       "code": self.code}}, status=self.status)
+        return openai_wire.error_response(self.status, self.message, self.type, self.code, self.param)
 
 
 def invalid(message: str, param: str | None = None) -> OpenAIError:
@@ -240,39 +238,6 @@ def _pieces(text: str, words: int = 6) -> list[str]:
             for i in range(0, len(tokens), words)]
 
 
-async def _stream(request: web.Request, completion_id: str, created: int, model: str,
-                  message: dict, finish: str, usage: dict, include_usage: bool) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                           "Cache-Control": "no-cache"})
-    await response.prepare(request)
-
-    async def send(delta: dict | None, finish_reason=None, usage_value=None, choices=True):
-        chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                 "model": model,
-                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason,
-                              "logprobs": None}] if choices else []}
-        if usage_value is not None:
-            chunk["usage"] = usage_value
-        await response.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
-
-    await send({"role": "assistant", "content": ""})
-    if message.get("reasoning_content"):
-        for piece in _pieces(message["reasoning_content"]):
-            await send({"reasoning_content": piece})
-    if message.get("tool_calls"):
-        for index, call in enumerate(message["tool_calls"]):
-            await send({"tool_calls": [{"index": index, **call}]})
-    else:
-        for piece in _pieces(message["content"] or ""):
-            await send({"content": piece})
-    await send({}, finish)
-    if include_usage:
-        await send(None, usage_value=usage, choices=False)
-    await response.write(b"data: [DONE]\n\n")
-    await response.write_eof()
-    return response
-
-
 # ---- handlers ------------------------------------------------------------------------
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -298,19 +263,14 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     created = int(time.time())
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return await _stream(request, completion_id, created, config.model, message, finish,
-                             usage, include_usage)
-    return web.json_response({
-        "id": completion_id, "object": "chat.completion", "created": created, "model": config.model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-        "usage": usage})
+        return await openai_wire.stream(request, completion_id, config.model, message, finish, usage,
+                                        include_usage, pieces=_pieces, created=created)
+    return openai_wire.completion(completion_id, config.model, message, finish, usage, created)
 
 
 async def list_models(request: web.Request) -> web.Response:
     config: AdapterConfig = request.app["config"]
-    return web.json_response({"object": "list", "data": [
-        {"id": config.model, "object": "model", "created": request.app["started"],
-         "owned_by": "evalpack-adapter"}]})
+    return openai_wire.model_list(config.model, "evalpack-adapter", request.app["started"])
 
 
 async def health(request: web.Request) -> web.Response:
@@ -321,11 +281,8 @@ async def health(request: web.Request) -> web.Response:
 async def openai_errors(request: web.Request, handler):
     config: AdapterConfig = request.app["config"]
     try:
-        if config.api_key and request.path.startswith("/v1/"):
-            sent = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(sent.encode(), f"Bearer {config.api_key}".encode()):
-                raise OpenAIError(401, "Incorrect API key provided.", "authentication_error",
-                                  "invalid_api_key")
+        if request.path.startswith("/v1/") and not openai_wire.bearer_ok(request, config.api_key):
+            return openai_wire.unauthorized()
         return await handler(request)
     except OpenAIError as exc:
         return exc.response()

@@ -202,14 +202,16 @@ _INFOS = (
                     "tests judge it in an offline container",
         metric="resolved", subsets=("django/django", "sphinx-doc/sphinx"),
         args=(Arg("extra_params", "object", {
-            "force_arch": None, "timeout": 1800, "repos": None, "build_docker_images": True,
+            "force_arch": None, "timeout": 1800, "repos": None, "build_docker_images": False,
             "max_workers": 1, "instance_ids": None, "mode": "oracle", "max_steps": 30, "step_timeout": 180},
             "containers, repositories and the agentic mode", fields=(
                 Arg("force_arch", "str", None, "x86_64 or arm64 (default: the engine's)",
                     choices=("x86_64", "arm64")),
                 Arg("timeout", "float", 1800, "seconds for one instance's test run", above=0),
                 Arg("repos", "any", None, "folder of <owner>__<name>.bundle/.git, or {\"owner/name\": path}"),
-                Arg("build_docker_images", "bool", True, "build missing images locally (offline after pack)"),
+                # pip and debootstrap reach the network: only on a connected machine, only when asked;
+                # at eval time images come from the kit or the engine
+                Arg("build_docker_images", "bool", False, "build missing images here (needs the network)"),
                 Arg("max_workers", "int", 1, "containers at once", min=1, max=256),
                 Arg("instance_ids", "list[str]", None, "only these instances"),
                 Arg("mode", "str", "oracle", "oracle: one reply with a diff; agentic: a shell tool in "

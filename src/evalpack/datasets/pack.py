@@ -237,9 +237,28 @@ def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, m
 
 
 # --- unpack ---
+SAMPLE_HASHES = "evalpack-sample.sha256.json"  # beside a sample kit's files: what eval checks them against
+
+
 def unpack(archive: Path, to: Path) -> dict:
     """Extract datasets/ into `to`, verifying each file against the kit's manifest and this
-    evalpack's registry. Returns {"written", "skipped", "problems"}; nothing unverified is left in place."""
+    evalpack's registry. Returns {"written", "skipped", "problems"}; nothing unverified is left in place,
+    and a verified file is never replaced by bytes the registry does not know (a kit that calls
+    itself "sample" included)."""
+    import lzma
+    import zlib
+
+    try:
+        return _unpack(archive, to)
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as e:
+        raise UsageError(f"{archive} cannot be read to the end ({type(e).__name__}: {e}); the archive is "
+                         f"truncated or damaged: copy it again") from None
+    except OSError as e:
+        raise UsageError(f"unpack of {archive} into {to} failed ({e.strerror or e}"
+                         f"{': ' + str(e.filename) if e.filename else ''})") from None
+
+
+def _unpack(archive: Path, to: Path) -> dict:
     if not archive.is_file():
         raise UsageError(f"{archive}: no such archive")
     try:
@@ -251,19 +270,41 @@ def unpack(archive: Path, to: Path) -> dict:
             manifest = json.load(tar.extractfile("manifest.json"))
         except KeyError:
             raise UsageError(f"{archive} has no manifest.json: not an evalpack kit") from None
+        except (ValueError, UnicodeDecodeError) as e:
+            raise UsageError(f"{archive}: manifest.json is not valid JSON ({e}); not an evalpack kit") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("datasets"), list):
+            raise UsageError(f"{archive}: manifest.json has no list of datasets; not an evalpack kit")
         if manifest.get("format") != KIT_FORMAT:
             raise UsageError(f"{archive}: kit format {manifest.get('format')!r} is not {KIT_FORMAT!r}; "
                              f"unpack it with the evalpack version that made it "
                              f"({manifest.get('evalpack_version')})")
         expected: dict[str, tuple[str, DataFile]] = {}
         problems: list[str] = []
+        samples: dict[str, list[DataFile]] = {}
         for m in manifest["datasets"]:
-            kit = parse_manifest(m)
+            try:
+                kit = parse_manifest(m)
+                packed = [DataFile(**{k: v for k, v in f.items() if k in FILE_KEYS}) for f in m.get("packed", [])]
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise UsageError(f"{archive}: manifest.json describes a dataset badly ({type(e).__name__}: {e}); "
+                                 f"not a kit this evalpack can read") from None
+            registry = find_manifest(kit.name)
             # sample data and packed files (bundles, images) are made by the packer: the kit's
             # hashes are all there is to check them against
-            ours = None if m.get("sample") else find_manifest(kit.name)
+            ours = None if m.get("sample") else registry
             ours_by_path = {f.path: f for f in ours.files} if ours else {}
-            packed = [DataFile(**{k: v for k, v in f.items() if k in FILE_KEYS}) for f in m.get("packed", [])]
+            if m.get("sample"):
+                samples[kit.name] = kit.files
+                held = _verified_files(to / kit.name, registry)
+                if held:
+                    problems.append(f"{kit.name}: the kit holds sample data, and {to / kit.name} holds verified "
+                                    f"{kit.name} files ({held[0]}{' ...' if len(held) > 1 else ''}); sample data never "
+                                    f"replaces verified data: unpack this kit into another --to")
+            registry_paths = {f.path for f in registry.files} if registry else set()
+            for f in packed:
+                if f.path in registry_paths:
+                    problems.append(f"{kit.name}/{f.path}: listed as a packed extra but it is a registry file; "
+                                    f"refusing the kit")
             for i, f in enumerate(kit.files + packed):  # packed files last: never in the registry
                 parts = PurePosixPath(f.path).parts
                 if PurePosixPath(f.path).is_absolute() or ".." in parts or "/" in kit.name or ".." == kit.name:
@@ -307,7 +348,18 @@ def unpack(archive: Path, to: Path) -> dict:
 
             wheels, wheel_problems = extract_wheels(tar, manifest, to)
             problems += wheel_problems
+    for dirname, files in samples.items():  # eval checks a sample dir against the hashes it came with
+        (to / dirname / SAMPLE_HASHES).write_text(json.dumps(
+            {f.path: {"sha256": f.sha256, "size": f.size} for f in files}, indent=1) + "\n", encoding="utf-8")
     return {"written": written, "skipped": skipped, "wheels": wheels, "problems": problems, "manifest": manifest}
+
+
+def _verified_files(root: Path, registry: Manifest | None) -> list[str]:
+    """Registry files present under `root` with the registry's bytes."""
+    if registry is None or not root.is_dir():
+        return []
+    return [f.path for f in registry.files
+            if (root / f.path).is_file() and download._check(root / f.path, f.size, f.sha256) is None]
 
 
 def extract_verified(tar: tarfile.TarFile, info: tarfile.TarInfo, dest: Path, f: DataFile) -> str | None:

@@ -71,10 +71,17 @@ def check_file(root: Path, f: DataFile, hash_it: bool = True) -> Problem | None:
         size = path.stat().st_size
     except (FileNotFoundError, NotADirectoryError):
         return Problem(f, "missing")
+    except OSError as e:
+        return Problem(f, "corrupt", f"cannot be read ({e.strerror or e})")
+    if not path.is_file():
+        return Problem(f, "corrupt", "not a regular file")
     if size != f.size:
         return Problem(f, "corrupt", f"{size} bytes, expected {f.size}")
     if hash_it:
-        digest = sha256_file(path)
+        try:
+            digest = sha256_file(path)
+        except OSError as e:
+            return Problem(f, "corrupt", f"cannot be read ({e.strerror or e})")
         if digest != f.sha256:
             return Problem(f, "corrupt", f"sha256 {digest[:12]}..., expected {f.sha256[:12]}... (same size)")
     return None
@@ -121,6 +128,11 @@ def check_before_run(items: list[tuple], data_dir: Path) -> None:
         if (root / SAMPLE_MARKER).is_file() or (root.parent / SAMPLE_MARKER).is_file():
             log.info("%s: %s holds sample data (%s): not checked against upstream hashes",
                      bench.name, root, SAMPLE_MARKER)
+            sample = sample_files(root)
+            if sample:  # unpacked from a kit: checked against the hashes the kit gave them
+                result = check_files(root, sample)
+                if result.missing or result.corrupt:
+                    corrupt.append((bench, root, result.missing + result.corrupt, sample))
             continue
         if root.is_dir() and unmanaged(root, bench.data_files()):
             log.warning("%s: %s holds none of the registry's files (another layout?): loading it unverified",
@@ -133,6 +145,18 @@ def check_before_run(items: list[tuple], data_dir: Path) -> None:
             corrupt.append((bench, root, result.corrupt, needed))
     if missing or corrupt:
         raise DataMissingError(data_message(missing, corrupt, data_dir))
+
+
+def sample_files(root: Path) -> list[DataFile]:
+    """The files (with hashes) `unpack` wrote for a sample kit, or [] for a sample dir made by hand."""
+    import json
+
+    path = root / "evalpack-sample.sha256.json"
+    try:
+        listed = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        return [DataFile(path=p, sha256=v["sha256"], size=v["size"]) for p, v in listed.items()]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return [DataFile(path="evalpack-sample.sha256.json", sha256="0" * 64, size=-1)]  # damaged: reported
 
 
 def unmanaged(root: Path, files: list[DataFile]) -> bool:

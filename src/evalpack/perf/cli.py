@@ -34,6 +34,8 @@ def register(subparsers) -> None:
     load.add_argument("--duration", type=float, help="seconds per level instead of --number")
     load.add_argument("--warmup", type=int, help="requests (1 output token each) before each level, not "
                                                  "counted (default: one per concurrent request)")
+    load.add_argument("--workers", type=int, default=1,
+                      help="client processes sharing the load (for servers one process cannot saturate)")
     load.add_argument("--timeout", type=float, default=600.0, help="per-request timeout, seconds")
     load.add_argument("--seed", type=int, default=0)
     src = p.add_argument_group("prompts (default: random words)")
@@ -93,6 +95,8 @@ def cmd_perf(ns: argparse.Namespace) -> int:
         raise UsageError("--burstiness must be above 0 (1 = Poisson)")
     if not 0 < ns.slo_attainment <= 1:
         raise UsageError("--slo-attainment is a share between 0 and 1, e.g. 0.95")
+    if ns.workers < 1:
+        raise UsageError("--workers must be at least 1")
     if ns.turns < 1:
         raise UsageError("--turns must be at least 1")
     sources = [s for s in (ns.dataset, ns.jsonl, ns.replay) if s]
@@ -106,7 +110,7 @@ def cmd_perf(ns: argparse.Namespace) -> int:
                      burstiness=ns.burstiness, constant_rate=ns.arrivals == "constant",
                      max_concurrency=ns.max_concurrency, warmup=None if ns.warmup is None else max(0, ns.warmup), seed=ns.seed,
                      timeout=ns.timeout, slo=stats.parse_slo(ns.slo), attainment=ns.slo_attainment,
-                     search=ns.search, search_max=ns.search_max)
+                     search=ns.search, search_max=ns.search_max, workers=ns.workers)
     if cfg.search and not cfg.slo:
         raise UsageError("--search needs --slo, e.g. --slo ttft=500ms,tpot=50ms")
     counter = workload.make_counter(ns.tokenizer)

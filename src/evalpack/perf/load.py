@@ -157,10 +157,10 @@ async def closed_loop(sender: Sender, items: Iterator[Item], parallel: int, numb
     return records
 
 
-async def open_loop(sender: Sender, items: Iterator[Item], rate: float, number: int, burstiness: float,
-                    seed: int, constant: bool, max_concurrency: int | None) -> list[Record]:
-    """Requests sent when due, whatever is still in flight (up to max_concurrency, if set)."""
-    offsets = arrival_offsets(number, rate, burstiness, seed, constant)
+async def open_loop(sender: Sender, items: Iterator[Item], offsets: list[float], max_concurrency: int | None,
+                    origin: float | None = None) -> list[Record]:
+    """Requests sent when due (origin + offset, perf_counter), whatever is still in flight (up to
+    max_concurrency, if set)."""
     limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
     results: list[list[Record]] = []
 
@@ -171,7 +171,7 @@ async def open_loop(sender: Sender, items: Iterator[Item], rate: float, number: 
         async with limit:
             results.append(await sender.send(item, due))
 
-    origin = time.perf_counter() + 0.01
+    origin = time.perf_counter() + 0.01 if origin is None else origin
     tasks = []
     for offset in offsets:
         due = origin + offset

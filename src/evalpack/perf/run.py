@@ -14,7 +14,7 @@ from evalpack import __version__
 from evalpack.client import ModelClient
 from evalpack.errors import UsageError
 from evalpack.perf import stats
-from evalpack.perf.load import Item, LoopLag, Record, Sender, closed_loop, open_loop
+from evalpack.perf.load import Item, LoopLag, Record, Sender, arrival_offsets, closed_loop, open_loop
 
 
 @dataclass
@@ -36,6 +36,7 @@ class PerfConfig:
     attainment: float = 0.95
     search: str | None = None  # "concurrency" | "rate"
     search_max: float | None = None
+    workers: int = 1
 
 
 def default_number(parallel: int | None) -> int:
@@ -96,24 +97,29 @@ class PerfSession:
         cfg = self.cfg
         items = self.prompts.iterate()  # fresh random prompts per level: no cache hits across levels
         warm = cfg.warmup if cfg.warmup is not None else (parallel or min(cfg.max_concurrency or 8, 64))
-        if warm:
-            await closed_loop(sender, iter([_warmup_item(next(items)) for _ in range(warm)]),
-                              min(warm, parallel or warm), warm, None)
+        warm_items = [_warmup_item(next(items)) for _ in range(warm)]
         # prompts are made before the clock starts: building them must not slow the sending
         ready = [next(items) for _ in range(number or max(1000, 20 * (parallel or 1)))]
         for item in ready:
             item.encoded()
-        pool = itertools.chain(ready, items)
-        with LoopLag() as lag:
-            if rate:
-                records = await open_loop(sender, pool, rate, number, cfg.burstiness, cfg.seed,
-                                          cfg.constant_rate, cfg.max_concurrency)
-            else:
-                records = await closed_loop(sender, pool, parallel, number, cfg.duration)
+        offsets = arrival_offsets(number, rate, cfg.burstiness, cfg.seed, cfg.constant_rate) if rate else None
+        if cfg.workers > 1:
+            records, lags = await self._in_processes(warm_items, ready, parallel, number, offsets)
+        else:
+            if warm_items:
+                await closed_loop(sender, iter(warm_items), min(warm, parallel or warm), warm, None)
+            pool = itertools.chain(ready, items)
+            with LoopLag() as lag:
+                if rate:
+                    records = await open_loop(sender, pool, offsets, cfg.max_concurrency)
+                else:
+                    records = await closed_loop(sender, pool, parallel, number, cfg.duration)
+            lags = lag.lags
         summary = stats.summarize(records, cfg.slo or None)
         summary["warmup_requests"] = warm
         summary["origin_perf_counter"] = min((r.start for r in records), default=0.0)
-        summary["client_loop_lag"] = stats.describe(lag.lags)
+        summary["client_loop_lag"] = stats.describe(lags)
+        summary["client_processes"] = cfg.workers
         level = {"parallel": parallel, "rate": rate, "burstiness": cfg.burstiness if rate else None,
                  "arrivals": ("constant" if cfg.constant_rate else "gamma") if rate else None,
                  "max_concurrency": cfg.max_concurrency if rate else None, **summary}
@@ -122,6 +128,25 @@ class PerfSession:
         self.levels.append(level)
         self.records.append((level, records))
         return level
+
+    async def _in_processes(self, warm: list, items: list, parallel: int | None, number: int | None,
+                            offsets: list[float] | None) -> tuple[list, list]:
+        from evalpack.perf.workers import Share, run_level
+
+        cfg, n = self.cfg, self.cfg.workers
+        shares = []
+        for k in range(n):
+            share = Share(cfg.api_urls, cfg.model, cfg.api_key, cfg.timeout, items[k::n] or items[:1], warm[k::n])
+            if offsets is not None:
+                share.offsets = offsets[k::n]
+                share.max_concurrency = -(-cfg.max_concurrency // n) if cfg.max_concurrency else None
+            else:
+                share.parallel = parallel // n + (k < parallel % n)
+                share.number = None if number is None else number // n + (k < number % n)
+                share.duration = cfg.duration
+            if share.parallel != 0 and (share.number is None or share.number > 0):
+                shares.append(share)
+        return await asyncio.get_running_loop().run_in_executor(None, run_level, shares)
 
     async def _search(self, sender: Sender) -> dict:
         """Double the load until the SLO fails, then bisect between the last pass and the first fail."""

@@ -352,7 +352,10 @@ def run(request):
                 record["outputs"].append(to_wire(out))
             except BaseException as exc:
                 sys.stdout, sys.stderr, sys.stdin = saved
-                if isinstance(exc, TimeLimit):
+                if isinstance(exc, TimeLimit) and limit < limits[i]:
+                    record.update(status="timeout", failed_at=i,
+                                  error="input %d: the phase's time budget of %.1f s ran out" % (i, budget))
+                elif isinstance(exc, TimeLimit):
                     record.update(status="timeout", failed_at=i,
                                   error="input %d: over its time limit of %.2f s" % (i, limit))
                 else:

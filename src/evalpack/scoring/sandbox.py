@@ -299,21 +299,13 @@ class DockerEngine:
 
     def __init__(self, image: str | None = None) -> None:
         self.image = image or os.environ.get("EVALPACK_SANDBOX_IMAGE", DOCKER_IMAGE)
-        self.docker = shutil.which("docker")
-        if not self.docker:
-            raise UsageError("--sandbox docker: no `docker` command is installed; install Docker "
-                             "or use the default local sandbox (--sandbox local).")
+        from evalpack import docker_engine
+
         try:
-            info = subprocess.run([self.docker, "info", "--format", "{{.ServerVersion}}"],
-                                  capture_output=True, text=True, timeout=20)
-            ok = info.returncode == 0 and info.stdout.strip() not in ("", "<no value>")
-            why = (info.stderr or info.stdout).strip().splitlines()[-1:] if not ok else []
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            ok, why = False, [str(exc)]
-        if not ok:
-            raise UsageError(f"--sandbox docker: no Docker engine is reachable (`docker info`: "
-                             f"{' '.join(why) or 'no server'}); start the Docker daemon or use "
-                             "--sandbox local.")
+            self.docker = docker_engine.docker_cli("--sandbox docker")
+            docker_engine.engine_info("--sandbox docker")
+        except docker_engine.DockerUnavailable as exc:
+            raise UsageError(f"--sandbox docker: {exc} Or use the default local sandbox (--sandbox local).") from None
 
     def command(self, name: str, limits: Limits) -> list[str]:
         cpu, fsize, nofile = int(limits.cpu_seconds), limits.file_size_bytes, limits.open_files

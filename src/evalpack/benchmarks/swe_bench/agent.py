@@ -14,7 +14,7 @@ import json
 import subprocess
 import uuid
 
-from evalpack.benchmarks.swe_bench.docker_engine import docker, docker_cli
+from evalpack.docker_engine import docker, docker_cli
 from evalpack.benchmarks.swe_bench.images import platform
 from evalpack.benchmarks.tool_loop import run_tool_loop
 

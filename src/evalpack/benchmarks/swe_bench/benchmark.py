@@ -127,7 +127,34 @@ class SWEBenchVerifiedMini(Benchmark):
             if extra.get("mode") == "agentic":
                 sample.messages = agent.first_messages(repo, inst["problem_statement"])
             samples.append(sample)
+        if self.check_engine and not extra.get("build_docker_images"):
+            self.check_images(samples, images.resolve_arch(extra.get("force_arch")), data_dir)
         return samples
+
+    def check_images(self, samples: list[Sample], arch: str, data_dir: Path) -> None:
+        """Every instance image is in the local engine or the kit, or the run stops before any request."""
+        from evalpack.docker_engine import local_tags
+
+        present = local_tags()
+        if self.kit_images:
+            manifest = json.loads((Path(self.kit_images) / "images.json").read_text(encoding="utf-8"))
+            present |= {t for entry in manifest.get("archives") or [] for t in entry.get("tags") or []}
+        missing = []
+        for sample in samples:
+            meta = sample.metadata
+            spec = Spec(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["spec"].items()})
+            tag = images.instance_tag(meta, spec, arch)
+            if tag not in present:
+                missing.append(tag)
+        if missing:
+            example = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            raise DataMissingError(
+                f"{self.name}: {len(missing)} container image{'s are' if len(missing) > 1 else ' is'} neither in the "
+                f"local Docker engine nor in the kit ({example}); evalpack does not build or pull at eval time: "
+                f"on a connected machine run `evalpack pack --datasets {self.name} --with-images --out swe-kit.tar` "
+                f"(add --repo OWNER/NAME=PATH per repository), then here `evalpack unpack swe-kit.tar --to "
+                f"{data_dir}`; or, on a connected machine, allow building with --dataset-args "
+                f"'{{\"{self.name}\": {{\"extra_params\": {{\"build_docker_images\": true}}}}}}'")
 
     def make_sample(self, inst: dict, spec: Spec, git_dir: Path) -> Sample:
         sha = inst["base_commit"]
@@ -155,7 +182,7 @@ class SWEBenchVerifiedMini(Benchmark):
             arch = images.resolve_arch(extra.get("force_arch"))
             git_dir = Path(meta["git_dir"]) if meta.get("git_dir") else None
             image = await asyncio.to_thread(self.instance_image, meta, spec, arch, git_dir,
-                                            bool(extra.get("build_docker_images", True)))
+                                            bool(extra.get("build_docker_images")))
             return await agent.run_agent(sample.messages or [], ctx, image, arch,
                                          max_steps=int(extra.get("max_steps") or 30),
                                          step_timeout=float(extra.get("step_timeout") or 180))
@@ -185,7 +212,7 @@ class SWEBenchVerifiedMini(Benchmark):
         detail["images"] = {"base": images.base_tag(arch),
                             "env": images.env_tag(meta["repo"], meta["version"], spec, arch),
                             "instance": images.instance_tag(meta, spec, arch)}
-        tag = self.instance_image(meta, spec, arch, git_dir, bool(extra.get("build_docker_images", True)))
+        tag = self.instance_image(meta, spec, arch, git_dir, bool(extra.get("build_docker_images")))
         with _slots(max(1, int(extra.get("max_workers") or 1))):
             result = harness.evaluate(meta, patch, spec, tag, arch=arch, timeout=int(extra.get("timeout") or 1800))
         detail.update(result)
@@ -203,8 +230,8 @@ class SWEBenchVerifiedMini(Benchmark):
                 return tag
         if not build:
             raise DataMissingError(
-                f"image {tag} is not loaded; run `evalpack unpack` on the kit packed with --with-images "
-                f"or allow extra_params.build_docker_images")
+                f"image {tag} is not loaded; run `evalpack unpack` on the kit packed with `evalpack pack "
+                f"--datasets {self.name} --with-images`, or allow extra_params.build_docker_images")
         if git_dir is None:
             raise DataMissingError(f"cannot build {tag}: the repository of {meta['repo']} is not available")
         with _BUILD_LOCK:

@@ -16,7 +16,7 @@ import subprocess
 import time
 import uuid
 
-from evalpack.benchmarks.swe_bench.docker_engine import docker, docker_cli
+from evalpack.docker_engine import docker, docker_cli
 from evalpack.benchmarks.swe_bench.images import platform
 from evalpack.benchmarks.swe_bench.specs import Spec, files_in_patch, select_tests
 

@@ -97,7 +97,7 @@ def stage(root: Path, repos: dict[str, Path], with_images: bool) -> list[dict]:
 def after_unpack(root: Path, packed: list[dict]) -> None:
     """`docker load` a verified kit's images now, so the first eval starts at once; with no
     engine here, say so: that eval loads the archive itself (it needs an engine anyway)."""
-    from evalpack.benchmarks.swe_bench import docker_engine
+    from evalpack import docker_engine
 
     if not any(f["path"] == "images/images.json" for f in packed):
         return

@@ -1,4 +1,9 @@
-"""Find a working Docker engine, or say exactly what to install and how to start it."""
+"""The one Docker-engine module: find a working engine (or say exactly what to install and how
+to start it), run docker CLI commands, and ask which images are present locally.
+
+Used by the container sandbox (`--sandbox docker`) and by SWE-bench (images, harness, agent).
+Nothing here pulls or builds: what reaches the network is decided by the callers.
+"""
 
 from __future__ import annotations
 
@@ -21,21 +26,23 @@ class DockerUnavailable(EvalpackError):
     exit_code = 2
 
 
-def docker_cli() -> str:
+def docker_cli(purpose: str = "SWE-bench") -> str:
     path = shutil.which("docker")
     if not path:
-        raise DockerUnavailable(f"SWE-bench needs Docker but no `docker` command was found: {INSTALL_HINT}.")
+        raise DockerUnavailable(f"{purpose} needs Docker but no `docker` command was found: {INSTALL_HINT}.")
     return path
 
 
-def engine_info() -> dict:
+def engine_info(purpose: str = "SWE-bench") -> dict:
     """`docker info` as a dict; raises DockerUnavailable when the daemon does not answer."""
-    cli = docker_cli()
+    cli = docker_cli(purpose)
     try:
         proc = subprocess.run([cli, "info", "--format", "{{json .}}"], capture_output=True,
                               text=True, timeout=30)
     except subprocess.TimeoutExpired:
         raise DockerUnavailable(f"the Docker daemon did not answer `docker info` within 30 s: {INSTALL_HINT}.")
+    except OSError as exc:
+        raise DockerUnavailable(f"`docker info` could not run ({exc.strerror or exc}): {INSTALL_HINT}.") from None
     info = {}
     if proc.stdout.strip():
         try:
@@ -75,3 +82,9 @@ def docker(*args: str, check: bool = True, timeout: float | None = None,
 
 def image_exists(tag: str) -> bool:
     return docker("image", "inspect", tag, check=False).returncode == 0
+
+
+def local_tags() -> set[str]:
+    """Every repo:tag the local engine holds (one `docker images` call, not one per image)."""
+    out = docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    return {line.strip() for line in out.splitlines() if line.strip() and "<none>" not in line}
