@@ -22,7 +22,8 @@ from evalpack.types import Sample
     ("only the end tag</think>\nB", "\nB"),  # templates that put <think> in the prompt
     ("<think>a</think><think>b</think>C", "C"),
     ("<think>ANSWER: A, still thinking", None),
-    ("<think>a</think> then <think>again, cut off", None),
+    ("<think>a</think>\n<think>again, cut off", None),
+    ("An answer that mentions <think> in passing", "An answer that mentions <think> in passing"),
     ("", ""),
     (None, None),
 ])

@@ -3,9 +3,10 @@
 Reasoning models inline their thoughts between tags (<think>...</think> by default; some chat
 templates put the opening tag in the prompt, so the reply holds only the closing one). The
 answer is what follows the last closing tag; a reply without tags is all answer. A reply whose
-thinking never closed (an opening tag after the last closing one, or no closing tag at all) was
-cut off while thinking: it has no answer, and every extractor treats it as unparsed, so a
-decoy inside the thoughts ("<think>ANSWER: A ...") is never scored.
+thinking never closed (what would be the answer opens with the opening tag) was cut off while
+thinking: it has no answer, and every extractor treats it as unparsed, so a decoy inside the
+thoughts ("<think>ANSWER: A ...") is never scored. An answer that merely mentions the tag in
+passing is still an answer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,6 @@ def answer_text(reply: str | None, tags: tuple[str, str] | list[str] | None = No
     start, end = tags or DEFAULT_TAGS
     closing = [m.end() for m in re.finditer(re.escape(end), reply, re.I)]
     answer = reply[closing[-1]:] if closing else reply
-    if re.search(re.escape(start), answer, re.I):
+    if answer.lstrip().lower().startswith(start.lower()):
         return None
     return answer
