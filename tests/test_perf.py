@@ -288,3 +288,15 @@ def test_eval_with_stream_reports_latency_per_dataset_and_sends_subjects_togethe
     # a subject's questions share its 5-shot header: they reach the server together
     order = [e["last_user"].split("questions about ")[1].split(".")[0] for e in server.log() if e["stream"]]
     assert order == sorted(order, key=lambda s: subjects.index(s)), order
+
+
+def test_real_llama_cpp_server(real_model_url, tmp_path):
+    proc = run_evalpack("perf", "--api-url", real_model_url, "--model", "smollm2-135m-instruct", "--parallel", "1",
+                        "--number", "2", "--warmup", "0", "--input-len", "40", "--max-tokens", "4",
+                        "--work-dir", str(tmp_path), timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out_dir = Path(proc.stdout.strip().splitlines()[-1].split("perf results: ")[1].split(",")[0]).parent
+    level = json.loads((out_dir / "perf.json").read_text())["levels"][0]
+    assert level["completed"] == 2 and level["errors"] == {}
+    assert level["input_len"]["min"] == level["input_len"]["max"] == 40  # counted by the server itself
+    assert level["prompt_cache"]["prompt_tokens"] == 80 and "evaluated_by_server" in level["prompt_cache"]
