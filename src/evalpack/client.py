@@ -19,13 +19,12 @@ import email.utils
 import json
 import random
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 
 from evalpack.errors import AuthError, FatalCallError, ModelCallError, ServerError
 from evalpack.scrub import add_secret, add_url_secrets, scrub
+from evalpack.types import ChatReply
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 524, 529}
 BACKOFF_BASE = 0.5
@@ -35,56 +34,6 @@ BACKOFF_CAP = 30.0
 # ("Can not write request body"), which cost eval a retry and perf a counted error.
 KEEPALIVE = 4.0
 STALE_RESENDS = 2
-
-
-@dataclass
-class ChatReply:
-    content: str | None
-    tool_calls: list[dict] | None = None
-    finish_reason: str | None = None
-    reasoning: str | None = None
-    usage: dict = field(default_factory=dict)
-    latency: float = 0.0
-    attempts: int = 1
-    # streamed replies only: seconds from sending to the first text/tool-call delta, and the
-    # offsets of every such delta (not stored with the reply: `evalpack perf` reads them)
-    ttft: float | None = None
-    chunk_times: list[float] | None = field(default=None, repr=False)
-    # what the server says it did, where it says it (llama.cpp's `timings`: prompt_n, prompt_ms, ...)
-    server_timings: dict | None = field(default=None, repr=False)
-    # the choice's `logprobs` as the server sent it (requested with `logprobs`; TruthfulQA MC2)
-    logprobs: dict | None = field(default=None, repr=False)
-
-    @property
-    def tpot(self) -> float | None:
-        """Time per output token after the first: (e2e - TTFT) / (completion tokens - 1)."""
-        tokens = (self.usage or {}).get("completion_tokens")
-        if self.ttft is None or not isinstance(tokens, int) or tokens < 2:
-            return None
-        return (self.latency - self.ttft) / (tokens - 1)
-
-    def message(self) -> dict:
-        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
-        if self.tool_calls:
-            msg["tool_calls"] = self.tool_calls
-        return msg
-
-    def to_json(self) -> dict:
-        out = {"content": self.content, "tool_calls": self.tool_calls,
-               "finish_reason": self.finish_reason, "reasoning": self.reasoning,
-               "usage": self.usage, "latency": self.latency, "attempts": self.attempts}
-        if self.ttft is not None:
-            out.update(ttft=self.ttft, tpot=self.tpot)
-        if self.logprobs is not None:
-            out["logprobs"] = self.logprobs
-        return out
-
-    @classmethod
-    def from_json(cls, d: dict) -> "ChatReply":
-        return cls(content=d.get("content"), tool_calls=d.get("tool_calls"),
-                   finish_reason=d.get("finish_reason"), reasoning=d.get("reasoning"),
-                   usage=d.get("usage") or {}, latency=d.get("latency") or 0.0,
-                   attempts=d.get("attempts") or 1, ttft=d.get("ttft"), logprobs=d.get("logprobs"))
 
 
 def normalize_base(url: str) -> str:

@@ -10,7 +10,7 @@ from math import comb
 from typing import Callable, Iterable
 
 from evalpack import stats
-from evalpack.benchmarks.base import Result
+from evalpack.types import Result
 
 
 def _table(groups: dict[str, list]) -> list[dict]:

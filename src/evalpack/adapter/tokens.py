@@ -5,7 +5,7 @@ ASCII letters counts one token per started 8 letters (most words are one token),
 digit one (current tokenizers split numbers into digits or short groups), a run of
 ASCII punctuation one per started 3 characters (JSON's `": "` and `"},` are merged
 tokens), and every other non-space character (CJK, other scripts) one.
-Measured against Llama 3's tokenizer (benchmarks/adapter_token_estimate.py): summed
+Measured against Llama 3's tokenizer (perf/adapter_token_estimate.py): summed
 counts within +2% on MMLU questions, +4% on BFCL prompts with tool schemas, +11% on
 C-Eval (Chinese). Smaller-vocabulary tokenizers count more tokens than this. Replies
 carrying an estimate are marked "estimated": true.

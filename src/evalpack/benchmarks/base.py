@@ -1,8 +1,9 @@
 """What a benchmark is: metadata + load + solve + score + aggregate.
 
-A benchmark module subclasses `Benchmark`, fills in the class attributes and
-registers itself in `evalpack.benchmarks.registry`. The runner drives every
-benchmark the same way:
+A benchmark is declared in `evalpack.benchmarks.registry` (its metadata and
+dataset-args, as data) and implemented by a subclass of `Benchmark` named there;
+the class takes its metadata from that entry. The runner drives every benchmark
+the same way:
 
     samples = bench.load(dataset_dir, args)            # records -> Sample
     output  = await bench.solve(sample, ctx)          # model call(s) -> JSON-able dict
@@ -18,104 +19,23 @@ every benchmark alike. `score` must be a pure function of (sample, output):
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+import logging
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Protocol
+from typing import Any, ClassVar, Iterable
 
+from evalpack.benchmarks import registry
+from evalpack.benchmarks.declaration import Arg, BenchmarkInfo, resolve_args
 from evalpack.errors import UsageError
+# The records live at the bottom (evalpack.types); importing them from here keeps working.
+from evalpack.types import ChatReply, DataFile, Result, Sample, Score, SolveContext  # noqa: F401
 
-
-@dataclass
-class Sample:
-    id: str  # unique within the benchmark (stable across runs: it keys resume)
-    subset: str  # subject / category / domain; `--limit` counts per subset
-    target: Any = None  # the gold answer, JSON-able
-    messages: list[dict] | None = None  # chat messages for single-call benchmarks
-    metadata: dict = field(default_factory=dict)  # JSON-able; stored with the result
-
-
-@dataclass
-class Score:
-    value: float  # the sample's main metric, usually 0.0 or 1.0
-    extracted: Any = None  # what was read from the reply (a letter, a number, code)
-    detail: dict = field(default_factory=dict)  # anything else worth storing (JSON-able)
-    unparsed: bool = False  # the reply had no readable answer (scored 0, counted apart)
-
-
-@dataclass
-class Result:
-    """One scored (sample, repeat) as the store keeps it."""
-
-    sample_id: str
-    subset: str
-    repeat: int
-    score: float | None  # None when the sample errored
-    extracted: Any = None
-    unparsed: bool = False
-    error: str | None = None
-    metadata: dict = field(default_factory=dict)
-    detail: dict = field(default_factory=dict)
-
-
-class ChatReply(Protocol):
-    content: str | None
-    tool_calls: list[dict] | None  # OpenAI shape: {"id","type":"function","function":{"name","arguments"}}
-    finish_reason: str | None
-    reasoning: str | None  # reasoning_content when the server sends it
-    usage: dict
-    logprobs: dict | None  # the choice's `logprobs`, when requested and sent
-
-    def message(self) -> dict: ...  # the assistant message, ready to append to a conversation
-
-
-class SolveContext(Protocol):
-    """What `Benchmark.solve` may use. Implemented by the runner."""
-
-    args: dict  # this benchmark's resolved dataset args
-    generation: dict  # request parameters from --generation-config (temperature, max_tokens, ...)
-    repeat: int  # 0..repeats-1
-    seed: int | None
-
-    async def chat(self, messages: list[dict], *, tools: list[dict] | None = None,
-                   **params: Any) -> ChatReply:
-        """One chat completion of the evaluated model; params override the generation config.
-        Raises ModelCallError after retries are exhausted (the sample is then recorded as an error)."""
-        ...
-
-    async def complete(self, prompt: str, **params: Any) -> ChatReply:
-        """One raw-prompt /completions call; `params` (echo, logprobs, max_tokens...) is the
-        whole request: the generation config does not apply. Raises ModelCallError likewise."""
-        ...
-
-    async def tokenize(self, text: str) -> list[int]:
-        """The model's token ids of `text`, from llama.cpp's /tokenize (ModelCallError elsewhere)."""
-        ...
-
-    def other_model(self, model: str | None = None, api_base: str | None = None,
-                    api_key: str | None = None) -> "SolveContext":
-        """A context for another endpoint (e.g. a simulated user), defaulting to the evaluated one."""
-        ...
-
-
-@dataclass(frozen=True)
-class DataFile:
-    """One upstream file of a benchmark, relative to <dataset-dir>/<benchmark>/."""
-
-    path: str
-    sha256: str
-    size: int
-    url: str = ""  # where `evalpack pack` downloads it from
-    member: str = ""  # when `url` is an archive (zip, wheel): the file's path inside it
-    derived: str = ""  # no upstream URL: how it was made (pack takes it from --mirror)
-    subset: str | None = None  # needed at eval time only when this subset is selected
-    split: str | None = None  # needed at eval time only when this split is read
-    optional: bool = False  # docs and unused extras: checked by `verify`, never required
-    records: int | None = None
+log = logging.getLogger("evalpack")
 
 
 class Benchmark:
-    # --- metadata (drives `evalpack list`, the README table and docs) ---
+    # --- metadata: copied from the benchmark's entry in registry.py (see __init_subclass__) ---
     name: ClassVar[str]  # command-line name, EvalScope's (e.g. "mmlu")
+    info: ClassVar[BenchmarkInfo | None] = None
     title: ClassVar[str] = ""
     description: ClassVar[str] = ""
     metric: ClassVar[str] = "accuracy"
@@ -126,12 +46,55 @@ class Benchmark:
     # where the files live: <dataset-dir>/<data_dirname>/...
     data_dirname: ClassVar[str] = ""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        entry = registry.BENCHMARKS.get(cls.__dict__.get("name", ""))
+        # only the class the entry names takes its metadata (its subclasses inherit it); another
+        # class that borrows a registered name (a test's stand-in) keeps its own
+        if isinstance(entry, BenchmarkInfo) and entry.entry == f"{cls.__module__}:{cls.__qualname__}":
+            declared = {"title": entry.title, "description": entry.description, "metric": entry.metric,
+                        "split": entry.split, "subsets": entry.subsets, "data_dirname": entry.dirname,
+                        "default_args": resolve_args(entry, {})}
+            _check_class_agrees(cls, declared)
+            cls.info = entry
+            for key, value in declared.items():
+                setattr(cls, key, value)
+
     def __init__(self) -> None:
         if not self.data_dirname:
             self.data_dirname = self.name
 
+    @classmethod
+    def declared_info(cls) -> BenchmarkInfo:
+        """The registry's metadata; for a benchmark still registered as "module:Class", one
+        made from its class attributes (every arg typed "any")."""
+        if cls.info is not None:
+            return cls.info
+        return BenchmarkInfo(
+            name=cls.name, entry=f"{cls.__module__}:{cls.__name__}", title=cls.title,
+            description=cls.description, metric=cls.metric, split=cls.split, subsets=cls.subsets,
+            data_dirname=cls.data_dirname, system_prompt=True,
+            args=tuple(Arg(k, "any", v) for k, v in cls.default_args.items() if k != "subset_list"))
+
     # --- configuration ---
     def resolve_args(self, user_args: dict | None) -> dict:
+        """Defaults + the user's --dataset-args, each checked against the declaration."""
+        if self.info is None:
+            return self._resolve_undeclared(user_args)
+        args = resolve_args(self.info, user_args)
+        if args.get("dataset_id") is not None:
+            log.warning("%s: dataset_id %r is ignored; evalpack reads only local files "
+                        "(--dataset-dir, or local_path in --dataset-args)", self.name, args["dataset_id"])
+        return args
+
+    def run_defaults(self) -> dict[str, str]:
+        """Args that default to a run setting when null: arg name -> RunConfig attribute."""
+        if self.info is None:
+            return {"seed": "seed", "sandbox": "sandbox"}
+        return {a.name: a.run_default for a in self.info.all_args() if a.run_default}
+
+    def _resolve_undeclared(self, user_args: dict | None) -> dict:
+        """The check for a benchmark still registered as "module:Class": keys, subsets, no types."""
         args = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.default_args.items()}
         args.setdefault("subset_list", None)
         args.setdefault("extra_params", {})
@@ -203,6 +166,23 @@ class Benchmark:
         from evalpack.metrics import accuracy_report
 
         return accuracy_report(results, metric=self.metric)
+
+
+def _check_class_agrees(cls: type, declared: dict) -> None:
+    """A class that still states its own metadata must say what registry.py says: otherwise one
+    of the two is stale, and the registry's (the one `evalpack list` shows) would win silently."""
+    for key, value in declared.items():
+        if key not in cls.__dict__:
+            continue
+        mine = cls.__dict__[key]
+        if key == "default_args":
+            differs = {k for k in mine if k not in value or mine[k] != value[k]}
+        else:
+            differs = mine != value and not (key == "subsets" and tuple(mine) == value)
+        if differs:
+            raise TypeError(f"{cls.__module__}.{cls.__name__}.{key} differs from its entry in "
+                            f"evalpack/benchmarks/registry.py ({sorted(differs) if key == 'default_args' else value!r});"
+                            f" metadata and args belong in the registry: declare them there and drop them here")
 
 
 async def maybe_await(value):

@@ -23,7 +23,8 @@ from typing import ClassVar
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import DataMissingError, UsageError
 from evalpack.metrics import accuracy_report
-from evalpack.scoring.math_equiv import last_boxed, strip_thinking
+from evalpack.scoring.math_equiv import last_boxed
+from evalpack.scoring.reasoning import answer_text
 
 MULTIPLE_CHOICE = (
     "date_understanding", "disambiguation_qa", "geometric_shapes", "hyperbaton",
@@ -116,7 +117,7 @@ def extract_answer(reply: str | None, multiple_choice: bool) -> tuple[str | None
     """(the normalised answer, the rule that found it) or (None, None)."""
     if not reply:
         return None, None
-    text = strip_thinking(reply).strip()
+    text = (answer_text(reply) or "").strip()  # unclosed thinking: no answer
     span, rule = None, None
     for name, cue in (("answer_is", _CUE), ("answer_colon", _ANSWER_LABEL)):
         cues = list(cue.finditer(text))

@@ -16,29 +16,12 @@ from __future__ import annotations
 
 import csv
 import json
+from functools import lru_cache
 from pathlib import Path
 
-from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
-from evalpack.benchmarks.multiple_choice import format_question, score_choice
+from evalpack.benchmarks.multiple_choice import LETTERS, MultipleChoiceBenchmark, Question
+from evalpack.benchmarks.registry import CEVAL_SUBJECTS as SUBJECTS  # noqa: F401  (the 52 subject keys)
 from evalpack.errors import DataMissingError
-from evalpack.metrics import accuracy_report
-
-# The 52 subject keys of subject_mapping.json; names and categories are read from that file.
-SUBJECTS = (
-    "computer_network operating_system computer_architecture college_programming college_physics "
-    "college_chemistry advanced_mathematics probability_and_statistics discrete_mathematics "
-    "electrical_engineer metrology_engineer high_school_mathematics high_school_physics "
-    "high_school_chemistry high_school_biology middle_school_mathematics middle_school_biology "
-    "middle_school_physics middle_school_chemistry veterinary_medicine college_economics "
-    "business_administration marxism mao_zedong_thought education_science teacher_qualification "
-    "high_school_politics high_school_geography middle_school_politics middle_school_geography "
-    "modern_chinese_history ideological_and_moral_cultivation logic law chinese_language_and_literature "
-    "art_studies professional_tour_guide legal_professional high_school_chinese high_school_history "
-    "middle_school_history civil_servant sports_science plant_protection basic_medicine clinical_medicine "
-    "urban_and_rural_planner accountant fire_engineer environmental_impact_assessment_engineer "
-    "tax_accountant physician"
-).split()
-LETTERS = "ABCD"
 
 # {subject} is the Chinese subject name; {examples} the few-shot block; {question} the
 # question with its lettered options. The header line is the C-Eval paper's; the second
@@ -50,59 +33,43 @@ PROMPT_ZH = (
 )
 
 
-class CEval(Benchmark):
-    name = "ceval"
-    title = "C-Eval"
-    description = "52-subject Chinese exam multiple-choice test (Huang et al.), val split"
-    split = "val"
-    subsets = tuple(SUBJECTS)
-    default_args = {"subset_list": None, "few_shot_num": 5, "few_shot_split": "dev"}
+class CEval(MultipleChoiceBenchmark):
+    name = "ceval"  # metadata and args: registry.py (subsets in subject_mapping.json's order)
+    prompt = PROMPT_ZH
+    letter_separator = "、"
+    example_answer = "答案：{letter}"
+    breakdown_fields = {"category": "category"}
 
-    def load(self, data_dir: Path, args: dict) -> list[Sample]:
-        root = self.root(data_dir, args)
-        mapping = read_mapping(root)
-        shots = int(args["few_shot_num"])
-        template = args.get("prompt_template") or PROMPT_ZH
-        samples = []
+    def questions(self, root: Path, args: dict) -> list[Question]:
+        mapping = read_mapping(root, self.subsets)
+        out = []
         for subject in self.selected_subsets(args):
-            _english, chinese, category = mapping[subject]
-            rows = read_split(root, subject, self.split)
-            examples = read_split(root, subject, args["few_shot_split"])[:shots] if shots else []
-            if len(examples) < shots:
-                raise DataMissingError(
-                    f"ceval: {subject} has {len(examples)} {args['few_shot_split']} examples, "
-                    f"fewer than few_shot_num={shots}; lower few_shot_num in --dataset-args")
-            prefix = "".join(format_question(q, opts, LETTERS) + f"答案：{a}\n\n" for _, q, opts, a in examples)
-            for row_id, question, options, answer in rows:
+            for row_id, question, options, answer in read_split(root, subject, self.split):
                 if answer not in LETTERS:
                     raise DataMissingError(
                         f"ceval: {subject}_{self.split}.csv row id {row_id} has answer {answer!r}, "
                         f"not one of {LETTERS}; the file is corrupt, restore it from the upstream copy")
-                content = template.format(subject=chinese, examples=prefix,
-                                          question=format_question(question, options, LETTERS),
-                                          letters="、".join(LETTERS))
-                samples.append(Sample(
-                    id=f"{subject}/{row_id}", subset=subject, target=answer,
-                    messages=[{"role": "user", "content": content}],
-                    metadata={"category": category, "options": options}))
-        return samples
+                out.append(Question(f"{subject}/{row_id}", subject, question, options, answer,
+                                    {"category": mapping[subject][2]}))
+        return out
 
-    def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        return score_choice(sample, output, LETTERS)
+    def examples(self, root: Path, subset: str, args: dict) -> list[Question]:
+        return [Question(i, subset, q, opts, a) for i, q, opts, a in read_split(root, subset, args["few_shot_split"])]
 
-    def aggregate(self, results: list[Result], args: dict) -> dict:
-        return accuracy_report(results, metric=self.metric,
-                               groups={"category": lambda r: r.metadata.get("category")})
+    def subject(self, root: Path, subset: str) -> str:
+        return read_mapping(root, self.subsets)[subset][1]  # the Chinese name
 
 
-def read_mapping(root: Path) -> dict[str, list[str]]:
+@lru_cache(maxsize=8)  # {subject} asks for it once per question
+def read_mapping(root: Path, subjects: tuple[str, ...]) -> dict[str, list[str]]:
+    """subject -> [English name, Chinese name, category], from subject_mapping.json."""
     path = root / "subject_mapping.json"
     try:
         mapping = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataMissingError(f"ceval: {path} is missing; it names each subject's category "
                                f"(copy it from the C-Eval release beside dev/ val/ test/)") from None
-    missing = [s for s in SUBJECTS if s not in mapping]
+    missing = [s for s in subjects if s not in mapping]
     if missing:
         raise DataMissingError(f"ceval: {path} lacks subjects {', '.join(missing[:5])}; "
                                f"restore the upstream subject_mapping.json")

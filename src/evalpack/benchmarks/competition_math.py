@@ -27,6 +27,7 @@ from evalpack.benchmarks.math_bench import MathBenchmark, read_jsonl
 from evalpack.errors import DataMissingError, UsageError
 from evalpack.metrics import pass_at_k
 from evalpack.scoring import math_equiv
+from evalpack.scoring.reasoning import answer_text
 
 # Qwen's (QwQ, Qwen2.5-Math) instruction, appended to the problem
 QWEN_SUFFIX = "\nPlease reason step by step, and put your final answer within \\boxed{}."
@@ -116,7 +117,7 @@ class CompetitionMath(MathBenchmark):
     def read_answer(self, sample: Sample, reply: str | None) -> tuple[str | None, str | None]:
         if sample.metadata.get("strict_parsing"):
             # MathArena's strict parsing (its AIME configs): only a \boxed{} answer counts
-            boxed = math_equiv.last_boxed(math_equiv.strip_thinking(reply or ""))
+            boxed = math_equiv.last_boxed(answer_text(reply or "") or "")
             return (boxed, "boxed") if boxed else (None, None)
         return super().read_answer(sample, reply)
 

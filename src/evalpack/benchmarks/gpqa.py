@@ -21,17 +21,13 @@ import random
 import zipfile
 from pathlib import Path
 
-from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
-from evalpack.benchmarks.multiple_choice import format_question, score_choice
+from evalpack.benchmarks.multiple_choice import LETTERS, MultipleChoiceBenchmark, Question
 from evalpack.errors import DataMissingError
-from evalpack.metrics import accuracy_report
+from evalpack.types import DEFAULT_SEED
 
-LETTERS = "ABCD"
-DOMAINS = ("Biology", "Chemistry", "Physics")
 MEMBER = "dataset/gpqa_diamond.csv"
 # Published in the idavidrein/gpqa README; it only keeps the text out of web crawls.
 PASSWORD = b"deserted-untie-orchid"
-DEFAULT_SEED = 42  # the CLI's default --seed, for callers that give none
 
 PROMPT_EN = (
     "Answer this multiple choice question. You may reason step by step first; the last line "
@@ -40,22 +36,16 @@ PROMPT_EN = (
 )
 
 
-class GPQADiamond(Benchmark):
-    name = "gpqa_diamond"
-    title = "GPQA-Diamond"
-    description = "198 graduate-level physics, chemistry and biology questions (Rein et al.), 0-shot"
-    split = "train"  # upstream's only split
-    subsets = DOMAINS
-    data_dirname = "gpqa"
-    default_args = {"subset_list": None}
+class GPQADiamond(MultipleChoiceBenchmark):
+    name = "gpqa_diamond"  # metadata and args: registry.py
+    prompt = PROMPT_EN
+    breakdown_fields = {"subdomain": "subdomain"}
 
-    def load(self, data_dir: Path, args: dict) -> list[Sample]:
-        rows = read_rows(self.root(data_dir, args))
+    def questions(self, root: Path, args: dict) -> list[Question]:
         seed = DEFAULT_SEED if args.get("seed") is None else args["seed"]
-        template = args.get("prompt_template") or PROMPT_EN
         wanted = set(self.selected_subsets(args))
-        samples = []
-        for row in rows:
+        out = []
+        for row in read_rows(root):
             domain = row["High-level domain"].strip()
             if domain not in wanted:
                 continue
@@ -63,22 +53,10 @@ class GPQADiamond(Benchmark):
             original = [row[k].strip() for k in ("Correct Answer", "Incorrect Answer 1",
                                                  "Incorrect Answer 2", "Incorrect Answer 3")]
             perm = permutation(seed, record_id)
-            options = [original[i] for i in perm]
-            content = template.format(question=format_question(row["Question"], options, LETTERS),
-                                      letters=", ".join(LETTERS))
-            samples.append(Sample(
-                id=record_id, subset=domain, target=LETTERS[perm.index(0)],
-                messages=[{"role": "user", "content": content}],
-                metadata={"subdomain": row["Subdomain"].strip(), "seed": seed,
-                          "permutation": perm, "options": options}))
-        return samples
-
-    def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        return score_choice(sample, output, LETTERS)
-
-    def aggregate(self, results: list[Result], args: dict) -> dict:
-        return accuracy_report(results, metric=self.metric,
-                               groups={"subdomain": lambda r: r.metadata.get("subdomain")})
+            out.append(Question(record_id, domain, row["Question"], [original[i] for i in perm],
+                                LETTERS[perm.index(0)],
+                                {"subdomain": row["Subdomain"].strip(), "seed": seed, "permutation": perm}))
+        return out
 
 
 def permutation(seed: int | str, record_id: str) -> list[int]:

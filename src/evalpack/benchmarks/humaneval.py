@@ -12,16 +12,16 @@ the per-status counts (passed / failed / timed out / sandbox error).
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import DataMissingError, UsageError
+from evalpack.jsonl import read_jsonl
 from evalpack.metrics import accuracy_report, pass_at_k
 from evalpack.scoring.code_extract import as_function_body, defines, drop_main_guard, extract_code
-from evalpack.scoring.sandbox import ENGINES, PASSED, STATUSES, get_sandbox, run_program
+from evalpack.scoring.reasoning import answer_text
+from evalpack.scoring.sandbox import PASSED, STATUSES, get_sandbox, run_program
 
 PROMPT = ("Read the following function signature and docstring, and fully implement the function "
           "described. Your response should only contain the code for this function.\n{query}")
@@ -30,36 +30,15 @@ FILE = "HumanEval.jsonl.gz"
 
 
 class HumanEval(Benchmark):
-    name = "humaneval"
+    name = "humaneval"  # metadata and args (n, timeout, sandbox): registry.py
     scoring_phase = "sandbox"  # the progress line, while programs run
-    title = "HumanEval"
-    description = "164 Python functions from docstrings, checked by running unit tests in a sandbox"
-    metric = "pass@1"
-    split = "test"
-    subsets = ("openai_humaneval",)
-    # n: samples per task (-> the runner's repeats); timeout: seconds per program;
-    # sandbox: "local" (default) or "docker"
-    default_args = {"subset_list": None, "n": 1, "timeout": 4.0, "sandbox": None}
-    positive_number_args: tuple[str, ...] = ("timeout",)  # seconds
 
     def resolve_args(self, user_args: dict | None) -> dict:
         args = super().resolve_args(user_args)
-        n = args["n"]
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise UsageError(f"--dataset-args: {self.name} n must be a positive integer (samples per "
-                             f"task), got {n!r}")
-        if (user_args or {}).get("repeats") not in (None, n):
+        if (user_args or {}).get("repeats") not in (None, args["n"]):
             raise UsageError(f"--dataset-args: for {self.name} give the number of samples per task as "
                              "n, not repeats")
-        args["repeats"] = n
-        for key in self.positive_number_args:
-            value = args[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise UsageError(f"--dataset-args: {self.name} {key} must be a positive number, "
-                                 f"got {value!r}")
-        if args["sandbox"] not in (None, *ENGINES):
-            raise UsageError(f"--dataset-args: {self.name} sandbox must be one of "
-                             f"{', '.join(ENGINES)}, got {args['sandbox']!r}")
+        args["repeats"] = args["n"]
         return args
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
@@ -80,7 +59,7 @@ class HumanEval(Benchmark):
 
     async def score(self, sample: Sample, output: dict, args: dict) -> Score:
         meta = sample.metadata
-        code = extract_code(output.get("content"), meta["entry_point"])
+        code = extract_code(answer_text(output.get("content"), args.get("reasoning_tags")), meta["entry_point"])
         program = build_program(meta["prompt"], code, meta["test"], meta["entry_point"])
         result = await run_program(program, timeout=float(args["timeout"]),
                                    engine=args.get("sandbox") or "local")
@@ -108,9 +87,7 @@ class HumanEval(Benchmark):
 def read_tasks(root: Path) -> list[dict]:
     for path in (root / FILE, root / "HumanEval.jsonl"):
         if path.is_file():
-            opener = gzip.open if path.suffix == ".gz" else open
-            with opener(path, "rt", encoding="utf-8") as f:
-                return [json.loads(line) for line in f if line.strip()]
+            return read_jsonl(path)
     raise DataMissingError(f"humaneval: {root / FILE} is missing (the upstream file of openai/human-eval)")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import DataMissingError
 from evalpack.metrics import _table, accuracy_report, in_bootstrap
+from evalpack.scoring.reasoning import answer_text
 from evalpack.scoring import ifeval as rules
 
 DATA_FILE = "input_data.jsonl"
@@ -67,7 +68,7 @@ class IFEval(Benchmark):
     def score(self, sample: Sample, output: dict, args: dict) -> Score:
         if args.get("nltk_data"):
             rules.use_nltk_data(Path(args["nltk_data"]))
-        response = graded_text((output or {}).get("content") or "")
+        response = graded_text((output or {}).get("content") or "", args.get("reasoning_tags"))
         ids, kwargs = sample.target["instruction_id_list"], sample.target["kwargs"]
         strict, loose = rules.judge(response, ids, kwargs)
         return Score(value=float(all(strict)), extracted=None,
@@ -100,14 +101,13 @@ class IFEval(Benchmark):
         return report
 
 
-def graded_text(content: str) -> str:
-    """The reply without inline reasoning: what follows the last </think>, from its first
-    non-blank character; nothing when a <think> opens the reply and never closes (it was cut
-    off while reasoning); a reply without either is graded as it is."""
-    head, marker, answer = content.rpartition("</think>")
-    if marker:
-        return answer.lstrip()
-    return "" if content.lstrip().startswith("<think>") else content
+def graded_text(content: str, reasoning_tags: tuple[str, str] | None = None) -> str:
+    """The reply without inline reasoning (evalpack.scoring.reasoning), from its first non-blank
+    character when there was reasoning; a reply ending inside its thinking has no answer ("")."""
+    answer = answer_text(content, reasoning_tags)
+    if answer is None:
+        return ""
+    return answer.lstrip() if answer != content else content
 
 
 def _ratio(count: int, total: int) -> float | None:

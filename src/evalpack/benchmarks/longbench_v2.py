@@ -23,14 +23,14 @@ import logging
 import math
 import re
 from pathlib import Path
-from evalpack.benchmarks.base import Benchmark, Result, Sample, Score, SolveContext
+
+from evalpack.benchmarks.multiple_choice import LETTERS, MultipleChoiceBenchmark, with_system
 from evalpack.errors import DataMissingError, UsageError
-from evalpack.metrics import accuracy_report
-from evalpack.benchmarks.multiple_choice import score_choice
+from evalpack.jsonl import parse_jsonl
+from evalpack.types import Sample, SolveContext
 
 log = logging.getLogger("evalpack")
 
-LETTERS = "ABCD"
 LENGTHS = ("short", "medium", "long")
 FIELDS = ("_id", "domain", "sub_domain", "difficulty", "length", "question",
           "choice_A", "choice_B", "choice_C", "choice_D", "answer", "context")
@@ -39,33 +39,16 @@ COT_ANSWER = "0shot_cot_ans.txt"
 _PLACEHOLDER = re.compile(r"\$(DOC|Q|C_A|C_B|C_C|C_D|COT)\$")
 
 
-class LongBenchV2(Benchmark):
-    name = "longbench_v2"
-    title = "LongBench-v2"
-    description = "503 long-context multiple-choice questions, contexts of 8k-2M words (Bai et al.)"
-    split = "train"  # upstream's only split
-    subsets = LENGTHS
-    # 120000 is upstream's max_len for 128k-context models (room left for the reply)
-    default_args = {"subset_list": None, "prompt_mode": "0shot", "max_input_tokens": 120000,
-                    "tokenizer": "auto"}
+class LongBenchV2(MultipleChoiceBenchmark):
+    """Prompts come from upstream's template files, so `load` is its own; letters, scoring and
+    the report are the multiple-choice base's."""
+
+    name = "longbench_v2"  # metadata and args: registry.py
+    breakdown_fields = {"difficulty": "difficulty", "domain": "domain"}
 
     def __init__(self) -> None:
         super().__init__()
         self._counter: TiktokenCounter | ApproxCounter | None = None
-
-    def resolve_args(self, user_args: dict | None) -> dict:
-        args = super().resolve_args(user_args)
-        if args["prompt_mode"] not in MODES:
-            raise UsageError(f"--dataset-args: longbench_v2 prompt_mode {args['prompt_mode']!r} is unknown; "
-                             f"choose from {', '.join(MODES)}")
-        if not isinstance(args["max_input_tokens"], int) or args["max_input_tokens"] < 64:
-            raise UsageError("--dataset-args: longbench_v2 max_input_tokens must be an integer >= 64 "
-                             "(the model's context window minus max_tokens)")
-        tok = args["tokenizer"]
-        if not (tok in ("auto", "approx") or (isinstance(tok, str) and tok.startswith("tiktoken:"))):
-            raise UsageError(f"--dataset-args: longbench_v2 tokenizer {tok!r} is unknown; use \"auto\", "
-                             f"\"approx\" or \"tiktoken:<encoding>\"")
-        return args
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
         root = self.root(data_dir, args)
@@ -80,7 +63,7 @@ class LongBenchV2(Benchmark):
             prompt = fill(templates[args["prompt_mode"]], rec["context"], rec["question"], options)
             samples.append(Sample(
                 id=str(rec["_id"]), subset=rec["length"], target=str(rec["answer"]).strip(),
-                messages=[{"role": "user", "content": prompt}],
+                messages=with_system(args, [{"role": "user", "content": prompt}]),
                 metadata={"domain": rec["domain"], "sub_domain": rec["sub_domain"],
                           "difficulty": rec["difficulty"], "length": rec["length"],
                           "question": str(rec["question"]).strip(), "options": options,
@@ -98,25 +81,18 @@ class LongBenchV2(Benchmark):
         counter = self.counter(ctx.args)
         budget = int(ctx.args["max_input_tokens"])
         # tokenising megabytes takes a while: off the event loop, so other requests proceed
-        prompt, info = await asyncio.to_thread(counter.truncate_middle, sample.messages[0]["content"], budget)
+        *system, user = sample.messages
+        prompt, info = await asyncio.to_thread(counter.truncate_middle, user["content"], budget)
         output: dict = {"truncation": info}
-        reply = await ctx.chat([{"role": "user", "content": prompt}])
+        reply = await ctx.chat([*system, {"role": "user", "content": prompt}])
         if ctx.args["prompt_mode"] == "cot":
             output["cot"] = (reply.content or "").strip()
             meta = sample.metadata
             second = fill(meta["cot_answer_template"], "", meta["question"], meta["options"], cot=output["cot"])
             second, _ = await asyncio.to_thread(counter.truncate_middle, second, budget)
-            reply = await ctx.chat([{"role": "user", "content": second}])
+            reply = await ctx.chat([*system, {"role": "user", "content": second}])
         output.update(content=reply.content, reasoning=reply.reasoning, finish_reason=reply.finish_reason)
         return output
-
-    def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        return score_choice(sample, output, LETTERS)
-
-    def aggregate(self, results: list[Result], args: dict) -> dict:
-        return accuracy_report(results, metric=self.metric, groups={
-            "difficulty": lambda r: r.metadata.get("difficulty"),
-            "domain": lambda r: r.metadata.get("domain")})
 
 
 # --- data ---
@@ -128,7 +104,7 @@ def read_records(root: Path) -> list[dict]:
     text = path.read_text(encoding="utf-8-sig")
     try:
         records = json.loads(text) if text.lstrip().startswith("[") else \
-            [json.loads(line) for line in text.splitlines() if line.strip()]
+            parse_jsonl(text.splitlines(), path)
     except json.JSONDecodeError as e:
         raise DataMissingError(f"longbench_v2: {path} is not valid JSON ({e}); restore the upstream file") from None
     for i, rec in enumerate(records):

@@ -8,25 +8,18 @@ field (course, subject, level). Each dataset only says where its question and go
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import ClassVar
 
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
-from evalpack.errors import DataMissingError, UsageError
+from evalpack.errors import UsageError
+from evalpack.jsonl import read_jsonl
+from evalpack.scoring.reasoning import answer_text
 from evalpack.metrics import accuracy_report
 from evalpack.scoring import math_equiv
 
 PROMPT = "{question}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
 FEWSHOT_PROMPT = "Here are some examples of how to solve similar problems:\n\n{fewshot}\n\n" + PROMPT
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise DataMissingError(f"{path} is missing; put the upstream file there "
-                               f"(see `evalpack list`) or pass --dataset-dir.")
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 class MathBenchmark(Benchmark):
@@ -78,7 +71,9 @@ class MathBenchmark(Benchmark):
         return math_equiv.extract_answer(reply)
 
     async def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        answer, method = self.read_answer(sample, (output or {}).get("content"))
+        # the one reasoning stripper, with this benchmark's tags; None (unclosed thinking): no answer
+        content = answer_text((output or {}).get("content"), args.get("reasoning_tags"))
+        answer, method = self.read_answer(sample, content) if content is not None else (None, None)
         verdict = await math_equiv.check_answer(
             sample.target, answer, timeout=float(args.get("verify_timeout") or math_equiv.DEFAULT_TIMEOUT))
         detail = {"gold": sample.target, "method": method, "verdict": verdict.status}
@@ -109,11 +104,7 @@ def verifier_counts(results: list[Result]) -> dict:
 
 
 class MinervaMath(MathBenchmark):
-    name = "minerva_math"
-    title = "Minerva-Math"
-    description = ("272 undergraduate STEM problems from MIT OpenCourseWare (Lewkowycz et al. 2022); "
-                   "0-shot, boxed answer, math-verify equivalence; accuracy per course.")
-    subsets = ("default",)
+    name = "minerva_math"  # metadata and args: registry.py
     breakdown_fields = {"course": "type"}
 
     def record_to_sample(self, index: int, record: dict) -> Sample:
@@ -123,11 +114,7 @@ class MinervaMath(MathBenchmark):
 
 
 class GSM8K(MathBenchmark):
-    name = "gsm8k"
-    title = "GSM8K"
-    description = ("1,319 grade-school math word problems (Cobbe et al. 2021); 0-shot by default "
-                   "(few_shot_num up to the train file), boxed answer, numeric equivalence.")
-    subsets = ("main",)
+    name = "gsm8k"  # metadata and args: registry.py
 
     def record_to_sample(self, index: int, record: dict) -> Sample:
         return Sample(id=str(index), subset="main", target=math_equiv.gold_from_gsm8k(record["answer"]))
@@ -150,12 +137,7 @@ class GSM8K(MathBenchmark):
 
 
 class Math500(MathBenchmark):
-    name = "math_500"
-    title = "MATH-500"
-    description = ("500 competition problems (the PRM800K test split of MATH); 0-shot, boxed answer, "
-                   "math-verify equivalence; accuracy per level (subsets) and per subject.")
-    subsets = ("Level 1", "Level 2", "Level 3", "Level 4", "Level 5")
-    data_dirname = "math500"
+    name = "math_500"  # metadata and args: registry.py
     breakdown_fields = {"subject": "subject"}  # levels are the subsets (EvalScope: "Level 1".."Level 5")
 
     def record_to_sample(self, index: int, record: dict) -> Sample:

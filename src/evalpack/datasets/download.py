@@ -25,8 +25,8 @@ import zipfile
 from pathlib import Path
 
 from evalpack import __version__
-from evalpack.benchmarks.base import DataFile
 from evalpack.errors import EvalpackError
+from evalpack.types import DataFile
 
 USER_AGENT = f"evalpack/{__version__} (+pack)"
 CHUNK = 1 << 20

@@ -25,25 +25,25 @@ def subset_records(manifest, split: str) -> dict[str, int]:
 
 
 def print_list(data_dir: Path, names: list[str] | None = None) -> None:
-    from evalpack.benchmarks import registry
+    from evalpack.benchmarks import registry  # metadata only: no benchmark module is imported
 
     print(f"dataset dir: {data_dir}")
     print(f"{'benchmark':24} {'metric':12} {'subsets':>7} {'records':>8} {'size':>9}  data")
     used = set()
     for name in registry.names():
-        bench = registry.get(name)
-        m = find_manifest(bench.data_dirname)
+        info = registry.info(name)
+        m = find_manifest(info.dirname)
         if m:
             used.add(m.name)
-        records = (m.records.get(bench.split) or (sum(m.records.values()) if len(m.records) == 1 else "")) if m else ""
+        records = (m.records.get(info.split) or (sum(m.records.values()) if len(m.records) == 1 else "")) if m else ""
         size = human(m.size) if m else ""
-        state = status(data_dir, bench.data_dirname)
+        state = status(data_dir, info.dirname)
         if m and not m.records:  # e.g. LongBench-v2: prompt templates only, questions not registered
             state += f"; registry has no questions: {m.source.get('note', '')}"
-        print(f"{name:24} {bench.metric:12} {len(bench.subsets):7d} {records:>8} {size:>9}  {state}")
+        print(f"{name:24} {info.metric:12} {len(info.subsets):7d} {records:>8} {size:>9}  {state}")
         if names and name in names:
-            per = subset_records(m, bench.split) if m else {}
-            for subset in bench.subsets:
+            per = subset_records(m, info.split) if m else {}
+            for subset in info.subsets:
                 print(f"    {subset:40} {per.get(subset, ''):>6}")
     rest = [m for m in manifests().values() if m.name not in used]
     if rest:

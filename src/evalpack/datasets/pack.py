@@ -5,8 +5,8 @@ to get at each part:
 
     manifest.json                    what is inside, with sha256 and size of every file
     datasets/<dir>/<upstream files>  a dataset dir
-    datasets/swe_bench_verified_mini/{repos,images}/  git bundles and `docker save` archives
-                                     (--with-images; listed as the dataset's "packed" files)
+    datasets/<dir>/...                  extra content a manifest's kit hook packs (SWE-bench: git
+                                     bundles, `docker save` archives; its "packed" files)
     wheels/*.whl                     evalpack and its dependencies (with --wheels)
     INSTALL.md, install.sh, SHA256SUMS   how to install those wheels with no network (with --wheels)
 
@@ -29,11 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from evalpack import __version__
-from evalpack.benchmarks.base import DataFile
 from evalpack.datasets import download
 from evalpack.datasets.registry import FILE_KEYS, Manifest, find_manifest, parse_manifest
 from evalpack.datasets.verify import SAMPLE_MARKER, sha256_file
 from evalpack.errors import DataMissingError, UsageError
+from evalpack.types import DataFile
 
 KIT_FORMAT = "evalpack-kit/1"
 MTIME = 1704067200  # fixed (2024-01-01): the same inputs give the same archive bytes
@@ -129,6 +129,14 @@ def copy_verified(src: Path, dest: Path, f: DataFile) -> None:
     tmp.replace(dest)
 
 
+def kit_hook(m: Manifest):
+    """The module a manifest names as its `kit`: check_options(repos, with_images) before any
+    download, stage(root, repos, with_images) -> packed files, after_unpack(root, packed)."""
+    import importlib
+
+    return importlib.import_module(m.kit)
+
+
 def sample_manifest(m: Manifest, root: Path) -> Manifest:
     """A sample dir (SAMPLE_MARKER inside) packed as it is: its files with their own hashes,
     since they are not the registry's (e.g. the synthetic SWE-bench instances of the tests)."""
@@ -136,7 +144,7 @@ def sample_manifest(m: Manifest, root: Path) -> Manifest:
                       derived=f"sample data ({SAMPLE_MARKER})")
              for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
     return Manifest(name=m.name, benchmarks=m.benchmarks, title=m.title, license=m.license,
-                    source={"kind": "sample"}, records={}, files=files)
+                    source={"kind": "sample"}, records={}, files=files, kit=m.kit)
 
 
 def kit_manifest(manifests: list[Manifest], wheels: list[dict] | None, wheel_spec: dict | None,
@@ -184,7 +192,8 @@ def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, m
          wheels: dict | None = None, repos: dict[str, Path] | None = None, with_images: bool = False,
          retries: int = 4, backoff: float = 1.0, keep_staging: bool = False) -> dict:
     """Download, verify and archive. `wheels`: None, or {"platforms": [...], "python_version": ...}.
-    `repos` ({"owner/name": clone}) and `with_images` add SWE-bench's git bundles and images."""
+    `repos` ({"owner/name": clone}) and `with_images` go to the kit hook of each dataset whose
+    manifest names one (SWE-bench's adds git bundles and container images)."""
     out = out.resolve()
     staging = out.with_name(out.name + ".staging")  # beside the archive, resumable, removed on success
     staging.mkdir(parents=True, exist_ok=True)
@@ -199,16 +208,14 @@ def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, m
                 manifests[i] = sample_manifest(m, Path(mirror) / m.name)
                 extras[m.name] = {"sample": True}
     stage_datasets(manifests, staging, hub_base=hub_base, mirror=mirror, retries=retries, backoff=backoff)
-    swe = next((i for i, m in enumerate(manifests) if "swe_bench_verified_mini" in m.benchmarks), None)
-    if swe is not None and (repos or with_images):
-        from evalpack.benchmarks.swe_bench.kit import stage_kit
-
-        m = manifests[swe]
-        packed = stage_kit(staging / "datasets" / m.name, repos or {}, with_images=with_images)
+    for i, m in enumerate(manifests):
+        if not (m.kit and (repos or with_images)):
+            continue
+        packed = kit_hook(m).stage(staging / "datasets" / m.name, repos or {}, with_images)
         extras.setdefault(m.name, {})["packed"] = packed
         # a sample dir that is itself an unpacked kit: the fresh bundles and images replace its copies
-        manifests[swe] = dataclasses.replace(m, files=[f for f in m.files
-                                                        if f.path not in {p["path"] for p in packed}])
+        manifests[i] = dataclasses.replace(m, files=[f for f in m.files
+                                                      if f.path not in {p["path"] for p in packed}])
         log(f"{m.name}: {len(packed)} packed files ({sum(f['size'] for f in packed):,} bytes): "
             + ", ".join(f"{f['path']} {f['size']:,}" for f in packed))
     wheel_files = None

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from evalpack.benchmarks.base import DataFile
 from evalpack.errors import UsageError
+from evalpack.types import DataFile
 
 FILE_KEYS = {"path", "sha256", "size", "url", "member", "derived", "subset", "split", "optional", "records"}
 
@@ -30,6 +30,9 @@ class Manifest:
     source: dict
     records: dict  # split -> records
     files: list[DataFile] = field(hash=False)
+    # a module that packs extra content beside the files (e.g. git bundles, container images):
+    # pack calls its check_options/stage, unpack its after_unpack (see datasets/pack.py)
+    kit: str = ""
 
     @property
     def size(self) -> int:
@@ -38,7 +41,7 @@ class Manifest:
     def to_json(self) -> dict:
         return {"name": self.name, "benchmarks": list(self.benchmarks), "title": self.title,
                 "license": self.license, "source": self.source, "records": self.records,
-                "files": [file_json(f) for f in self.files]}
+                **({"kit": self.kit} if self.kit else {}), "files": [file_json(f) for f in self.files]}
 
 
 def file_json(f: DataFile) -> dict:
@@ -54,7 +57,8 @@ def parse_manifest(data: dict) -> Manifest:
     files = [DataFile(**{k: v for k, v in f.items() if k in FILE_KEYS}) for f in data["files"]]
     return Manifest(name=data["name"], benchmarks=tuple(data.get("benchmarks") or [data["name"]]),
                     title=data.get("title", data["name"]), license=data.get("license", ""),
-                    source=data.get("source") or {}, records=data.get("records") or {}, files=files)
+                    source=data.get("source") or {}, records=data.get("records") or {}, files=files,
+                    kit=data.get("kit") or "")
 
 
 @lru_cache(maxsize=None)

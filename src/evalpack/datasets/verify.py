@@ -1,7 +1,7 @@
 """Check dataset files against the registry, without writing anything anywhere.
 
 Eval time hashes every file the run needs, each time, with no cache: MMLU's
-114 files take ~25 ms and all 45 MB of the registry ~200 ms (benchmarks/kit_size.py,
+114 files take ~25 ms and all 45 MB of the registry ~200 ms (perf/kit_size.py,
 2 busy cores), while a cache would have to be written somewhere, and the dataset dir
 is read-only by contract and writing into $HOME is what evalpack exists to avoid.
 """
@@ -13,9 +13,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evalpack.benchmarks.base import DataFile
 from evalpack.datasets.registry import Manifest, find_manifest
 from evalpack.errors import DataMissingError
+from evalpack.types import DataFile
 
 log = logging.getLogger("evalpack")
 

@@ -14,7 +14,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
+from evalpack.scoring.reasoning import answer_text
+
 _MARKUP = re.compile(r"[*_`$\\]|\\text\{|\\boxed\{")
 
 
@@ -43,13 +44,15 @@ def _patterns(letters: str) -> tuple[re.Pattern, ...]:
     )
 
 
-def extract_choice(reply: str | None, letters: str = "ABCD",
-                   options: list[str] | None = None) -> str | None:
-    """The chosen letter, or None when no rule finds one."""
+def extract_choice(reply: str | None, letters: str = "ABCD", options: list[str] | None = None,
+                   reasoning_tags: tuple[str, str] | None = None) -> str | None:
+    """The chosen letter, or None when no rule finds one (or the reply ends inside its thinking)."""
     if not reply:
         return None
     # NFKC folds full-width forms that Chinese replies use ("答案：Ｃ", "（Ｃ）") to ASCII
-    text = _THINK.sub(" ", unicodedata.normalize("NFKC", reply))
+    text = answer_text(unicodedata.normalize("NFKC", reply), reasoning_tags)
+    if text is None:
+        return None
     boxed = re.findall(rf"\\boxed\{{\s*(?:\\text\{{)?\s*\(?([{letters}])\)?\s*\}}?\s*\}}", text)
     if boxed:  # \boxed{C} is as explicit as "ANSWER: C"
         return boxed[-1]

@@ -13,19 +13,14 @@ from __future__ import annotations
 
 import re
 
+from evalpack.scoring.reasoning import answer_text
 from evalpack.scoring.verify_pool import DEFAULT_TIMEOUT, Verdict, VerifyPool, shared_pool
 
 __all__ = ["DEFAULT_TIMEOUT", "Verdict", "VerifyPool", "check_answer", "check_answers", "extract_answer",
-           "gold_from_gsm8k", "gold_from_solution", "last_boxed", "shared_pool", "strip_thinking",
+           "gold_from_gsm8k", "gold_from_solution", "last_boxed", "shared_pool",
            "to_verifiable"]
 
 # --------------------------------------------------------------------------- extraction
-
-
-def strip_thinking(text: str) -> str:
-    """Reasoning models may inline their thoughts; only what follows the last </think> answers."""
-    marker = text.rfind("</think>")
-    return text[marker + len("</think>"):] if marker >= 0 else text
 
 
 def _balanced(text: str, open_at: int) -> str | None:
@@ -68,11 +63,15 @@ _ANSWER_IS_RE = re.compile(r"he answer is")
 _NUMBER_RE = re.compile(r"-?\d*\.?\d+")
 
 
-def extract_answer(text: str | None, *, last_number: bool = True) -> tuple[str | None, str | None]:
-    """The model's final answer and how it was found: (answer, method) or (None, None)."""
+def extract_answer(text: str | None, *, last_number: bool = True,
+                   reasoning_tags: tuple[str, str] | None = None) -> tuple[str | None, str | None]:
+    """The model's final answer and how it was found: (answer, method) or (None, None)
+    (also when the reply ends inside its thinking: evalpack.scoring.reasoning)."""
     if not text:
         return None, None
-    text = strip_thinking(text)
+    text = answer_text(text, reasoning_tags)
+    if text is None:
+        return None, None
     minerva = _MINERVA_RE.search(text)
     if minerva:
         return minerva.group(1).strip(), "minerva_format"

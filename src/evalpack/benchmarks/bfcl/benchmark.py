@@ -27,19 +27,13 @@ from evalpack.benchmarks.tool_loop import run_tool_loop
 from evalpack.errors import UsageError
 from evalpack.metrics import accuracy_report
 
-EXTRA_PARAMS = {"is_fc_model": True, "underscore_to_dot": True}
 # The leaderboard's overall: weights over (non-live AST, live AST, irrelevance, multi-turn, agentic).
 OVERALL_WEIGHTS = {"non_live": 10, "live": 10, "irrelevance": 10, "multi_turn": 30, "agentic": 40}
 ADDED_FUNCTIONS_FC = "I have added more functions that you can use. What about now?"
 
 
 class BFCLv4(Benchmark):
-    name = "bfcl_v4"
-    title = "BFCL v4"
-    description = "Berkeley Function Calling Leaderboard v4: AST-checked single-turn and stateful multi-turn calls"
-    split = "test"
-    subsets = SUPPORTED
-    default_args = {"subset_list": None, "extra_params": dict(EXTRA_PARAMS)}
+    name = "bfcl_v4"  # metadata and args (subsets = data.SUPPORTED): registry.py
 
     # ----------------------------------------------------------- configuration
     def resolve_args(self, user_args: dict | None) -> dict:
@@ -56,12 +50,7 @@ class BFCLv4(Benchmark):
             # EvalScope's web-search key: accepted so its configs work, dropped (never stored)
             user_args["extra_params"] = {k: v for k, v in user_args["extra_params"].items()
                                          if k != "SERPAPI_API_KEY"}
-        args = super().resolve_args(user_args)
-        unknown = set(args["extra_params"]) - set(EXTRA_PARAMS)
-        if unknown:
-            raise UsageError(f"--dataset-args: bfcl_v4 extra_params has no {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(EXTRA_PARAMS)}")
-        return args
+        return super().resolve_args(user_args)
 
     # ----------------------------------------------------------- data
     def load(self, data_dir: Path, args: dict) -> list[Sample]:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from evalpack.errors import UsageError
+from evalpack.jsonl import read_jsonl
 
 NON_LIVE = ("simple_python", "simple_java", "simple_javascript", "multiple", "parallel",
             "parallel_multiple", "irrelevance")
@@ -33,11 +34,6 @@ FUNC_DOC_FILES = {
     "VehicleControlAPI": "vehicle_control.json",
 }
 FILE_PREFIX = "BFCL_v4_"
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def load_category(root: Path, category: str) -> list[dict]:

@@ -21,7 +21,8 @@ from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.benchmarks.swe_bench import agent, harness, images
 from evalpack.benchmarks.swe_bench.patch_extract import check_patch, extract_diff
 from evalpack.benchmarks.swe_bench.specs import Spec, files_in_patch, load_extra_specs, spec_for
-from evalpack.errors import DataMissingError, UsageError
+from evalpack.errors import DataMissingError
+from evalpack.jsonl import read_jsonl
 from evalpack.metrics import accuracy_report
 
 PROMPT = """\
@@ -81,48 +82,15 @@ def find_repo_source(repo: str, root: Path, repos_arg) -> Path | None:
 
 
 class SWEBenchVerifiedMini(Benchmark):
-    name = "swe_bench_verified_mini"
+    name = "swe_bench_verified_mini"  # metadata and args (extra_params): registry.py
     scoring_phase = "containers"  # the progress line, while test containers run
-    title = "SWE-bench Verified mini"
-    description = ("Resolve real GitHub issues (django, sphinx): the model writes a patch, "
-                   "the repo's tests judge it in an offline container")
-    metric = "resolved"
-    subsets = ("django/django", "sphinx-doc/sphinx")
-    default_args = {
-        "subset_list": None,
-        "extra_params": {
-            "force_arch": None,  # x86_64 | arm64 (default: the engine's)
-            "timeout": 1800,  # seconds for one instance's test run
-            "repos": None,  # folder of <owner>__<name>.bundle/.git, or {"owner/name": path}
-            # build missing images here: pip and debootstrap reach the network, so only on a
-            # connected machine and only when asked; at eval time images come from the kit or engine
-            "build_docker_images": False,
-            "max_workers": 1,  # containers at once
-            "instance_ids": None,  # only these instances
-            "mode": "oracle",  # oracle: one reply with a diff | agentic: shell tool in the container
-            "max_steps": 30,  # agentic: model turns at most
-            "step_timeout": 180,  # agentic: seconds per shell command
-        },
-    }
-
-    def resolve_args(self, user_args):
-        args = super().resolve_args(user_args)
-        if args["extra_params"].get("mode") not in ("oracle", "agentic"):
-            raise UsageError(f"--dataset-args: extra_params.mode must be oracle or agentic, "
-                             f"not {args['extra_params'].get('mode')!r}")
-        unknown = set(args["extra_params"]) - set(self.default_args["extra_params"])
-        if unknown:
-            raise UsageError(f"--dataset-args: unknown extra_params {sorted(unknown)} for {self.name}; "
-                             f"known: {', '.join(sorted(self.default_args['extra_params']))}")
-        return args
 
     # --- data ---------------------------------------------------------------------
     def read_instances(self, root: Path) -> list[dict]:
         path = root / "test.jsonl"
         if not path.is_file():
             raise DataMissingError(f"{self.name}: {path} not found (the dataset's test.jsonl)")
-        with open(path, encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+        return read_jsonl(path)
 
     # Scoring needs a Docker engine: say so at plan time, before any request is sent.
     check_engine = True
@@ -227,7 +195,7 @@ class SWEBenchVerifiedMini(Benchmark):
 
     def score_blocking(self, sample: Sample, output: dict, args: dict) -> Score:
         meta, extra = sample.metadata, args["extra_params"]
-        patch = output.get("patch") if output.get("patch") is not None else extract_diff(output.get("content"))
+        patch = output.get("patch") if output.get("patch") is not None else extract_diff(output.get("content"), args.get("reasoning_tags"))
         git_dir = Path(meta["git_dir"]) if meta.get("git_dir") and Path(meta["git_dir"]).exists() else None
         check = check_patch(patch, git_dir, meta["base_commit"]) if patch else check_patch("")
         detail = {"harness": "evalpack", "git_apply_check": check.applies, "patch_files": list(check.files)}

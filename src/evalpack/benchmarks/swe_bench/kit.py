@@ -29,6 +29,7 @@ from pathlib import Path
 from evalpack.benchmarks.swe_bench import images
 from evalpack.benchmarks.swe_bench.specs import load_extra_specs, spec_for
 from evalpack.errors import EvalpackError, UsageError
+from evalpack.jsonl import read_jsonl
 
 
 def pack_kit(instances: list[dict], repos: dict[str, Path], out_root: Path, *, with_images: bool = True,
@@ -57,7 +58,7 @@ def stage_kit(root: Path, repos: dict[str, Path], *, with_images: bool, arch: st
     """pack_kit on the dataset staged in `root`; returns what it wrote as kit-manifest file
     entries ({path, sha256, size}, paths relative to root) so unpack can verify each one."""
     root = Path(root)
-    rows = [json.loads(line) for line in open(root / "test.jsonl", encoding="utf-8") if line.strip()]
+    rows = read_jsonl(root / "test.jsonl")
     missing = sorted({r["repo"] for r in rows} - set(repos))
     if missing:
         raise UsageError(f"swe_bench_verified_mini needs a local clone of {', '.join(missing)} to bundle the "
@@ -80,6 +81,35 @@ def unpack_kit(root: Path) -> list[str]:
     return images.load_images(Path(root) / "images")
 
 
+# --- the manifest's kit hook (datasets/pack.py and datasets/cli.py call these three) ---
+
+def check_options(repos: dict[str, Path], with_images: bool) -> None:
+    """Before anything is downloaded: --with-images needs a Docker engine (said how to start one)."""
+    if with_images:
+        images.resolve_arch(None)
+
+
+def stage(root: Path, repos: dict[str, Path], with_images: bool) -> list[dict]:
+    """The packed files (git bundles, images) staged beside the dataset in `root`."""
+    return stage_kit(root, repos, with_images=with_images)
+
+
+def after_unpack(root: Path, packed: list[dict]) -> None:
+    """`docker load` a verified kit's images now, so the first eval starts at once; with no
+    engine here, say so: that eval loads the archive itself (it needs an engine anyway)."""
+    from evalpack import docker_engine
+
+    if not any(f["path"] == "images/images.json" for f in packed):
+        return
+    ok, why = docker_engine.available()
+    if not ok:
+        print(f"{root.name}: the kit's images were not loaded, and the first eval will load them from "
+              f"{root / 'images'}; it needs a Docker engine: {why}")
+        return
+    tags = unpack_kit(root)
+    print(f"{root.name}: {len(tags)} images in the Docker engine (listed in {root / 'images' / 'images.json'})")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m evalpack.benchmarks.swe_bench.kit")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -98,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(unpack_kit(Path(a.root)), indent=2))
             return 0
         data, out = Path(a.data), Path(a.out)
-        rows = [json.loads(line) for line in open(data / "test.jsonl", encoding="utf-8") if line.strip()]
+        rows = read_jsonl(data / "test.jsonl")
         if a.instance_ids:
             rows = [r for r in rows if r["instance_id"] in set(a.instance_ids)]
         repos = dict(item.split("=", 1) for item in a.repo)

@@ -9,6 +9,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalpack.scoring.reasoning import answer_text
+
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:\n```|\Z)", re.S)
 _DIFF_START = re.compile(r"^(diff --git |--- (?:a/|/dev/null|\S))", re.M)
 # lines a unified diff is made of (the body lines and git's extended headers)
@@ -36,11 +38,13 @@ def _trim(text: str) -> str:
     return "\n".join(kept) + "\n" if kept else ""
 
 
-def extract_diff(reply: str | None) -> str:
+def extract_diff(reply: str | None, reasoning_tags: tuple[str, str] | None = None) -> str:
     """The diff in a reply: all fenced diff blocks joined, else the unfenced diff; "" if none."""
     if not reply:
         return ""
-    reply = re.sub(r"<think>.*?</think>", "", reply, flags=re.S)
+    reply = answer_text(reply, reasoning_tags)
+    if not reply:
+        return ""
     blocks = [body for lang, body in _FENCE.findall(reply)
               if lang.lower() in ("diff", "patch", "udiff", "") and _looks_like_diff(body)]
     if blocks:

@@ -130,7 +130,7 @@ def _sphinx_3(version: str) -> Spec:
 
 
 # sphinx 5.x and 7.x: SWE-bench only adds -rA to tox.ini; Jinja2 3 and newer helpers.
-# Validated against the gold patches like 3.x/4.x (benchmarks/swe_bench_validate_gold.py).
+# Validated against the gold patches like 3.x/4.x (perf/swe_bench_validate_gold.py).
 _SPHINX_5_LOCK = (
     "Jinja2==3.1.4", "MarkupSafe==2.1.5", "Pygments==2.18.0", "docutils==0.18.1",
     "snowballstemmer==2.2.0", "babel==2.16.0", "alabaster==0.7.16", "imagesize==1.4.1",

@@ -7,31 +7,19 @@ import asyncio
 import json
 from pathlib import Path
 
-from evalpack.benchmarks.base import Benchmark, DataFile, Result, Sample, Score
-from evalpack.benchmarks.tau_bench.env import (DOMAINS, TABLES, Database, Environment,
+from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
+from evalpack.benchmarks.tau_bench.env import (TABLES, Database, Environment,
                                                 ground_truth_hash, reward)
 from evalpack.benchmarks.tau_bench.episode import run_episode
 from evalpack.benchmarks.tau_bench.user_sim import SimulatedUser
-from evalpack.errors import DataMissingError, UsageError
+from evalpack.errors import DataMissingError
 from evalpack.metrics import accuracy_report, pass_hat_k
 
 DEFAULT_MAX_STEPS = 30
-USER_KEYS = {"user_model", "api_base", "api_key", "generation_config", "max_steps"}
 
 
 class TauBench(Benchmark):
-    name = "tau_bench"
-    title = "τ-bench"
-    description = ("Tool-agent-user conversations in airline and retail customer service; reward 1 "
-                   "iff the final database matches the gold one and required facts were said.")
-    metric = "average_reward"
-    subsets = DOMAINS
-    default_args = {
-        "subset_list": None,
-        # the simulated user defaults to the evaluated endpoint itself, never to a cloud service
-        "extra_params": {"user_model": None, "api_base": None, "api_key": None,
-                         "generation_config": {}, "max_steps": DEFAULT_MAX_STEPS},
-    }
+    name = "tau_bench"  # metadata and args (extra_params: the simulated user): registry.py
 
     def __init__(self) -> None:
         super().__init__()
@@ -39,28 +27,7 @@ class TauBench(Benchmark):
         self._gold_hashes: dict[str, str] = {}
         self._agent_setup: dict[str, tuple[str, list[dict]]] = {}  # domain -> (policy, tool schemas)
 
-    # --- configuration ------------------------------------------------------------------
-    def resolve_args(self, user_args: dict | None) -> dict:
-        args = super().resolve_args(user_args)
-        extra = args.get("extra_params") or {}
-        unknown = set(extra) - USER_KEYS
-        if unknown:
-            raise UsageError(
-                f"--dataset-args: tau_bench extra_params has no key {', '.join(sorted(map(repr, unknown)))}; "
-                f"known keys: {', '.join(sorted(USER_KEYS))}")
-        steps = extra.get("max_steps", DEFAULT_MAX_STEPS)
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-            raise UsageError("--dataset-args: tau_bench extra_params.max_steps must be a positive "
-                             f"integer (got {steps!r}).")
-        if not isinstance(extra.get("generation_config") or {}, dict):
-            raise UsageError("--dataset-args: tau_bench extra_params.generation_config must be a "
-                             "JSON object of request parameters for the user model.")
-        return args
-
     # --- data -----------------------------------------------------------------------------
-    def data_files(self) -> list[DataFile]:
-        return [DataFile(path, sha, size, url) for path, sha, size, url in _DATA_FILES]
-
     def _domain_dir(self, data_dir: Path, args: dict, domain: str) -> Path:
         domain_dir = self.root(data_dir, args) / domain
         missing = [name for name in ("tasks_test.json", "wiki.md", "tools.json",
@@ -174,30 +141,3 @@ def pass_hat_k_report(results: list[Result], repeats: int = 1) -> dict:
             report["metrics"][f"{key} {domain}"] = value
     report["trials"] = trials
     return report
-
-
-# (path relative to <dataset-dir>/tau_bench, sha256, bytes, url): the upstream files at
-# sierra-research/tau-bench 59a200c; tasks_test.json and tools.json are derived from the
-# Python sources (see the datasets' SOURCES.md), so they have no download url
-_DATA_FILES = [
-    ("airline/flights.json", "444d7565c68434a3e3fb72efd717f9f9cd5c56dce227f6f56e078f1cb0ed233a", 2114218,
-     "https://raw.githubusercontent.com/sierra-research/tau-bench/59a200c6d575d595120f1cb70fea53cef0632f6b/tau_bench/envs/airline/data/flights.json"),
-    ("airline/reservations.json", "1cf0bbc58ad984be9de7c24dba6dd27393f94cdbd482d8524f6a54db1f561a8c", 2325594,
-     "https://raw.githubusercontent.com/sierra-research/tau-bench/59a200c6d575d595120f1cb70fea53cef0632f6b/tau_bench/envs/airline/data/reservations.json"),
-    ("airline/users.json", "bd264e2a31e0fa35cdfef8987e70a0dd3776828b582fe90e7a44823a12eb4cea", 595947,
-     "https://raw.githubusercontent.com/sierra-research/tau-bench/59a200c6d575d595120f1cb70fea53cef0632f6b/tau_bench/envs/airline/data/users.json"),
-    ("airline/wiki.md", "56c335801c16e26b54f600f9db99eb04d31db477e86eb160341d5c66b796c5c8", 6155,
-     "https://raw.githubusercontent.com/sierra-research/tau-bench/59a200c6d575d595120f1cb70fea53cef0632f6b/tau_bench/envs/airline/wiki.md"),
-    ("airline/tools.json", "d8e0a4bd8d7dbd81092609d0689ce3872d5967f11315428ba99534e047e7ad3b", 14102, ""),
-    ("airline/tasks_test.json", "d09da582519223d7ead50904f22c44fe53c3804115f0c2338dbb308abd8684bd", 67563, ""),
-    ("retail/orders.json", "2598a12586d28f2d6bd16bc86f4c800029b6af18e0abb5c475ef5c869c11ced1", 1810945,
-     "https://raw.githubusercontent.com/sierra-research/tau-bench/59a200c6d575d595120f1cb70fea53cef0632f6b/tau_bench/envs/retail/data/orders.json"),
-    ("retail/products.json", "a9eabcc1a9742c5f5288c2779acce52b9308423383ed24706bbaf0889f762a0f", 172258,
-     "https://raw.githubusercontent.com/sierra-research/tau-bench/59a200c6d575d595120f1cb70fea53cef0632f6b/tau_bench/envs/retail/data/products.json"),
-    ("retail/users.json", "6f4fd104cc5e80b92166c4035315c31532c6cea52a90dcdf18425ee7f87c2b82", 322932,
-     "https://raw.githubusercontent.com/sierra-research/tau-bench/59a200c6d575d595120f1cb70fea53cef0632f6b/tau_bench/envs/retail/data/users.json"),
-    ("retail/wiki.md", "d539fd2a46a8b8dd2e934ff9ed92f43e9f6b56bc7a718db8d2803ba8ad8f6bf7", 5718,
-     "https://raw.githubusercontent.com/sierra-research/tau-bench/59a200c6d575d595120f1cb70fea53cef0632f6b/tau_bench/envs/retail/wiki.md"),
-    ("retail/tools.json", "e1c75931580afd0f051573447d55199675a51a78ff8f1e1d9c517c471d0a8bcf", 15088, ""),
-    ("retail/tasks_test.json", "f205afc366c162396f5b61e4141342698cd05a8fa23ef948f5668b49d5778f71", 168588, ""),
-]

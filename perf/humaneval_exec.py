@@ -1,6 +1,6 @@
 """Time to execute and score HumanEval's 164 canonical solutions in the evalpack sandbox.
 
-    python benchmarks/humaneval_exec.py --dataset-dir ../shared/datasets [--rounds 3] [--reference]
+    python perf/humaneval_exec.py --dataset-dir ../shared/datasets [--rounds 3] [--reference]
 
 Each round scores all 164 tasks through `HumanEval.score` (code extraction + program
 assembly + sandboxed run), with the worker pool sized to the cores. `--reference` also

@@ -7,7 +7,7 @@ BBH: verdicts against lm-eval's bbh_cot_fewshot filter (regex `(?<=the answer is
 first match, strip, exact match), on right and wrong replies for all 6,511 examples, in the
 official form ("So the answer is X.") and in the test responder's varied styles.
 
-Usage: python benchmarks/reasoning_agreement.py --tiger-compute /path/to/MMLU-Pro/compute_accuracy.py
+Usage: python perf/reasoning_agreement.py --tiger-compute /path/to/MMLU-Pro/compute_accuracy.py
 (EVALPACK_SHARED points at the shared folder holding datasets/, as for the tests)
 """
 

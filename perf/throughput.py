@@ -1,6 +1,6 @@
 """Time full MMLU (14,042 questions, 5-shot) against the instant mock server.
 
-    python benchmarks/throughput.py [--dataset-dir ../shared/datasets] [--concurrency 64]
+    python perf/throughput.py [--dataset-dir ../shared/datasets] [--concurrency 64]
 
 Prints samples/s, wall time, peak RSS of the eval process, and the time of
 `evalpack --help`. The mock runs in its own process, as a real server would.

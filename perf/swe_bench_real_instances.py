@@ -1,7 +1,7 @@
 """Real SWE-bench instances through evalpack, offline: pack -> (rmi) -> unpack -> eval (gold, empty).
 
 Usage (a Docker engine running, clones of the upstream repositories at hand):
-  python benchmarks/swe_bench_real_instances.py --data ../shared/datasets/swe_bench_verified_mini \
+  python perf/swe_bench_real_instances.py --data ../shared/datasets/swe_bench_verified_mini \
       --repo django/django=PATH --repo sphinx-doc/sphinx=PATH \
       --instance-ids django__django-11790 sphinx-doc__sphinx-8721 --work /tmp/swe-demo
 Prints the timings of each step and the resolved status per instance and answer.

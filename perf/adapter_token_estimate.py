@@ -1,7 +1,7 @@
 """How close is the adapter's token estimate to a real tokenizer?
 
 Usage:
-  python benchmarks/adapter_token_estimate.py --tokenizer-json PATH/tokenizer.json \
+  python perf/adapter_token_estimate.py --tokenizer-json PATH/tokenizer.json \
       --dataset-dir ../shared/datasets [--per-source 500]
 
 Compares `evalpack.adapter.tokens.estimate_tokens` with a Hugging Face `tokenizer.json`

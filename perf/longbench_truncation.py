@@ -1,6 +1,6 @@
 """Time LongBench-v2's middle truncation on the largest upstream context size (~2M words).
 
-Usage: python benchmarks/longbench_truncation.py [--words 2000000] [--max-input-tokens 120000]
+Usage: python perf/longbench_truncation.py [--words 2000000] [--max-input-tokens 120000]
 Builds a synthetic English context (and a Chinese one of the same character count / 5) and
 truncates it with each available counter, printing seconds and token counts.
 """

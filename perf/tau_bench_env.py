@@ -1,6 +1,6 @@
 """How much time the tau-bench environment itself adds to an episode (no model calls).
 
-    EVALPACK_SHARED=../shared python benchmarks/tau_bench_env.py
+    EVALPACK_SHARED=../shared python perf/tau_bench_env.py
 
 Prints per-domain: one-time table load, fresh per-episode copy, database hash, and the
 gold-action replay of every task (fresh copy + actions + hash), i.e. what `solve` spends

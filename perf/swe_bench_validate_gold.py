@@ -3,7 +3,7 @@
 This is how `harness.NEEDS_NETWORK` is found and how a spec's lock is validated:
 a gold patch must resolve its instance. Output: one JSON line per instance.
 
-  python benchmarks/swe_bench_validate_gold.py --data ../shared/datasets/swe_bench_verified_mini \
+  python perf/swe_bench_validate_gold.py --data ../shared/datasets/swe_bench_verified_mini \
       --repo django/django=PATH --repo sphinx-doc/sphinx=PATH --out gold.jsonl [--instance-ids ...]
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ bfcl_v4 tau_bench) plus a wheelhouse for an aarch64 server with Python 3.10, thr
 real download code against tests/hub_server.py (the hubs' URL schemes on 127.0.0.1;
 derived files from the shared dir as --mirror). The wheel step asks the package index.
 
-    python benchmarks/kit_size.py [--datasets-dir ../shared/datasets] [--platform P] [--python-version V]
+    python perf/kit_size.py [--datasets-dir ../shared/datasets] [--platform P] [--python-version V]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """report.html size and load time in headless Chromium, for full MMLU and a mixed run.
 
-    python benchmarks/report_viewer.py --dataset-dir ../shared/datasets [--chromium /usr/bin/chromium]
+    python perf/report_viewer.py --dataset-dir ../shared/datasets [--chromium /usr/bin/chromium]
 
 Runs `evalpack eval` against the mock server (answers "ANSWER: A"), then opens report.html
 from file:// and measures: the file size, the time until the overview is drawn (DOMContentLoaded)

@@ -1,6 +1,6 @@
 """What does the adapter add per request?
 
-Usage: python benchmarks/adapter_overhead.py [--requests 2000] [--concurrency 32]
+Usage: python perf/adapter_overhead.py [--requests 2000] [--concurrency 32]
 
 Starts a trivial prompt->text backend and the adapter (`python -m evalpack.adapter`),
 both as subprocesses on 127.0.0.1, then sends the same chat requests (a 3-turn

@@ -1,6 +1,6 @@
 """Time `evalpack rescore` on a stored run of minerva_math + gsm8k + math_500 (2,091 items).
 
-    python benchmarks/math_rescore.py [--dataset-dir ../shared/datasets] [--runs 3]
+    python perf/math_rescore.py [--dataset-dir ../shared/datasets] [--runs 3]
 
 Builds the run first: `evalpack eval` against `evalpack mock` answering with
 tests/math_responder.py (gold boxed for every third item, a near miss otherwise, so two

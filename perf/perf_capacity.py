@@ -1,7 +1,7 @@
 """How many requests/s and streamed tokens/s `evalpack perf` sustains, side by side with
 EvalScope's `perf`, against an instant streaming server, at the same concurrency.
 
-    python benchmarks/perf_capacity.py --evalscope /path/to/venv/bin/evalscope --parallel 64 --number 3000
+    python perf/perf_capacity.py --evalscope /path/to/venv/bin/evalscope --parallel 64 --number 3000
 
 The server here is a bare asyncio protocol that answers every POST with a canned SSE stream
 (16 tokens + usage + [DONE]) in one write, so it costs far less per request than either client:

@@ -1,0 +1,81 @@
+"""The SolveContext a benchmark gets for one (sample, repeat): its only way to the model.
+
+Every call goes through the run store first: a request already answered in this run
+directory (same body, benchmark, sample and repeat) is replayed, not sent, which is what
+makes an interrupted run resumable at the level of single calls.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from evalpack.store import RunStore, call_key, canonical_json
+from evalpack.types import ChatReply
+
+if TYPE_CHECKING:  # aiohttp loads only once requests are due: data checks fail fast without it
+    from evalpack.client import ModelClient
+
+
+class Context:
+    def __init__(self, *, store: RunStore, client: "ModelClient", model: str, benchmark: str,
+                 sample_id: str, repeat: int, args: dict, generation: dict,
+                 client_for: Callable[[str, str | None], "ModelClient"]) -> None:
+        self._store, self._client, self._model = store, client, model
+        self._benchmark, self._sample_id = benchmark, sample_id
+        self._client_for = client_for
+        self.args = args
+        self.generation = generation
+        self.repeat = repeat
+        self.seed = args.get("seed")
+        self.usage: dict[str, int] = {}
+        self.latency = 0.0
+        self.calls = 0
+
+    async def chat(self, messages: list[dict], *, tools: list[dict] | None = None, **params: Any) -> ChatReply:
+        body: dict[str, Any] = {"model": self._model, "messages": messages}
+        body.update(self.generation)
+        body.update(params)
+        if tools:
+            body["tools"] = tools
+        extra = body.pop("extra_body", None)
+        if isinstance(extra, dict):
+            body.update(extra)
+        if body.get("stream"):
+            body.setdefault("stream_options", {"include_usage": True})
+        return await self._call(body, self._client.chat)
+
+    async def complete(self, prompt: str, **params: Any) -> ChatReply:
+        """One raw-prompt /completions call (no chat template), e.g. for option log-likelihoods;
+        the generation config does not apply: `params` is the whole request."""
+        return await self._call({"model": self._model, "prompt": prompt, **params}, self._client.complete)
+
+    async def tokenize(self, text: str) -> list[int]:
+        """The model's token ids of `text` (llama.cpp's /tokenize; not stored: it is deterministic)."""
+        return await self._client.tokenize(text)
+
+    async def _call(self, body: dict, send) -> ChatReply:
+        """A stored reply for this exact request, else `send` it and store the reply."""
+        canon = canonical_json(body)
+        key = call_key(canon, self._benchmark, self._sample_id, self.repeat)
+        cached = self._store.get_call(key)
+        if cached is not None:
+            reply = ChatReply.from_json(cached)
+        else:
+            reply = await send(body, payload=canon.encode())
+            self._store.put_call(key, self._benchmark, self._sample_id, self.repeat,
+                                 canon, reply.to_json(), reply.latency)
+            await self._store.durable()  # group commit: kill -9 now re-sends only what is in flight
+        self.calls += 1
+        self.latency += reply.latency
+        for k, v in (reply.usage or {}).items():
+            if isinstance(v, int):
+                self.usage[k] = self.usage.get(k, 0) + v
+        return reply
+
+    def other_model(self, model: str | None = None, api_base: str | None = None,
+                    api_key: str | None = None) -> "Context":
+        """Another endpoint (e.g. a simulated user); its calls are stored and replayed alike."""
+        client = self._client_for(api_base, api_key) if api_base else self._client
+        return Context(store=self._store, client=client, model=model or self._model,
+                       benchmark=self._benchmark, sample_id=self._sample_id, repeat=self.repeat,
+                       args=self.args, generation=dict(self.generation), client_for=self._client_for)

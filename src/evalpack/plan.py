@@ -1,0 +1,58 @@
+"""What a run will do, decided before any directory or socket is made.
+
+`make_plans` resolves each selected benchmark's --dataset-args (one validator: every mistake
+is a UsageError), checks every file each one needs (sized and hashed), then loads the samples
+and applies --limit. A missing file or a bad argument stops the run here, with no traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evalpack.benchmarks import registry
+from evalpack.benchmarks.base import Benchmark, subset_limit
+from evalpack.config import RunConfig
+from evalpack.errors import UsageError
+from evalpack.run_dir import settings_hash
+from evalpack.types import Sample
+
+
+@dataclass
+class Plan:
+    bench: Benchmark
+    args: dict  # resolved dataset-args
+    samples: list[Sample]
+    settings_hash: str  # keys this benchmark's results in the store (see run_dir.py)
+
+    @property
+    def repeats(self) -> int:
+        return int(self.args.get("repeats") or 1)
+
+    @property
+    def total(self) -> int:
+        """(sample, repeat) pairs to score."""
+        return len(self.samples) * self.repeats
+
+
+def make_plans(config: RunConfig) -> list[Plan]:
+    from evalpack.datasets.verify import check_before_run
+
+    selected = {registry.canonical(name) for name in config.datasets}
+    stray = [k for k in config.dataset_args if registry.ALIASES.get(k, k) not in selected]
+    if stray:
+        raise UsageError(f"--dataset-args has arguments for {', '.join(map(repr, stray))}, which "
+                         f"--datasets does not select ({', '.join(config.datasets)}); add it to "
+                         f"--datasets or drop its arguments")
+    resolved = []
+    for name in dict.fromkeys(config.datasets):
+        bench = registry.get(name)
+        args = bench.resolve_args(config.dataset_args.get(name) or config.dataset_args.get(bench.name))
+        for key, setting in bench.run_defaults().items():  # e.g. seed <- --seed
+            if key in args and args[key] is None:
+                args[key] = getattr(config, setting)
+        resolved.append((bench, args))
+    # every needed file of every dataset, sized and hashed, before anything is loaded or sent
+    check_before_run(resolved, config.dataset_dir)
+    return [Plan(bench, args, subset_limit(bench.load(config.dataset_dir, args), config.limit),
+                 settings_hash(bench.name, args, config))
+            for bench, args in resolved]
