@@ -14,7 +14,7 @@ import pytest
 from conftest import run_evalpack, run_dir_of
 from evalpack.benchmarks import registry
 from evalpack.config import build_config
-from evalpack.errors import DataMissingError, UsageError
+from evalpack.errors import DataMissingError, StoreError, UsageError
 from evalpack.plan import make_plans
 from evalpack.pool import score
 from evalpack.run_dir import RunDir, settings_hash
@@ -59,7 +59,12 @@ def test_run_dir_files(tmp_path, datasets_dir):
     assert run_dir.read_plans() == {"mmlu": {"variant": plans[0].settings_hash, "args": plans[0].args,
                                              "num_samples": 1}}
     assert run_dir.read_config()["model"] == "m"
-    assert RunDir.for_run(cfg).path == run_dir.path  # the same command resumes the same directory
+    with pytest.raises(StoreError, match="another evalpack"):  # one writer per run directory
+        RunDir.for_run(cfg)
+    run_dir.release()
+    again = RunDir.for_run(cfg)  # the same command, once the first has finished, resumes the same directory
+    assert again.path == run_dir.path
+    again.release()
 
 
 class _Bench:
