@@ -170,6 +170,7 @@ def tau_tags(path: str, data: bytes) -> dict:
     return tags
 
 
+DATASETS_DIR = REPO.parent / "shared" / "datasets"  # set from --datasets-dir
 TAU2_UNUSED = {"tasks_full.json", "tasks_small.json", "main_policy_solo.md", "tech_support_workflow.md",
                "tech_support_workflow_solo.md"}  # duplicates, and solo/workflow-policy variants not run
 
@@ -181,7 +182,11 @@ def tau2_tags(path: str, data: bytes) -> dict:
     tags: dict = {"subset": domain}
     if name in TAU2_UNUSED or name.startswith("workflows/"):
         tags["optional"] = True
-    elif name == "tasks_release_2025-06-10.json" or (domain == "telecom" and name == "tasks.json"):
+    elif domain == "telecom" and name == "tasks.json":
+        # the generated 2,285; tau2 (and evalpack by default) run the `base` split of split_tasks.json
+        base = set(json.loads((DATASETS_DIR / "tau2_bench/telecom/split_tasks.json").read_text())["base"])
+        tags.update(split="release", records=sum(1 for t in json.loads(data) if t["id"] in base))
+    elif name == "tasks_release_2025-06-10.json":
         tags.update(split="release", records=json_len(data))  # task_set "release" (the default)
     elif name == "tasks.json":
         tags.update(split="head", records=json_len(data))  # task_set "head"
@@ -496,6 +501,8 @@ def main() -> None:
     unknown = sorted(set(args.dirs) - set(DATASETS))
     if unknown:
         sys.exit(f"unknown dataset directory {', '.join(unknown)}; known: {', '.join(DATASETS)}")
+    global DATASETS_DIR
+    DATASETS_DIR = args.datasets_dir
     hashes = appendix(args.datasets_dir / "SOURCES.md")
     OUT.mkdir(parents=True, exist_ok=True)
     for dirname, spec in DATASETS.items():

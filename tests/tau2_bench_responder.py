@@ -11,7 +11,7 @@ The agent, per $TAU2_AGENT_MODE:
 * "replay": works through the task's gold actions: its own as tool calls, one per turn; the
   user's by asking "PLEASE RUN <name> <json arguments>", which the user does with its tool
   and answers "Done."; then says DONE and every communicate_info string;
-* "idle": says DONE at once.
+* "idle": says DONE at once, and nothing else.
 The user writes ###STOP### once the agent says DONE. Reads $TAU2_BENCH_DIR
 (<dataset-dir>/tau2_bench), $TAU2_TASK_SET (release|head) and $TAU2_TASK_SPLIT (base...).
 """
@@ -84,7 +84,8 @@ def _agent(messages):
     key = messages[2]["content"].removeprefix("Hello, this is task ").rstrip(".")
     task = _TASKS[key]
     criteria = task["evaluation_criteria"]
-    actions = criteria.get("actions") or [] if os.environ.get("TAU2_AGENT_MODE", "replay") == "replay" else []
+    replay = os.environ.get("TAU2_AGENT_MODE", "replay") == "replay"
+    actions = (criteria.get("actions") or []) if replay else []
     done = (sum(1 for m in messages if m["role"] == "tool")
             + sum(1 for m in messages if m["role"] == "user" and m.get("content") == "Done."))
     if done < len(actions):
@@ -92,4 +93,4 @@ def _agent(messages):
         if (action.get("requestor") or "assistant") == "user":
             return f"{ASK}{action['name']} {json.dumps(action.get('arguments') or {})}"
         return {"content": None, "tool_calls": [{"name": action["name"], "arguments": action.get("arguments") or {}}]}
-    return " ".join([DONE] + (criteria.get("communicate_info") or []))
+    return " ".join([DONE] + ((criteria.get("communicate_info") or []) if replay else []))

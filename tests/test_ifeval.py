@@ -129,3 +129,12 @@ def test_list_shows_ifeval_with_its_records_and_verified_data(datasets_dir):
     assert proc.returncode == 0, proc.stderr
     row = next(line for line in proc.stdout.splitlines() if line.startswith("ifeval"))
     assert "541" in row and row.rstrip().endswith("verified"), proc.stdout
+
+
+def test_only_the_text_after_reasoning_is_graded():
+    from evalpack.benchmarks.ifeval import graded_text
+
+    assert graded_text("<think>draft, with commas</think>\n\nNo commas here") == "No commas here"
+    assert graded_text("<think>a</think>b<think>c</think> final") == "final"
+    assert graded_text("  <think>cut off while reasoning, no answer yet") == ""
+    assert graded_text("An answer that mentions <think> in passing") == "An answer that mentions <think> in passing"

@@ -270,3 +270,33 @@ def test_two_client_processes_share_one_level(scripted, tmp_path):
                            "--input-len", "5", "--workers", "2")
     got = sorted(e["received"] for e in server.log() if e["stream"] and e["completion_tokens"] == 2)[-80:]
     assert abs((len(got) - 1) / (got[-1] - got[0]) - 20) <= 0.02 * 20
+
+
+def test_eval_with_stream_reports_latency_per_dataset_and_sends_subjects_together(scripted, datasets_dir, tmp_path):
+    server = scripted("--ttft", "0.02", "--itl", "0.005", "--output-tokens", "6", "--model", "m")
+    subjects = ["anatomy", "astronomy", "virology"]
+    proc = run_evalpack("eval", "--model", "m", "--api-url", server.url, "--datasets", "mmlu",
+                        "--dataset-dir", str(datasets_dir), "--limit", "5", "--stream", "--eval-batch-size", "4",
+                        "--dataset-args", json.dumps({"mmlu": {"subset_list": subjects}}),
+                        "--work-dir", str(tmp_path), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    run_dir = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+    serving = json.loads((run_dir / "report.json").read_text())["datasets"][0]["serving"]
+    assert serving["requests"] == 15 and serving["output_tokens"] == 15 * 6
+    assert serving["ttft"]["median"] >= 0.02 and serving["tpot"]["median"] >= 0.005
+    assert "| mmlu | 15 |" in (run_dir / "report.md").read_text()
+    # a subject's questions share its 5-shot header: they reach the server together
+    order = [e["last_user"].split("questions about ")[1].split(".")[0] for e in server.log() if e["stream"]]
+    assert order == sorted(order, key=lambda s: subjects.index(s)), order
+
+
+def test_real_llama_cpp_server(real_model_url, tmp_path):
+    proc = run_evalpack("perf", "--api-url", real_model_url, "--model", "smollm2-135m-instruct", "--parallel", "1",
+                        "--number", "2", "--warmup", "0", "--input-len", "40", "--max-tokens", "4",
+                        "--work-dir", str(tmp_path), timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out_dir = Path(proc.stdout.strip().splitlines()[-1].split("perf results: ")[1].split(",")[0]).parent
+    level = json.loads((out_dir / "perf.json").read_text())["levels"][0]
+    assert level["completed"] == 2 and level["errors"] == {}
+    assert level["input_len"]["min"] == level["input_len"]["max"] == 40  # counted by the server itself
+    assert level["prompt_cache"]["prompt_tokens"] == 80 and "evaluated_by_server" in level["prompt_cache"]

@@ -74,6 +74,11 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
 
 BOOTSTRAP_WORK = 500_000  # replicates x samples: 1000 replicates up to 500 samples, 200 from 2,500
 _QUICK = contextvars.ContextVar("evalpack_metrics_quick", default=False)  # inside a bootstrap
+
+
+def in_bootstrap() -> bool:
+    """True while an aggregate runs for a bootstrap replicate: only its metrics are read."""
+    return _QUICK.get()
 _PASS_AT = re.compile(r"pass@(\d+)$")
 _PASS_HAT = re.compile(r"pass\^(\d+)(?: (.+))?$")
 

@@ -71,6 +71,9 @@ def markdown(report: dict) -> str:
         lines += ["", *(f"- {n}" for n in extra)]
     lines += ["", "Intervals: 95%, score ± 1.96 SE (clustered by question when repeated; bootstrap where the "
                   "score is not a mean); see docs/statistics.md."]
+    from evalpack.perf.output import serving_lines  # each dataset's `serving`: latency, tokens/s
+
+    lines += serving_lines(report)
     return "\n".join(lines) + "\n"
 
 

@@ -26,6 +26,7 @@ from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, Result, Sample, maybe_await, subset_limit
 from evalpack.config import RunConfig
 from evalpack.errors import DataMissingError, EvalpackError, FatalCallError, ModelCallError, ServerError, UsageError
+from evalpack.perf.stats import eval_calls
 from evalpack.progress import Progress, RunTotals
 from evalpack.store import RunDirLock, RunStore, call_key, canonical_json
 
@@ -176,11 +177,17 @@ class Runner:
             sections, seconds = [], {}
             for self.position, plan in enumerate(plans, 1):
                 begun = time.monotonic()
+                sent_here = bool(self._todo(plan))
                 await self.run_plan(plan)
                 if self.fatal:
                     raise ServerError(self.fatal)
                 sections.append(self.summarize(plan))
                 seconds[plan.bench.name] = time.monotonic() - begun
+                # latency and token throughput of this dataset's calls (TTFT/TPOT with --stream)
+                serving = eval_calls(self.store.call_timings(plan.bench.name),
+                                     seconds[plan.bench.name] if sent_here else None)
+                if serving:
+                    sections[-1]["serving"] = serving
             report = self.build_report(sections)
             report["meta"] = run_meta.describe(self.config, plans, started, time.time(), seconds,
                                                getattr(self.client, "served_models", None))
@@ -194,7 +201,13 @@ class Runner:
     def _todo(self, plan: Plan) -> list[tuple[Sample, int]]:
         done = self.store.done(plan.bench.name, plan.variant)
         repeats = int(plan.args.get("repeats") or 1)
-        return [(s, r) for s in plan.samples for r in range(repeats) if (s.id, r) not in done]
+        todo = [(s, r) for s in plan.samples for r in range(repeats) if (s.id, r) not in done]
+        # samples of a subset share a prompt prefix (MMLU's 5-shot header, BBH's per task): sent
+        # together, a server's prefix cache (vLLM, SGLang, llama.cpp cache_prompt) computes it once
+        first = {}
+        for s in plan.samples:
+            first.setdefault(s.subset, len(first))
+        return sorted(todo, key=lambda item: first[item[0].subset])
 
     async def run_plan(self, plan: Plan) -> None:
         todo = self._todo(plan)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import DataMissingError
-from evalpack.metrics import _table, accuracy_report
+from evalpack.metrics import _table, accuracy_report, in_bootstrap
 from evalpack.scoring import ifeval as rules
 
 DATA_FILE = "input_data.jsonl"
@@ -76,24 +76,21 @@ class IFEval(Benchmark):
 
     def aggregate(self, results: list[Result], args: dict) -> dict:
         report = accuracy_report(results, metric=self.metric)
-        scored = [r for r in results if r.score is not None and r.detail.get("strict") is not None]
-        prompts = len(scored)
+        details = [r.detail for r in results if r.score is not None and r.detail.get("strict") is not None]
+        n = sum(len(d["strict"]) for d in details)
+        report["metrics"] = {
+            "prompt_level_strict": _ratio(sum(all(d["strict"]) for d in details), len(details)),
+            "inst_level_strict": _ratio(sum(sum(d["strict"]) for d in details), n),
+            "prompt_level_loose": _ratio(sum(all(d["loose"]) for d in details), len(details)),
+            "inst_level_loose": _ratio(sum(sum(d["loose"]) for d in details), n)}
+        report["num_instructions"] = n
+        if in_bootstrap():  # a replicate needs the four numbers only (report.json's intervals)
+            return report
         per_type: dict[str, dict[str, list[bool]]] = defaultdict(lambda: {"strict": [], "loose": []})
-        prompt_strict = prompt_loose = 0
-        for r in scored:
-            prompt_strict += all(r.detail["strict"])
-            prompt_loose += all(r.detail["loose"])
-            for instruction_id, s, l in zip(r.detail["instruction_id_list"], r.detail["strict"], r.detail["loose"]):
+        for d in details:
+            for instruction_id, s, l in zip(d["instruction_id_list"], d["strict"], d["loose"]):
                 per_type[instruction_id]["strict"].append(s)
                 per_type[instruction_id]["loose"].append(l)
-        strict_all = [v for t in per_type.values() for v in t["strict"]]
-        loose_all = [v for t in per_type.values() for v in t["loose"]]
-        values = {"prompt_level_strict": _mean_count(prompt_strict, prompts),
-                  "inst_level_strict": _mean(strict_all),
-                  "prompt_level_loose": _mean_count(prompt_loose, prompts),
-                  "inst_level_loose": _mean(loose_all)}
-        report["metrics"] = values
-        report["num_instructions"] = len(strict_all)
         report["groups"] = {
             "instruction (strict)": _table({k: v["strict"] for k, v in per_type.items()}),
             "instruction (loose)": _table({k: v["loose"] for k, v in per_type.items()}),
@@ -105,16 +102,15 @@ class IFEval(Benchmark):
 
 def graded_text(content: str) -> str:
     """The reply without inline reasoning: what follows the last </think>, from its first
-    non-blank character (a reply without one is graded as it is)."""
+    non-blank character; nothing when a <think> opens the reply and never closes (it was cut
+    off while reasoning); a reply without either is graded as it is."""
     head, marker, answer = content.rpartition("</think>")
-    return answer.lstrip() if marker else content
+    if marker:
+        return answer.lstrip()
+    return "" if content.lstrip().startswith("<think>") else content
 
 
-def _mean(values: list[bool]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def _mean_count(count: int, total: int) -> float | None:
+def _ratio(count: int, total: int) -> float | None:
     return count / total if total else None
 
 

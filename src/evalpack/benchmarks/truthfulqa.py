@@ -26,7 +26,7 @@ from pathlib import Path
 
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import DataMissingError, ModelCallError, UsageError
-from evalpack.metrics import accuracy_report
+from evalpack.metrics import accuracy_report, in_bootstrap
 from evalpack.scoring.choice import extract_choice
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -165,9 +165,9 @@ class TruthfulQA(Benchmark):
                      detail=detail)
 
     def aggregate(self, results: list[Result], args: dict) -> dict:
-        report = accuracy_report(results, metric=self.metric,
-                                 groups={"type": lambda r: r.metadata.get("type"),
-                                         "category": lambda r: r.metadata.get("category")})
+        groups = {} if in_bootstrap() else {"type": lambda r: r.metadata.get("type"),  # replicates: metrics only
+                                            "category": lambda r: r.metadata.get("category")}
+        report = accuracy_report(results, metric=self.metric, groups=groups)
         scored = [r for r in results if r.score is not None]
         mc2 = [r.detail["mc2"] for r in scored if isinstance(r.detail.get("mc2"), (int, float))]
         report["metrics"]["mc2"] = sum(mc2) / len(mc2) if mc2 else None

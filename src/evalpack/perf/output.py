@@ -85,6 +85,23 @@ def _grid(rows: list[list[str]]) -> list[str]:
     return out
 
 
+def serving_lines(report: dict) -> list[str]:
+    """report.md's table of each dataset's model calls: latency and token throughput (TTFT and
+    TPOT when the run streamed). Empty when no dataset has `serving` data."""
+    sets = [(ds["dataset"], ds["serving"]) for ds in report.get("datasets") or [] if ds.get("serving")]
+    if not sets:
+        return []
+    ms = lambda d, k: "-" if not d else f"{d[k] * 1000:.0f}"  # noqa: E731
+    lines = ["", "| Dataset | Calls | Calls/s | Output tok/s | Total tok/s | Latency p50 / p99 (ms) "
+                 "| TTFT p50 / p99 (ms) | TPOT p50 (ms) |", "|---|---|---|---|---|---|---|---|"]
+    for name, s in sets:
+        lines.append(f"| {name} | {s['requests']} | {_num(s['request_throughput'])} | "
+                     f"{_num(s['output_throughput'], '.1f')} | {_num(s['total_token_throughput'], '.1f')} | "
+                     f"{ms(s['latency'], 'median')} / {ms(s['latency'], 'p99')} | "
+                     f"{ms(s['ttft'], 'median')} / {ms(s['ttft'], 'p99')} | {ms(s['tpot'], 'median')} |")
+    return lines
+
+
 # --- HTML ---
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:

@@ -386,8 +386,8 @@ def load_images(directory: Path) -> list[str]:
     return loaded
 
 
-if __name__ == "__main__":  # `python -m evalpack.benchmarks.swe_bench.images base` (CI setup)
-    if sys.argv[1:] == ["base"]:
-        print(build_base())
+if __name__ == "__main__":  # `python -m evalpack.benchmarks.swe_bench.images base [arm64]` (CI setup)
+    if sys.argv[1:2] == ["base"] and len(sys.argv) <= 3:
+        print(build_base(sys.argv[2] if len(sys.argv) == 3 else None))
     else:
-        sys.exit("usage: python -m evalpack.benchmarks.swe_bench.images base")
+        sys.exit("usage: python -m evalpack.benchmarks.swe_bench.images base [x86_64|arm64]")
