@@ -64,14 +64,21 @@ def eval_cmd(port: int, data: str, work: str, concurrency: int) -> list[str]:
             "--eval-batch-size", str(concurrency)]
 
 
-def timed_run(env: dict, data: str, concurrency: int) -> float:
+def timed_run(env: dict, data: str, concurrency: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the eval process): on a shared machine the CPU time is the
+    steadier measure of what evalpack itself spends."""
+    import resource
+
     mock = Mock(env)
     try:
         with tempfile.TemporaryDirectory() as work:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             subprocess.run(eval_cmd(mock.port, data, work, concurrency), env=env, check=True,
                            stdout=subprocess.DEVNULL)
-            return time.perf_counter() - started
+            wall = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the mock is not waited for yet
+            return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     finally:
         mock.stop()
 
@@ -107,17 +114,22 @@ def main() -> None:
     base = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     modes = {"group commit (default)": base, "no wait for commit": {**base, "EVALPACK_BENCH_NO_COMMIT_WAIT": "1"}}
     times: dict[str, list[float]] = {m: [] for m in modes}
+    cpu: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(opts.runs):
         for mode, env in modes.items():
-            times[mode].append(timed_run(env, opts.dataset_dir, opts.concurrency))
+            wall, spent = timed_run(env, opts.dataset_dir, opts.concurrency)
+            times[mode].append(wall)
+            cpu[mode].append(spent)
     print(f"full MMLU ({TOTAL} questions, 5-shot), instant mock, --eval-batch-size {opts.concurrency}, "
           f"{opts.runs} runs each")
-    medians = {m: statistics.median(t) for m, t in times.items()}
+    best = {m: min(t) for m, t in times.items()}
     for mode, t in times.items():
-        print(f"  {mode:24} median {medians[mode]:.2f} s = {TOTAL / medians[mode]:.0f} samples/s  "
-              f"(runs: {', '.join(f'{x:.2f}' for x in t)})")
-    cost = medians["group commit (default)"] / medians["no wait for commit"] - 1
-    print(f"  cost of per-reply durability: {cost * 100:+.1f}% wall time")
+        print(f"  {mode:24} best {best[mode]:.2f} s = {TOTAL / best[mode]:.0f} samples/s, median "
+              f"{statistics.median(t):.2f} s (runs: {', '.join(f'{x:.2f}' for x in t)}); eval CPU median "
+              f"{statistics.median(cpu[mode]):.2f} s")
+    wall_cost = best["group commit (default)"] / best["no wait for commit"] - 1
+    cpu_cost = statistics.median(cpu["group commit (default)"]) / statistics.median(cpu["no wait for commit"]) - 1
+    print(f"  cost of per-reply durability: {wall_cost * 100:+.1f}% best wall time, {cpu_cost * 100:+.1f}% eval CPU")
     for mode, env in modes.items():
         resent, stored = resent_after_kill(env, opts.dataset_dir, opts.concurrency)
         print(f"kill -9 at ~{TOTAL // 2} answered, {mode}: {stored} replies stored, {resent} requests sent again "

@@ -259,7 +259,7 @@ def test_report_compare_and_rescore_on_damaged_files_are_one_sentence(mock_serve
         run_dir = tmp_path / f"copy-{name}-{len(damage)}"
         subprocess.run(["cp", "-r", str(good), str(run_dir)], check=True)
         (run_dir / name).write_bytes(damage)
-        for command in (["report", str(run_dir)], ["compare", str(run_dir), str(good)],
+        for command in (["report", str(run_dir)], ["compare", str(run_dir), str(good), "--out", str(tmp_path / "compare.html")],
                         ["rescore", str(run_dir), "--quiet"]):
             out = run_evalpack(*command)
             assert out.returncode in (0, 2, 4) and "Traceback" not in out.stderr, (name, command, out.stderr)
