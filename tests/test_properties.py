@@ -126,8 +126,6 @@ def test_any_bytes_as_yaml_are_one_sentence(workdir, blob):
     assert_one_sentence(code, err, blob)
 
 
-@pytest.mark.xfail(reason="declared dataset-args validation (issue 14, arch helper) is not on main yet: "
-                          "e.g. few_shot_num: null is a TypeError", strict=False)
 @EXAMPLES
 @given(args=st.dictionaries(st.sampled_from(["few_shot_num", "subset_list", "repeats", "seed", "system_prompt",
                                              "prompt_template", "few_shot_random", "local_path", "nonsense"]),
