@@ -10,7 +10,7 @@ from collections import defaultdict
 import pytest
 
 from evalpack.benchmarks import registry
-from evalpack.benchmarks.bbh import extract_answer
+from evalpack.benchmarks.bbh import FREE_FORM, MULTIPLE_CHOICE, extract_answer
 from evalpack.errors import UsageError
 from reasoning_support import run_eval
 from responders import reasoning
@@ -36,8 +36,13 @@ def test_prompt_is_the_official_cot_prompt_then_the_question(datasets_dir):
     zero = bench.load(datasets_dir, bench.resolve_args({"few_shot_num": 0, "subset_list": "date_understanding"}))
     assert zero[0].messages[0]["content"] == "Infer the date from context.\n\nQ: " + task["input"] + \
         "\nA: Let's think step by step."
-    with pytest.raises(UsageError, match="few_shot_num must be 3"):
+    with pytest.raises(UsageError, match="few_shot_num must be one of 0, 3"):
         bench.resolve_args({"few_shot_num": 2})
+
+
+def test_registry_declares_the_27_tasks_the_module_knows():
+    assert registry.info("bbh").subsets == tuple(sorted(MULTIPLE_CHOICE + FREE_FORM))
+    assert len(MULTIPLE_CHOICE) == 17 and len(FREE_FORM) == 10
 
 
 @pytest.mark.parametrize("reply, mc, answer", [
@@ -47,6 +52,7 @@ def test_prompt_is_the_official_cot_prompt_then_the_question(datasets_dir):
     ("The answer is: (C)\nAnything else?", True, "(C)"),
     ("the answer is (A). Later: so the answer is (E).", True, "(E)"),
     ("<think>So the answer is (A).</think> So the answer is (C).", True, "(C)"),
+    ("<think>So the answer is (A). Now check", True, None),  # cut off while thinking: no answer
     ("So the answer is Monsters, Inc.", True, "Monsters, Inc"),  # upstream's target text, kept
     ("So the answer is True.", False, "True"),
     ("So the answer is `valid`.", False, "valid"),

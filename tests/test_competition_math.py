@@ -74,7 +74,7 @@ def test_prompts_are_each_copys_own(datasets_dir):
 
 @pytest.mark.parametrize("args, message", [
     ({"source": "qwen2.5-math"}, "source must be one of matharena, qwq"),
-    ({"repeats": 0}, "repeats must be a positive integer"),
+    ({"repeats": 0}, "repeats must be an integer between 1 and 1000"),
     ({"strict_parsing": "yes"}, "strict_parsing must be true or false"),
     ({"few_shot_num": 4}, "unknown key 'few_shot_num'"),
 ])
@@ -108,6 +108,9 @@ def test_strict_parsing_reads_only_a_box(datasets_dir):
     assert score(lenient[0], lenient_args, "Adding the cases, the answer is 204.") == 1.0
     assert score(samples[0], args, "<think>\\boxed{5}</think> so \\boxed{204}") == 1.0
     assert score(samples[0], args, "<think>\\boxed{204}</think> so \\boxed{5}") == 0.0
+    # a reply that ends inside its thinking has no answer, strict or not
+    assert score(samples[0], args, "<think>so it is \\boxed{204}") == 0.0
+    assert score(lenient[0], lenient_args, "<think>so it is \\boxed{204}") == 0.0
 
 
 def test_repeat_metrics_are_avg_and_unbiased_pass_at_k():

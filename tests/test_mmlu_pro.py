@@ -68,7 +68,7 @@ def test_zero_shot_and_bad_args(datasets_dir):
     args = bench.resolve_args({"few_shot_num": 0, "subset_list": ["history"]})
     samples = bench.load(datasets_dir, args)
     assert len(samples) == 381 and samples[0].messages[0]["content"].count("Answer: ") == 1
-    for bad, message in (({"few_shot_num": 6}, "from 0 to 5"), ({"few_shot_split": "test"}, "validation"),
+    for bad, message in (({"few_shot_num": 6}, "between 0 and 5"), ({"few_shot_split": "test"}, "validation"),
                          ({"subset_list": ["maths"]}, "no subset 'maths'")):
         with pytest.raises(UsageError, match=message):
             bench.resolve_args(bad)
@@ -94,6 +94,8 @@ def test_missing_pyarrow_names_the_extra(datasets_dir, monkeypatch):
     ("So we pick \\boxed{E}", "E", "last_letter"),
     ("Between B and G, I prefer G", "G", "last_letter"),
     ("<think>The answer is (A).</think>The answer is (F).", "F", "answer_is"),
+    # a reply cut off while thinking has no answer: its decoy is not read (the one reasoning stripper)
+    ("<think>The answer is (A). Let me check the other options", None, None),
     ("none of these fit", None, None),
     ("", None, None),
     (None, None, None),

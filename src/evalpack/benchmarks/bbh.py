@@ -18,13 +18,13 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import ClassVar
 
-from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
-from evalpack.errors import DataMissingError, UsageError
+from evalpack.benchmarks.base import Benchmark
+from evalpack.errors import DataMissingError
 from evalpack.metrics import accuracy_report
 from evalpack.scoring.math_equiv import last_boxed
 from evalpack.scoring.reasoning import answer_text
+from evalpack.types import Result, Sample, Score
 
 MULTIPLE_CHOICE = (
     "date_understanding", "disambiguation_qa", "geometric_shapes", "hyperbaton",
@@ -42,20 +42,9 @@ QUESTION = "Q: {question}\nA: Let's think step by step."
 
 
 class BBH(Benchmark):
-    name = "bbh"
-    title = "BIG-Bench Hard"
-    description = ("27 hard BIG-bench tasks (Suzgun et al.), 6,511 examples; the official 3-shot CoT prompts, "
-                   "exact match after \"So the answer is\"; accuracy per task, macro and micro.")
-    split = "test"
-    subsets = tuple(sorted(MULTIPLE_CHOICE + FREE_FORM))
-    default_args: ClassVar[dict] = {"subset_list": None, "few_shot_num": 3}
+    """Metadata and dataset-args (few_shot_num 3 or 0): registry.py."""
 
-    def resolve_args(self, user_args: dict | None) -> dict:
-        args = super().resolve_args(user_args)
-        if args["few_shot_num"] not in (0, 3) or isinstance(args["few_shot_num"], bool):
-            raise UsageError(f"--dataset-args: bbh few_shot_num must be 3 (the official CoT prompts) or 0 "
-                             f"(the task description only), got {args['few_shot_num']!r}")
-        return args
+    name = "bbh"
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
         root = self.root(data_dir, args)
@@ -82,7 +71,8 @@ class BBH(Benchmark):
 
     def score(self, sample: Sample, output: dict, args: dict) -> Score:
         answer, rule = extract_answer((output or {}).get("content"),
-                                      sample.metadata.get("task_type") == "multiple_choice")
+                                      sample.metadata.get("task_type") == "multiple_choice",
+                                      args.get("reasoning_tags"))
         return Score(value=float(answer is not None and answer == sample.target), extracted=answer,
                      unparsed=answer is None, detail={"rule": rule})
 
@@ -113,11 +103,12 @@ _OPTION = re.compile(r"\(([A-Z])\)")
 _BARE_LETTER = re.compile(r"([A-Z])(?:[.):]|\s|$)")
 
 
-def extract_answer(reply: str | None, multiple_choice: bool) -> tuple[str | None, str | None]:
+def extract_answer(reply: str | None, multiple_choice: bool,
+                   reasoning_tags=None) -> tuple[str | None, str | None]:
     """(the normalised answer, the rule that found it) or (None, None)."""
-    if not reply:
+    text = (answer_text(reply, reasoning_tags) or "").strip()
+    if not text:
         return None, None
-    text = (answer_text(reply) or "").strip()  # unclosed thinking: no answer
     span, rule = None, None
     for name, cue in (("answer_is", _CUE), ("answer_colon", _ANSWER_LABEL)):
         cues = list(cue.finditer(text))

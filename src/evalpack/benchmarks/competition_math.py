@@ -22,12 +22,12 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
-from evalpack.benchmarks.base import Result, Sample
-from evalpack.benchmarks.math_bench import MathBenchmark, read_jsonl
-from evalpack.errors import DataMissingError, UsageError
+from evalpack.benchmarks.math_bench import MathBenchmark
+from evalpack.errors import DataMissingError
+from evalpack.jsonl import read_jsonl
 from evalpack.metrics import pass_at_k
 from evalpack.scoring import math_equiv
-from evalpack.scoring.reasoning import answer_text
+from evalpack.types import Result, Sample
 
 # Qwen's (QwQ, Qwen2.5-Math) instruction, appended to the problem
 QWEN_SUFFIX = "\nPlease reason step by step, and put your final answer within \\boxed{}."
@@ -35,29 +35,12 @@ QWEN_PROMPT = "{question}" + QWEN_SUFFIX.replace("{}", "{{}}")
 
 
 class CompetitionMath(MathBenchmark):
-    metric = "accuracy"
-    subsets = ("default",)
-    default_args: ClassVar[dict] = {"subset_list": None, "source": "matharena", "strict_parsing": False,
-                                    "verify_timeout": math_equiv.DEFAULT_TIMEOUT}
+    """Metadata and dataset-args (source, strict_parsing, verify_timeout): registry.py."""
+
     # folder of each MathArena exam under <dir>/matharena/, and its short label
     exams: ClassVar[dict[str, str]] = {}
     year: ClassVar[str] = ""
-    sources: ClassVar[tuple[str, ...]] = ("matharena",)
     breakdown_fields = {"exam": "exam"}
-
-    def resolve_args(self, user_args: dict | None) -> dict:
-        args = super().resolve_args(user_args)
-        if args["source"] not in self.sources:
-            raise UsageError(f"--dataset-args: {self.name} source must be one of {', '.join(self.sources)}, "
-                             f"got {args['source']!r}")
-        if not isinstance(args["strict_parsing"], bool):
-            raise UsageError(f"--dataset-args: {self.name} strict_parsing must be true or false, "
-                             f"got {args['strict_parsing']!r}")
-        repeats = args["repeats"]
-        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-            raise UsageError(f"--dataset-args: {self.name} repeats must be a positive integer (samples per "
-                             f"problem; model cards' avg@32 is repeats 32), got {repeats!r}")
-        return args
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
         root = self.root(data_dir, args)
@@ -117,7 +100,7 @@ class CompetitionMath(MathBenchmark):
     def read_answer(self, sample: Sample, reply: str | None) -> tuple[str | None, str | None]:
         if sample.metadata.get("strict_parsing"):
             # MathArena's strict parsing (its AIME configs): only a \boxed{} answer counts
-            boxed = math_equiv.last_boxed(answer_text(reply or "") or "")
+            boxed = math_equiv.last_boxed(reply or "")
             return (boxed, "boxed") if boxed else (None, None)
         return super().read_answer(sample, reply)
 
@@ -144,7 +127,6 @@ def repeat_metrics(results: list[Result], repeats: int) -> dict:
 
 
 class AIME(CompetitionMath):
-    sources = ("matharena", "qwq")
     # QwQ's file and the (exam, problem) of each of its rows, in order
     qwq_file: ClassVar[str] = ""
     qwq_order: ClassVar[list[tuple[str, int]]] = []
@@ -163,12 +145,8 @@ class AIME(CompetitionMath):
 
 class AIME24(AIME):
     name = "aime24"
-    title = "AIME 2024"
-    description = ("American Invitational Mathematics Examination 2024, I and II: 30 problems with integer "
-                   "answers 0-999; 0-shot, boxed answer, math-verify; avg@k and pass@k over `repeats`.")
     year = "2024"
     exams = {"aime_2024_I": "I", "aime_2024_II": "II"}
-    sources = ("matharena", "qwen2.5-math", "qwq")
     qwq_file = "aime24.jsonl"
     # the AoPS order: per exam, problem numbers sorted as text (1, 10, ..., 15, 2, ..., 9)
     qwq_order = [(exam, int(n)) for exam in ("I", "II") for n in sorted(map(str, range(1, 16)))]
@@ -185,9 +163,6 @@ class AIME24(AIME):
 
 class AIME25(AIME):
     name = "aime25"
-    title = "AIME 2025"
-    description = ("American Invitational Mathematics Examination 2025, I and II: 30 problems with integer "
-                   "answers 0-999; 0-shot, boxed answer, math-verify; avg@k and pass@k over `repeats`.")
     year = "2025"
     exams = {"aime_2025_I": "I", "aime_2025_II": "II"}
     qwq_file = "aime25.jsonl"
@@ -196,10 +171,6 @@ class AIME25(AIME):
 
 class HMMT25(CompetitionMath):
     name = "hmmt25"
-    title = "HMMT February 2025"
-    description = ("Harvard-MIT Mathematics Tournament, February 2025: 30 problems, 16 with LaTeX answers "
-                   "(fractions, radicals, a pair of roots); 0-shot, boxed answer, math-verify; avg@k, pass@k.")
-    data_dirname = "hmmt_feb_2025"
     year = "2025"
     exams = {".": ""}
     breakdown_fields = {"answer_type": "answer_type"}

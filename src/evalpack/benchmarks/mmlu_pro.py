@@ -18,86 +18,79 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import ClassVar
 
-from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
-from evalpack.errors import DataMissingError, UsageError
-from evalpack.metrics import accuracy_report
+from evalpack.benchmarks.multiple_choice import MultipleChoiceBenchmark, Question
+from evalpack.errors import DataMissingError
 from evalpack.scoring.reasoning import answer_text
+from evalpack.types import Result, Sample, Score
 
 LETTERS = "ABCDEFGHIJ"
-CATEGORIES = ("biology", "business", "chemistry", "computer science", "economics", "engineering", "health",
-              "history", "law", "math", "other", "philosophy", "physics", "psychology")
 FILES = {"test": "test-00000-of-00001.parquet", "validation": "validation-00000-of-00001.parquet"}
 INSTRUCTION = ("The following are multiple choice questions (with answers) about {subject}. Think step by"
                " step and then output the answer in the format of \"The answer is (X)\" at the end.\n\n")
 
 
-class MMLUPro(Benchmark):
-    name = "mmlu_pro"
-    title = "MMLU-Pro"
-    description = ("12,032 ten-option reasoning questions in 14 categories (TIGER-Lab); 5-shot CoT from the "
-                   "validation split, TIGER-Lab's prompt and answer cascade; accuracy per category.")
-    split = "test"
-    subsets = CATEGORIES
-    default_args: ClassVar[dict] = {"subset_list": None, "few_shot_num": 5, "few_shot_split": "validation"}
+class MMLUPro(MultipleChoiceBenchmark):
+    """Metadata and dataset-args (few_shot_num 0-5, few_shot_split): registry.py."""
 
-    def resolve_args(self, user_args: dict | None) -> dict:
-        args = super().resolve_args(user_args)
-        shots = args["few_shot_num"]
-        if isinstance(shots, bool) or not isinstance(shots, int) or not 0 <= shots <= 5:
-            raise UsageError(f"--dataset-args: mmlu_pro few_shot_num must be an integer from 0 to 5 "
-                             f"(the validation split has 5 examples per category), got {shots!r}")
-        if args["few_shot_split"] != "validation":
-            raise UsageError("--dataset-args: mmlu_pro few_shot_split can only be \"validation\" "
-                             "(the split with worked answers)")
-        return args
+    name = "mmlu_pro"
+    letters = LETTERS
+    breakdown_fields = {"source": "source"}
+
+    def questions(self, root: Path, args: dict) -> list[Question]:
+        wanted = set(self.selected_subsets(args))
+        out = []
+        for row in read_split(root, "test"):
+            if row["category"] not in wanted:
+                continue
+            metadata = {"question_id": row["question_id"], "src": row["src"], "source": row["src"].split("-")[0],
+                        "num_options": len(row["options"])}
+            if row["answer_index"] != LETTERS.index(row["answer"]):
+                metadata["answer_index_disagrees"] = row["answer_index"]
+            out.append(Question(str(row["question_id"]), row["category"], row["question"], row["options"],
+                                row["answer"], metadata))
+        return out
+
+    def examples(self, root: Path, subset: str, args: dict) -> list[Question]:
+        if not hasattr(self, "_validation"):
+            self._validation = read_split(root, "validation")
+        return [Question(str(r["question_id"]), r["category"], r["question"], r["options"], r["answer"],
+                         {"cot_content": r["cot_content"]}) for r in self._validation if r["category"] == subset]
+
+    def few_shot_block(self, root: Path, subset: str, shots: int, args: dict) -> str:
+        """TIGER-Lab's instruction and worked examples (their wording, not the base class's)."""
+        examples = self.examples(root, subset, args)[:shots]
+        if len(examples) < shots:
+            raise DataMissingError(f"mmlu_pro: the validation split has {len(examples)} examples of "
+                                   f"{subset!r}, fewer than few_shot_num={shots}")
+        return INSTRUCTION.format(subject=subset) + "".join(
+            format_example(e.text, e.options, e.metadata["cot_content"]) for e in examples)
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
+        # the base's load, with TIGER-Lab's question format ("Options: A. ...", "Answer: Let's think
+        # step by step.") and no text between the examples and the question
         root = self.root(data_dir, args)
-        wanted = self.selected_subsets(args)
         shots = int(args["few_shot_num"])
-        examples: dict[str, list[dict]] = {}
-        if shots:
-            for row in read_split(root, "validation"):
-                examples.setdefault(row["category"], []).append(row)
         template = args.get("prompt_template")
         prefixes: dict[str, str] = {}
         samples = []
-        for row in read_split(root, "test"):
-            category = row["category"]
-            if category not in wanted:
-                continue
-            if category not in prefixes:
-                shown = examples.get(category, [])[:shots]
-                if len(shown) < shots:
-                    raise DataMissingError(f"mmlu_pro: the validation split has {len(shown)} examples of "
-                                           f"{category!r}, fewer than few_shot_num={shots}")
-                prefixes[category] = INSTRUCTION.format(subject=category) + "".join(
-                    format_example(e["question"], e["options"], e["cot_content"]) for e in shown)
-            prefix = prefixes[category]
-            question = format_example(row["question"], row["options"])
-            content = template.format(subject=category, examples=prefix, question=question) if template \
-                else prefix + question
-            messages = [{"role": "user", "content": content}]
-            if args.get("system_prompt"):
-                messages.insert(0, {"role": "system", "content": args["system_prompt"]})
-            metadata = {"question_id": row["question_id"], "src": row["src"],
-                        "source": row["src"].split("-")[0], "num_options": len(row["options"])}
-            if row["answer_index"] != LETTERS.index(row["answer"]):
-                metadata["answer_index_disagrees"] = row["answer_index"]
-            samples.append(Sample(id=str(row["question_id"]), subset=category, target=row["answer"],
-                                  messages=messages, metadata=metadata))
+        for q in self.questions(root, args):
+            if q.subset not in prefixes:
+                prefixes[q.subset] = self.few_shot_block(root, q.subset, shots, args) if shots \
+                    else INSTRUCTION.format(subject=q.subset)
+            question = format_example(q.text, q.options)
+            content = template.format(subject=q.subset, examples=prefixes[q.subset], question=question) \
+                if template else prefixes[q.subset] + question
+            samples.append(self.to_sample(q, content, args))
         return samples
 
     def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        letter, rule = extract_answer((output or {}).get("content"))
+        letter, rule = extract_answer((output or {}).get("content"), args.get("reasoning_tags"))
         return Score(value=float(letter == sample.target), extracted=letter, unparsed=letter is None,
                      detail={"rule": rule})
 
     def aggregate(self, results: list[Result], args: dict) -> dict:
-        report = accuracy_report(results, metric=self.metric,
-                                 groups={"source": lambda r: r.metadata.get("source")})
+        report = super().aggregate(results, args)
         scored = [r for r in results if r.score is not None]
         if scored:
             # TIGER-Lab's summary replaces an unreadable reply by a random letter; this is the
@@ -124,12 +117,13 @@ _ANSWER_LINE = re.compile(r".*[aA]nswer:\s*([A-J])")
 _LAST_LETTER = re.compile(r"\b[A-J]\b(?!.*\b[A-J]\b)", re.S)
 
 
-def extract_answer(reply: str | None) -> tuple[str | None, str | None]:
+def extract_answer(reply: str | None, reasoning_tags=None) -> tuple[str | None, str | None]:
     """TIGER-Lab's cascade, with the rule that matched. Each rule takes its FIRST match, as theirs
-    does (re.search); only the reply after a reasoning model's </think> is read."""
-    if not reply:
+    does (re.search); only the answer part of a reasoning model's reply is read."""
+    text = answer_text(reply, reasoning_tags)
+    if not text:
         return None, None
-    text = (answer_text(reply) or "").replace("**", "")  # unclosed thinking: no answer
+    text = text.replace("**", "")
     for rule, pattern in (("answer_is", _ANSWER_IS), ("answer_colon", _ANSWER_LINE),
                           ("last_letter", _LAST_LETTER)):
         match = pattern.search(text)

@@ -72,6 +72,19 @@ BFCL_CATEGORIES = (
     "multi_turn_miss_param", "multi_turn_long_context")
 
 
+STRICT_PARSING = Arg("strict_parsing", "bool", False, "accept only a \\boxed{} answer (MathArena's AIME rule)")
+MMLU_PRO_CATEGORIES = ("biology", "business", "chemistry", "computer science", "economics", "engineering",
+                       "health", "history", "law", "math", "other", "philosophy", "physics", "psychology")
+BBH_TASKS = tuple(sorted((
+    "boolean_expressions causal_judgement date_understanding disambiguation_qa dyck_languages "
+    "formal_fallacies geometric_shapes hyperbaton logical_deduction_five_objects "
+    "logical_deduction_seven_objects logical_deduction_three_objects movie_recommendation "
+    "multistep_arithmetic_two navigate object_counting penguins_in_a_table reasoning_about_colored_objects "
+    "ruin_names salient_translation_error_detection snarks sports_understanding temporal_sequences "
+    "tracking_shuffled_objects_five_objects tracking_shuffled_objects_seven_objects "
+    "tracking_shuffled_objects_three_objects web_of_lies word_sorting").split()))
+
+
 _INFOS = (
     BenchmarkInfo(
         name="mmlu", entry="evalpack.benchmarks.mmlu:MMLU", title="MMLU",
@@ -231,18 +244,50 @@ _INFOS = (
         prompt_fields=("letters", "question", "choices"), system_prompt=True,
         args=(Arg("mc2", "any", "auto", "MC2 log-likelihoods: auto, echo, grammar or off (false)"),
               Arg("shuffle_choices", "bool", True, "shuffle MC1 options per question (seeded)"))),
+    BenchmarkInfo(
+        name="aime24", entry="evalpack.benchmarks.competition_math:AIME24", title="AIME 2024",
+        description="American Invitational Mathematics Examination 2024, I and II: 30 problems with integer "
+                    "answers 0-999; 0-shot, boxed answer, math-verify; avg@k and pass@k over `repeats`.",
+        subsets=("default",), prompt_fields=("question",), system_prompt=True,
+        args=(Arg("source", "str", "matharena", "which upstream copy: MathArena's, Qwen2.5-Math's "
+                  "(EvalScope's texts) or QwQ's", choices=("matharena", "qwen2.5-math", "qwq")),
+              STRICT_PARSING, VERIFY_TIMEOUT)),
+    BenchmarkInfo(
+        name="aime25", entry="evalpack.benchmarks.competition_math:AIME25", title="AIME 2025",
+        description="American Invitational Mathematics Examination 2025, I and II: 30 problems with integer "
+                    "answers 0-999; 0-shot, boxed answer, math-verify; avg@k and pass@k over `repeats`.",
+        subsets=("default",), prompt_fields=("question",), system_prompt=True,
+        args=(Arg("source", "str", "matharena", "which upstream copy: MathArena's or QwQ's",
+                  choices=("matharena", "qwq")), STRICT_PARSING, VERIFY_TIMEOUT)),
+    BenchmarkInfo(
+        name="hmmt25", entry="evalpack.benchmarks.competition_math:HMMT25", title="HMMT February 2025",
+        description="Harvard-MIT Mathematics Tournament, February 2025: 30 problems, 16 with LaTeX answers; "
+                    "0-shot, boxed answer, math-verify; avg@k and pass@k over `repeats`.",
+        subsets=("default",), data_dirname="hmmt_feb_2025", prompt_fields=("question",), system_prompt=True,
+        aliases=("hmmt", "hmmt_feb_2025"),
+        args=(Arg("source", "str", "matharena", "which upstream copy (MathArena's is the only one)",
+                  choices=("matharena",)), STRICT_PARSING, VERIFY_TIMEOUT)),
+    BenchmarkInfo(
+        name="mmlu_pro", entry="evalpack.benchmarks.mmlu_pro:MMLUPro", title="MMLU-Pro",
+        description="12,032 ten-option reasoning questions in 14 categories (TIGER-Lab); 5-shot CoT from the "
+                    "validation split, TIGER-Lab's prompt and answer cascade; accuracy per category.",
+        subsets=MMLU_PRO_CATEGORIES, prompt_fields=("subject", "examples", "question"), system_prompt=True,
+        args=(Arg("few_shot_num", "int", 5, "worked examples of the same category before the question",
+                  min=0, max=5),
+              Arg("few_shot_split", "str", "validation", "where the examples come from",
+                  choices=("validation",)))),
+    BenchmarkInfo(
+        name="bbh", entry="evalpack.benchmarks.bbh:BBH", title="BIG-Bench Hard",
+        description="27 hard BIG-bench tasks (Suzgun et al.), 6,511 examples; the official 3-shot CoT prompts, "
+                    "exact match after \"So the answer is\"; accuracy per task, macro and micro.",
+        subsets=BBH_TASKS, prompt_fields=("fewshot", "question"), system_prompt=True,
+        args=(Arg("few_shot_num", "int", 3, "3: the official CoT prompt; 0: its task description only",
+                  choices=(0, 3)),)),
 )
 
 # name -> its metadata; a plain "module:Class" string is the old form (its module is imported
 # to list it) and is accepted only until every benchmark declares its metadata here.
 BENCHMARKS: dict[str, BenchmarkInfo | str] = {info.name: info for info in _INFOS}
-BENCHMARKS.update({
-    "aime24": "evalpack.benchmarks.competition_math:AIME24",
-    "aime25": "evalpack.benchmarks.competition_math:AIME25",
-    "hmmt25": "evalpack.benchmarks.competition_math:HMMT25",
-    "mmlu_pro": "evalpack.benchmarks.mmlu_pro:MMLUPro",
-    "bbh": "evalpack.benchmarks.bbh:BBH",
-})
 
 # Names EvalScope users may type that mean the same benchmark.
 ALIASES: dict[str, str] = {alias: info.name for info in _INFOS for alias in info.aliases}
