@@ -150,10 +150,15 @@ def envelope(model: str | None, run_dir: RunDir, sections: list[dict], **marks) 
 
 def evaluate(config: RunConfig) -> dict:
     """Run an evaluation end to end; returns the report (also written to the run dir)."""
+    return _run_loop(evaluate_async(config))
+
+
+async def evaluate_async(config: RunConfig) -> dict:
+    """`evaluate` on the caller's event loop (the Python API's evaluate_async)."""
     plans = make_plans(config)  # data problems surface here, before any directory or socket is made
     run_dir = RunDir.for_run(config)
     try:
-        report = _run_loop(Runner(config, run_dir).run(plans))
+        report = await Runner(config, run_dir).run(plans)
         text = run_dir.write_report(report)
     finally:
         run_dir.release()
