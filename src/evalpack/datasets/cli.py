@@ -45,6 +45,9 @@ def register(subparsers) -> None:
     p.add_argument("--with-images", action="store_true",
                    help="datasets with a kit hook (SWE-bench): build their container images (needs a Docker "
                         "engine) and add them (`docker save`, gzip) and git bundles of the repos to the kit")
+    p.add_argument("--force-arch", choices=["x86_64", "arm64", "amd64", "aarch64"],
+                   help="with --with-images: the images' architecture (default: the engine's); a foreign one "
+                        "is built under qemu binfmt emulation")
     p.add_argument("--repo", action="append", default=[], metavar="OWNER/NAME=PATH",
                    help="datasets with a kit hook (SWE-bench): a local clone of a repository its instances use "
                         "(repeatable; needed for every repo with --with-images; alone it adds git bundles only)")
@@ -86,7 +89,7 @@ def cmd_pack(ns: argparse.Namespace) -> int:
         raise UsageError("--platform, --python-version and --extras describe the wheelhouse: add --wheels")
     repos = kit_options(ns, wanted)
     pack(wanted, Path(ns.out), hub_base=ns.hub_base, mirror=ns.mirror, wheels=wheels, repos=repos,
-         with_images=ns.with_images, retries=ns.retries)
+         with_images=ns.with_images, image_arch=ns.force_arch, retries=ns.retries)
     return 0
 
 
@@ -97,6 +100,8 @@ def kit_options(ns: argparse.Namespace, wanted) -> dict[str, Path]:
     from evalpack.datasets.registry import manifests
     from evalpack.errors import UsageError
 
+    if ns.force_arch and not ns.with_images:
+        raise UsageError("--force-arch picks the architecture of the images --with-images builds: add --with-images")
     if not (ns.with_images or ns.repo):
         return {}
     flag = "--with-images" if ns.with_images else "--repo"
@@ -112,7 +117,7 @@ def kit_options(ns: argparse.Namespace, wanted) -> dict[str, Path]:
         if not path.exists():
             raise UsageError(f"--repo {name}={path}: no such clone")
     for m in kits:
-        kit_hook(m).check_options(repos, bool(ns.with_images))
+        kit_hook(m).check_options(repos, bool(ns.with_images), ns.force_arch)
     return repos
 
 

@@ -130,8 +130,8 @@ def copy_verified(src: Path, dest: Path, f: DataFile) -> None:
 
 
 def kit_hook(m: Manifest):
-    """The module a manifest names as its `kit`: check_options(repos, with_images) before any
-    download, stage(root, repos, with_images) -> packed files, after_unpack(root, packed)."""
+    """The module a manifest names as its `kit`: check_options(repos, with_images, arch) before any
+    download, stage(root, repos, with_images, arch) -> packed files, after_unpack(root, packed)."""
     import importlib
 
     return importlib.import_module(m.kit)
@@ -190,7 +190,8 @@ def add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
 
 def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, mirror: str | None = None,
          wheels: dict | None = None, repos: dict[str, Path] | None = None, with_images: bool = False,
-         retries: int = 4, backoff: float = 1.0, keep_staging: bool = False) -> dict:
+         image_arch: str | None = None, retries: int = 4, backoff: float = 1.0,
+         keep_staging: bool = False) -> dict:
     """Download, verify and archive. `wheels`: None, or {"platforms": [...], "python_version": ...}.
     `repos` ({"owner/name": clone}) and `with_images` go to the kit hook of each dataset whose
     manifest names one (SWE-bench's adds git bundles and container images)."""
@@ -211,7 +212,7 @@ def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, m
     for i, m in enumerate(manifests):
         if not (m.kit and (repos or with_images)):
             continue
-        packed = kit_hook(m).stage(staging / "datasets" / m.name, repos or {}, with_images)
+        packed = kit_hook(m).stage(staging / "datasets" / m.name, repos or {}, with_images, image_arch)
         extras.setdefault(m.name, {})["packed"] = packed
         # a sample dir that is itself an unpacked kit: the fresh bundles and images replace its copies
         manifests[i] = dataclasses.replace(m, files=[f for f in m.files

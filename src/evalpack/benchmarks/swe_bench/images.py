@@ -14,6 +14,7 @@ commits so the oracle prompts (and image rebuilds) need no network either.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -120,6 +121,7 @@ def build_base(arch: str | None = None, mirror: str | None = None, force: bool =
     arch = resolve_arch(arch)
     tag = base_tag(arch)
     if image_exists(tag) and not force:
+        set_architecture(tag, arch)  # a base imported before that fix: one inspect when it is right
         return tag
     if arch != native_arch() and not emulation_enabled(arch):
         raise UsageError(f"building the {arch} base image on a {native_arch()} engine needs qemu binfmt "
@@ -151,8 +153,43 @@ def build_base(arch: str | None = None, mirror: str | None = None, force: bool =
         tar.wait()
         if imp.returncode != 0:
             raise EvalpackError(f"docker import failed: {imp.stderr.strip()}")
+    set_architecture(tag, arch)
     log(f"built {tag} in {time.monotonic() - started:.0f}s")
     return tag
+
+
+def set_architecture(tag: str, arch: str) -> None:
+    """Give an imported image the architecture of its content. A daemon without experimental
+    features ignores `docker import --platform` and records its own, so a foreign (emulated) base
+    would be refused by `docker run --platform`: rewrite the config of a `docker save` and load it."""
+    import tarfile
+
+    want = ARCHES[arch][0]
+    if docker("image", "inspect", "--format", "{{.Architecture}}", tag).stdout.strip() == want:
+        return
+    with tempfile.TemporaryDirectory(prefix="evalpack-arch-") as tmp:
+        saved, fixed = Path(tmp) / "saved.tar", Path(tmp) / "fixed.tar"
+        docker("save", "-o", str(saved), tag, timeout=3600)
+        with tarfile.open(saved) as src, tarfile.open(fixed, "w") as out:
+            manifest = json.load(src.extractfile("manifest.json"))
+            old_name = manifest[0]["Config"]
+            config = json.load(src.extractfile(old_name))
+            config["architecture"] = want
+            data = json.dumps(config, separators=(",", ":")).encode()
+            new_name = hashlib.sha256(data).hexdigest() + ".json"
+            manifest[0]["Config"] = new_name
+            for member in src:
+                if member.name in ("manifest.json", old_name):
+                    continue
+                out.addfile(member, src.extractfile(member) if member.isfile() else None)
+            for name, blob in ((new_name, data), ("manifest.json", json.dumps(manifest).encode())):
+                info = tarfile.TarInfo(name)
+                info.size = len(blob)
+                out.addfile(info, io.BytesIO(blob))
+        docker("load", "-i", str(fixed), timeout=3600)
+    got = docker("image", "inspect", "--format", "{{.Architecture}}", tag).stdout.strip()
+    if got != want:
+        raise EvalpackError(f"{tag} records architecture {got!r} after rewriting it to {want!r}")
 
 
 # --- env image --------------------------------------------------------------------

@@ -83,15 +83,20 @@ def unpack_kit(root: Path) -> list[str]:
 
 # --- the manifest's kit hook (datasets/pack.py and datasets/cli.py call these three) ---
 
-def check_options(repos: dict[str, Path], with_images: bool) -> None:
-    """Before anything is downloaded: --with-images needs a Docker engine (said how to start one)."""
+def check_options(repos: dict[str, Path], with_images: bool, arch: str | None = None) -> None:
+    """Before anything is downloaded: --with-images needs a Docker engine (said how to start one),
+    and a foreign --force-arch needs emulation to build with."""
     if with_images:
-        images.resolve_arch(None)
+        resolved = images.resolve_arch(arch)
+        if resolved != images.native_arch() and not images.emulation_enabled(resolved):
+            raise UsageError(f"--force-arch {arch}: {resolved} images cannot be built on this "
+                             f"{images.native_arch()} engine without qemu binfmt emulation "
+                             f"(`update-binfmts --enable {images.QEMU_NAMES[resolved]}`; .ci/setup-arm64.sh)")
 
 
-def stage(root: Path, repos: dict[str, Path], with_images: bool) -> list[dict]:
+def stage(root: Path, repos: dict[str, Path], with_images: bool, arch: str | None = None) -> list[dict]:
     """The packed files (git bundles, images) staged beside the dataset in `root`."""
-    return stage_kit(root, repos, with_images=with_images)
+    return stage_kit(root, repos, with_images=with_images, arch=arch)
 
 
 def after_unpack(root: Path, packed: list[dict]) -> None:
