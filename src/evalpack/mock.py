@@ -5,8 +5,8 @@ Serves GET /v1/models and POST /v1/chat/completions (plain and SSE streaming,
   --responder FILE.py:func   a Python function (request body dict -> reply)
   --rules FILE.json|yaml     [{"match": "<regex on the last user message>", "reply": ...}, ...]
   --answer TEXT              the same reply to everything (default "ANSWER: A")
-A reply is a string (the content) or a dict {"content", "tool_calls": [{"name",
-"arguments"}], "finish_reason", "status", "delay"}; "status" >= 400 makes an
+A reply is a string (the content) or a dict {"content", "reasoning_content", "tool_calls":
+[{"name", "arguments"}], "finish_reason", "status", "delay"}; "status" >= 400 makes an
 error response, "delay" sleeps first. GET /mock/stats counts requests, so tests
 can check what reached the server. POST /v1/completions (a raw `prompt`) is answered
 by the responder alone, whose dict may carry the choice's "logprobs"; without a
@@ -202,6 +202,12 @@ class MockServer:
         rid = f"chatcmpl-mock-{next(self._ids)}"
         model = body.get("model") or self.model
         message: dict[str, Any] = {"role": "assistant", "content": content}
+        if reply.get("reasoning_content"):  # a reasoning model's thoughts, apart from the content
+            message["reasoning_content"] = reply["reasoning_content"]
+            thought = _tokens(reply["reasoning_content"])
+            usage["completion_tokens"] += thought
+            usage["total_tokens"] += thought
+            usage["completion_tokens_details"] = {"reasoning_tokens": thought}
         if tool_calls:
             message["tool_calls"] = tool_calls
         if body.get("stream"):

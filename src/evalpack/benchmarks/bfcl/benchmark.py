@@ -26,6 +26,7 @@ from evalpack.benchmarks.bfcl.tools import decode_tool_calls, to_tools, tool_nam
 from evalpack.benchmarks.tool_loop import run_tool_loop
 from evalpack.errors import UsageError
 from evalpack.metrics import accuracy_report
+from evalpack.scoring.reasoning import answer_text
 
 # The leaderboard's overall: weights over (non-live AST, live AST, irrelevance, multi-turn, agentic).
 OVERALL_WEIGHTS = {"non_live": 10, "live": 10, "irrelevance": 10, "multi_turn": 30, "agentic": 40}
@@ -115,7 +116,8 @@ class BFCLv4(Benchmark):
                 return reply
 
             def calls_of(reply, steps=steps) -> list:
-                return _decode(steps[-1], fc, functions, u2d, "python")  # ValueError ends the turn
+                # ValueError ends the turn
+                return _decode(steps[-1], fc, functions, u2d, "python", ctx.args.get("reasoning_tags"))
 
             def results_messages(reply, calls: list, results: list[str]) -> list[dict]:
                 if fc:
@@ -139,17 +141,17 @@ class BFCLv4(Benchmark):
         functions = sample.metadata["functions"]
         category = sample.subset
         if category in MULTI_TURN:
-            return self._score_multi_turn(sample, output, fc, u2d)
+            return self._score_multi_turn(sample, output, fc, u2d, args.get("reasoning_tags"))
         if category in RELEVANCE:
             try:
-                decoded = _decode(output, fc, functions, u2d, "python")
+                decoded = _decode(output, fc, functions, u2d, "python", args.get("reasoning_tags"))
                 called = not has_no_call(decoded)
             except ValueError:
                 decoded, called = None, False
             correct = called if category == "live_relevance" else not called
             return Score(float(correct), extracted=decoded, detail={"called": called})
         try:
-            decoded = _decode(output, fc, functions, u2d, language_of(category))
+            decoded = _decode(output, fc, functions, u2d, language_of(category), args.get("reasoning_tags"))
         except ValueError as e:
             return Score(0.0, unparsed=True, detail={"error_type": "ast_decoder:decoder_failed", "error": str(e)})
         if not is_call_list(decoded):
@@ -159,7 +161,7 @@ class BFCLv4(Benchmark):
         detail = {} if result.valid else {"error_type": result.error_type, "errors": result.errors[:5]}
         return Score(float(result.valid), extracted=decoded, detail=detail)
 
-    def _score_multi_turn(self, sample: Sample, output: dict, fc: bool, u2d: bool) -> Score:
+    def _score_multi_turn(self, sample: Sample, output: dict, fc: bool, u2d: bool, tags=None) -> Score:
         meta = sample.metadata
         every_function = list(meta["functions"]) + [f for fs in meta["missed_function"].values() for f in fs]
         decoded_turns = []
@@ -167,7 +169,7 @@ class BFCLv4(Benchmark):
             decoded_steps = []
             for step in steps:
                 try:
-                    calls = _decode(step, fc, every_function, u2d, "python")
+                    calls = _decode(step, fc, every_function, u2d, "python", tags)
                 except ValueError:
                     continue
                 if calls and is_call_list(calls):
@@ -240,8 +242,9 @@ def _members(group: str) -> tuple[str, ...]:
             "relevance": ("live_relevance",), "multi_turn": MULTI_TURN}[group]
 
 
-def _decode(output: dict, fc: bool, functions: list[dict], u2d: bool, language: str) -> list[dict]:
-    """A reply as `[{name: {args}}]`; ValueError when it holds no readable call list."""
+def _decode(output: dict, fc: bool, functions: list[dict], u2d: bool, language: str, tags=None) -> list[dict]:
+    """A reply as `[{name: {args}}]`; ValueError when it holds no readable call list. In prompt mode
+    the calls are read from the answer part only (the one reasoning stripper; `tags`: reasoning_tags)."""
     if fc:
         try:
             calls = decode_tool_calls(output.get("tool_calls"))
@@ -249,7 +252,7 @@ def _decode(output: dict, fc: bool, functions: list[dict], u2d: bool, language: 
             raise ValueError(str(e)) from None
         originals = {tool_name(f["name"], u2d): f["name"] for f in functions}
         return [{originals.get(name, name): args} for call in calls for name, args in call.items()]
-    return prompt_mode.decode_reply(output.get("content"), language)
+    return prompt_mode.decode_reply(answer_text(output.get("content"), tags), language)
 
 
 def _call_text(call: dict) -> str:
