@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import logging
 import re
 import subprocess
 import sys
@@ -52,6 +53,8 @@ def test_evaluate_scores_resumes_and_load_run_reads_the_same(mock_server, datase
     assert again.run_dir == result.run_dir and again == result
 
     assert evalpack.load_run(result.run_dir) == result
+    # each finished run lets go of its log file, so the next run in this process logs only to its own
+    assert not [h for h in logging.getLogger("evalpack").handlers if isinstance(h, logging.FileHandler)]
 
 
 def test_evaluate_async_runs_on_the_callers_loop(mock_server, datasets_dir, tmp_path):

@@ -45,6 +45,7 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock: RunDirLock | None = None
+        self._log_handler: logging.Handler | None = None
 
     def lock(self) -> "RunDir":
         """One writer per run directory (an eval or a rescore); another is refused, naming the pid."""
@@ -52,6 +53,10 @@ class RunDir:
         return self
 
     def release(self) -> None:
+        if self._log_handler is not None:  # runs in one process (the Python API) log each to its own dir
+            log.removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -85,6 +90,7 @@ class RunDir:
                              f"give --work-dir a writable directory") from None
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
+        run_dir._log_handler = handler
         log.setLevel(logging.INFO)
         return run_dir
 
