@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -295,10 +297,17 @@ def test_swe_bench_missing_images_stop_the_run_before_any_request(mock_server, t
 
     repo = tmp_path / "tinycalc"
     make_repo(repo)
-    foreign = {"x86_64": "arm64", "arm64": "x86_64"}[docker_engine.native_arch()]  # images never built here
+    # instances renamed for this run: their image tags cannot exist in the engine (other tests build
+    # the fixture's images, for both architectures, and the engine keeps them between runs)
+    data = tmp_path / "swe"
+    shutil.copytree(fixture, data, ignore=shutil.ignore_patterns("repo", "__pycache__"))
+    suffix = uuid.uuid4().hex[:8]
+    rows = [json.loads(line) for line in (fixture / "test.jsonl").read_text().splitlines() if line.strip()]
+    (data / "test.jsonl").write_text("".join(
+        json.dumps({**r, "instance_id": f"{r['instance_id']}-{suffix}"}) + "\n" for r in rows))
     server = mock_server()
-    args = {"swe_bench_verified_mini": {"local_path": str(fixture), "extra_params": {
-        "repos": {"evalpack/tinycalc": str(repo)}, "force_arch": foreign}}}
+    args = {"swe_bench_verified_mini": {"local_path": str(data), "extra_params": {
+        "repos": {"evalpack/tinycalc": str(repo)}}}}
     proc = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", "swe_bench_verified_mini",
                         "--dataset-args", json.dumps(args), "--dataset-dir", str(tmp_path), "--work-dir",
                         str(tmp_path / "out"), "--quiet")

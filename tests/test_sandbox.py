@@ -323,7 +323,7 @@ def test_docker_without_a_daemon_is_a_clear_usage_error(monkeypatch, tmp_path):
                     "exit 1\n")
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(UsageError, match="no Docker engine is reachable.*Cannot connect"):
+    with pytest.raises(UsageError, match=r"--sandbox docker: the Docker daemon is not running \(Cannot connect.*--sandbox local"):
         Sandbox(engine="docker")
 
 
