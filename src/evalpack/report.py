@@ -110,13 +110,20 @@ def _duration(seconds: float) -> str:
 def write(run_dir: Path, report: dict) -> str:
     """report.json, report.md and report.html, from the report and samples/*.jsonl. Returns
     the markdown. The request statistics (tokens, latency) are recomputed from the exports,
-    so `evalpack report` and rescore give the same numbers; the rest of the run metadata is
-    kept from the report.json a rescore replaces."""
+    so `evalpack report` and rescore give the same numbers; the rest of the run metadata, and each
+    dataset's serving stats (how the calls went, not how they scored), are kept from the report.json
+    a rescore replaces."""
     from evalpack import report_html, run_meta, samples
 
     run_dir = Path(run_dir)
     exported = {ds["dataset"]: samples.read(run_dir, ds["dataset"]) for ds in report.get("datasets", [])}
-    old_meta = _previous_meta(run_dir)
+    previous = _previous_report(run_dir)
+    old_meta = previous.get("meta") if isinstance(previous.get("meta"), dict) else {}
+    served = {d.get("dataset"): d["serving"] for d in previous.get("datasets") or []
+              if isinstance(d, dict) and d.get("serving")}
+    for section in report.get("datasets", []):
+        if "serving" not in section and section.get("dataset") in served:
+            section["serving"] = served[section["dataset"]]
     meta = report.setdefault("meta", dict(old_meta))
     if not meta.get("served_models") and old_meta.get("served_models"):
         meta["served_models"] = old_meta["served_models"]  # a resumed run that sent nothing asked no one
@@ -128,11 +135,12 @@ def write(run_dir: Path, report: dict) -> str:
     return text
 
 
-def _previous_meta(run_dir: Path) -> dict:
+def _previous_report(run_dir: Path) -> dict:
     try:
-        return json.loads((run_dir / "report.json").read_text(encoding="utf-8")).get("meta") or {}
-    except (OSError, json.JSONDecodeError, AttributeError):
-        return {}
+        previous = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}  # no report yet, or a damaged one: nothing to carry over
+    return previous if isinstance(previous, dict) else {}
 
 
 def load(run_dir: Path) -> dict:

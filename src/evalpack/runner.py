@@ -10,7 +10,6 @@ summary and report envelope as a live run, on the outputs the store kept.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -213,19 +212,7 @@ def rescore(path: Path, concurrency: int = 64) -> dict:
     finally:
         store.close()
         run_dir.release()
-    # serving stats describe how the calls went, not how they scored: the live run's stand
-    served = {d.get("dataset"): d["serving"] for d in _previous_sections(run_dir.path) if d.get("serving")}
-    for section in sections:
-        if section["dataset"] in served:
-            section["serving"] = served[section["dataset"]]
     report = envelope(config.get("model"), run_dir, sections, rescored=True)
     text = run_dir.write_report(report)
     return {"report": report, "markdown": text, "run_dir": run_dir.path}
 
-
-def _previous_sections(path: Path) -> list[dict]:
-    try:
-        datasets = json.loads((path / "report.json").read_text(encoding="utf-8")).get("datasets")
-    except (OSError, ValueError, AttributeError):
-        return []  # no report yet, or a damaged one: nothing to carry over
-    return [d for d in datasets if isinstance(d, dict)] if isinstance(datasets, list) else []

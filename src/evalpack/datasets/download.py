@@ -17,6 +17,7 @@ import hashlib
 import http.client
 import os
 import shutil
+import tarfile
 import time
 import urllib.error
 import urllib.parse
@@ -132,3 +133,24 @@ def extract_member(container: Path, member: str, dest: Path, f: DataFile) -> Non
         tmp.unlink()
         raise DownloadError(f"{member} in {container.name}: {problem}")
     tmp.replace(dest)
+
+
+def extract_verified(tar: tarfile.TarFile, info: tarfile.TarInfo, dest: Path, f: DataFile) -> str | None:
+    """A kit member streamed into `dest`, renamed into place only once its size and sha256 match `f`;
+    otherwise the problem, and nothing is left behind (unpack's datasets and wheels alike)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".evalpack-part")
+    h = hashlib.sha256()
+    size = 0
+    src = tar.extractfile(info)
+    with open(tmp, "wb") as out:
+        while block := src.read(CHUNK):
+            h.update(block)
+            size += len(block)
+            out.write(block)
+    if size != f.size or h.hexdigest() != f.sha256:
+        tmp.unlink()
+        return (f"{size} bytes, expected {f.size}" if size != f.size
+                else f"sha256 {h.hexdigest()[:12]}..., expected {f.sha256[:12]}...")
+    tmp.replace(dest)
+    return None

@@ -335,7 +335,7 @@ def _unpack(archive: Path, to: Path) -> dict:
             if dest.is_file() and download._check(dest, f.size, f.sha256) is None:
                 skipped += 1
                 continue
-            problem = extract_verified(tar, info, dest, f)
+            problem = download.extract_verified(tar, info, dest, f)
             if problem:
                 problems.append(f"CORRUPT {dirname}/{f.path}: {problem}")
             else:
@@ -361,22 +361,3 @@ def _verified_files(root: Path, registry: Manifest | None) -> list[str]:
         return []
     return [f.path for f in registry.files
             if (root / f.path).is_file() and download._check(root / f.path, f.size, f.sha256) is None]
-
-
-def extract_verified(tar: tarfile.TarFile, info: tarfile.TarInfo, dest: Path, f: DataFile) -> str | None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".evalpack-part")
-    h = hashlib.sha256()
-    size = 0
-    src = tar.extractfile(info)
-    with open(tmp, "wb") as out:
-        while block := src.read(download.CHUNK):
-            h.update(block)
-            size += len(block)
-            out.write(block)
-    if size != f.size or h.hexdigest() != f.sha256:
-        tmp.unlink()
-        return (f"{size} bytes, expected {f.size}" if size != f.size
-                else f"sha256 {h.hexdigest()[:12]}..., expected {f.sha256[:12]}...")
-    tmp.replace(dest)
-    return None

@@ -9,11 +9,12 @@ nothing but `tar`, `sha256sum` and the target's Python: the kit carries `SHA256S
 
 from __future__ import annotations
 
-import hashlib
 import tarfile
 from pathlib import Path
 
 from evalpack import __version__
+from evalpack.datasets import download
+from evalpack.types import DataFile
 
 WHEELS_DIR = "wheels"
 
@@ -83,8 +84,8 @@ def root_files(wheel_spec: dict, wheels: list[dict], has_datasets: bool) -> dict
 
 
 def extract_wheels(tar: tarfile.TarFile, manifest: dict, to: Path) -> tuple[int, list[str]]:
-    """Stream every listed wheel into to/wheels/, renaming it into place only once its sha256
-    matched the manifest; wheels the manifest does not list are refused. (written, problems)"""
+    """Stream every listed wheel into to/wheels/, renaming it into place only once its size and
+    sha256 matched the manifest; wheels the manifest does not list are refused. (written, problems)"""
     listed = {f"{WHEELS_DIR}/{w['name']}": w for w in (manifest.get("wheels") or {}).get("files", [])}
     dest_dir = to / WHEELS_DIR
     written, problems, seen = 0, [], set()
@@ -96,21 +97,12 @@ def extract_wheels(tar: tarfile.TarFile, manifest: dict, to: Path) -> tuple[int,
             problems.append(f"{info.name}: not listed in the kit's manifest (refused)")
             continue
         seen.add(info.name)
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        tmp = dest_dir / (w["name"] + ".evalpack-part")
-        digest, size = hashlib.sha256(), 0
-        with tar.extractfile(info) as src, open(tmp, "wb") as out:
-            while block := src.read(1 << 20):
-                digest.update(block)
-                size += len(block)
-                out.write(block)
-        if size != w["size"] or digest.hexdigest() != w["sha256"]:
-            tmp.unlink()
-            problems.append(f"CORRUPT {info.name}: sha256 {digest.hexdigest()[:12]}... ({size} bytes), "
-                            f"the manifest says {w['sha256'][:12]}... ({w['size']} bytes)")
-            continue
-        tmp.replace(dest_dir / w["name"])
-        written += 1
+        problem = download.extract_verified(tar, info, dest_dir / w["name"],
+                                   DataFile(path=w["name"], sha256=w["sha256"], size=w["size"]))
+        if problem:
+            problems.append(f"CORRUPT {info.name}: {problem}")
+        else:
+            written += 1
     problems += [f"MISSING {name}: listed in the manifest, absent from the archive"
                  for name in listed if name not in seen]
     return written, problems

@@ -83,6 +83,15 @@ def emulation_enabled(arch: str) -> bool:
     return text.startswith("enabled") and "F" in flags
 
 
+def check_buildable(arch: str) -> None:
+    """Images of `arch` can be built here: the engine's own, or a foreign one under emulation."""
+    if arch != native_arch() and not emulation_enabled(arch):
+        raise UsageError(f"building {arch} images on a {native_arch()} engine needs qemu binfmt "
+                         f"support (`apt-get install qemu-user-static binfmt-support`, then "
+                         f"`update-binfmts --enable {QEMU_NAMES[arch]}`; .ci/setup-arm64.sh does both), or "
+                         f"build them on an {arch} machine and `docker save` them")
+
+
 # --- tags -------------------------------------------------------------------------
 
 def _slug(text: str) -> str:
@@ -123,11 +132,7 @@ def build_base(arch: str | None = None, mirror: str | None = None, force: bool =
     if image_exists(tag) and not force:
         set_architecture(tag, arch)  # a base imported before that fix: one inspect when it is right
         return tag
-    if arch != native_arch() and not emulation_enabled(arch):
-        raise UsageError(f"building the {arch} base image on a {native_arch()} engine needs qemu binfmt "
-                         f"support (`apt-get install qemu-user-static binfmt-support`, then "
-                         f"`update-binfmts --enable {QEMU_NAMES[arch]}`; .ci/setup-arm64.sh does both), or "
-                         f"build it on an {arch} machine and `docker save` it")
+    check_buildable(arch)
     if not shutil.which("debootstrap"):
         raise UsageError("building the base image needs debootstrap: `apt-get install debootstrap`")
     mirror = mirror or apt_mirror()

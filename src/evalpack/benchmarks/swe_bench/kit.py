@@ -87,11 +87,7 @@ def check_options(repos: dict[str, Path], with_images: bool, arch: str | None = 
     """Before anything is downloaded: --with-images needs a Docker engine (said how to start one),
     and a foreign --force-arch needs emulation to build with."""
     if with_images:
-        resolved = images.resolve_arch(arch)
-        if resolved != images.native_arch() and not images.emulation_enabled(resolved):
-            raise UsageError(f"--force-arch {arch}: {resolved} images cannot be built on this "
-                             f"{images.native_arch()} engine without qemu binfmt emulation "
-                             f"(`update-binfmts --enable {images.QEMU_NAMES[resolved]}`; .ci/setup-arm64.sh)")
+        images.check_buildable(images.resolve_arch(arch))
 
 
 def stage(root: Path, repos: dict[str, Path], with_images: bool, arch: str | None = None) -> list[dict]:
