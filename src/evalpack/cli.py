@@ -260,6 +260,8 @@ def cmd_list(ns: argparse.Namespace) -> int:
     from evalpack.errors import UsageError
 
     unknown = [n for n in ns.names if n not in registry.names()]
+    if unknown and registry.broken(unknown[0]):
+        raise UsageError(registry.broken(unknown[0]))
     if unknown:
         raise UsageError(f"no benchmark named {', '.join(map(repr, unknown))}; known: "
                          f"{', '.join(registry.names())}")

@@ -48,10 +48,13 @@ class Benchmark:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        entry = registry.BENCHMARKS.get(cls.__dict__.get("name", ""))
+        own = cls.__dict__.get("info")  # a plugin's "module:Class" form: the class carries its entry
+        if isinstance(own, BenchmarkInfo):
+            cls.name = own.name
+        entry = own if isinstance(own, BenchmarkInfo) else registry.declared(cls.__dict__.get("name", ""))
         # only the class the entry names takes its metadata (its subclasses inherit it); another
         # class that borrows a registered name (a test's stand-in) keeps its own
-        if isinstance(entry, BenchmarkInfo) and entry.entry == f"{cls.__module__}:{cls.__qualname__}":
+        if isinstance(entry, BenchmarkInfo) and (entry is own or entry.entry == f"{cls.__module__}:{cls.__qualname__}"):
             declared = {"title": entry.title, "description": entry.description, "metric": entry.metric,
                         "split": entry.split, "subsets": entry.subsets, "data_dirname": entry.dirname,
                         "default_args": resolve_args(entry, {})}
@@ -128,8 +131,18 @@ class Benchmark:
 
     # --- data ---
     def root(self, data_dir: Path, args: dict) -> Path:
-        """The folder holding this benchmark's files: `local_path`, else <dataset-dir>/<data_dirname>."""
-        return Path(args["local_path"]) if args.get("local_path") else Path(data_dir) / self.data_dirname
+        """The folder holding this benchmark's files: `local_path`, else <dataset-dir>/<data_dirname>,
+        else (a plugin that ships its files) the folder of the installed package holding them."""
+        if args.get("local_path"):
+            return Path(args["local_path"])
+        root = Path(data_dir) / self.data_dirname
+        if not root.is_dir():
+            from evalpack.datasets.registry import find_manifest
+
+            manifest = find_manifest(self.data_dirname)
+            if manifest and manifest.bundled:
+                return Path(manifest.bundled)
+        return root
 
     def data_files(self) -> list[DataFile]:
         """The files this benchmark reads (for `pack`, `verify`, `list`): its manifest in

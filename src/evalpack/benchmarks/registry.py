@@ -292,8 +292,48 @@ BENCHMARKS: dict[str, BenchmarkInfo | str] = {info.name: info for info in _INFOS
 # Names EvalScope users may type that mean the same benchmark.
 ALIASES: dict[str, str] = {alias: info.name for info in _INFOS for alias in info.aliases}
 
+# Benchmarks of installed packages (entry-point group evalpack.benchmarks, see evalpack/plugins.py),
+# added to BENCHMARKS on the first look-up that needs them: name -> the package ("name version").
+PLUGINS: dict[str, str] = {}
+_BROKEN: dict[str, str] = {}  # a broken plugin's benchmark (or entry-point) name -> its sentence
+_plugins_loaded = False
+
+
+def load_plugins() -> None:
+    """Add the installed plugins' benchmarks (once); a built-in name always wins."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from evalpack import plugins
+    from evalpack.datasets.registry import plugins as discovered
+
+    found = discovered()
+    _BROKEN.update(found.broken)
+    for name, p in found.benchmarks.items():
+        taken = [n for n in (name, *p.info.aliases) if n in BENCHMARKS or n in ALIASES]
+        if name in taken:
+            plugins.warn(f"plugin benchmark {name!r} of package {p.package} has the name of a built-in "
+                         f"benchmark; the built-in one is kept (rename the plugin's)")
+            continue
+        BENCHMARKS[name] = p.info
+        PLUGINS[name] = p.package
+        ALIASES.update({alias: name for alias in p.info.aliases if alias not in taken})
+
+
+def plugin_of(name: str) -> str | None:
+    """The package a benchmark comes from, or None for a built-in one."""
+    return PLUGINS.get(name)
+
+
+def broken(name: str) -> str | None:
+    """Why the plugin declaring `name` cannot be used, or None."""
+    load_plugins()
+    return _BROKEN.get(name)
+
 
 def names() -> list[str]:
+    load_plugins()
     return sorted(BENCHMARKS)
 
 
@@ -301,12 +341,24 @@ def canonical(name: str) -> str:
     """The registered name for `name` (an alias resolves); UsageError naming close matches."""
     key = ALIASES.get(name, name)
     if key not in BENCHMARKS:
+        load_plugins()
+        key = ALIASES.get(name, name)
+    if key not in BENCHMARKS:
+        if name in _BROKEN:
+            raise UsageError(_BROKEN[name])
         close = difflib.get_close_matches(name, list(BENCHMARKS) + list(ALIASES), n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise UsageError(
             f"unknown dataset {name!r}.{hint} Supported: {', '.join(names())} "
             f"(`evalpack list` shows them).")
     return key
+
+
+def declared(name: str) -> BenchmarkInfo | str | None:
+    """The entry of `name` (built-in or plugin), without raising."""
+    if name and name not in BENCHMARKS:
+        load_plugins()
+    return BENCHMARKS.get(name)
 
 
 def info(name: str) -> BenchmarkInfo:
@@ -319,8 +371,16 @@ def info(name: str) -> BenchmarkInfo:
 
 def get(name: str):
     """A fresh instance of the benchmark (imports its module)."""
-    entry = BENCHMARKS[canonical(name)]
-    return _class(entry.entry if isinstance(entry, BenchmarkInfo) else entry)()
+    key = canonical(name)
+    entry = BENCHMARKS[key]
+    target = entry.entry if isinstance(entry, BenchmarkInfo) else entry
+    if key not in PLUGINS:
+        return _class(target)()
+    try:
+        return _class(target)()
+    except Exception as e:  # noqa: BLE001 - another package's code: its failure is one sentence, exit 2
+        raise UsageError(f"plugin benchmark {key!r} of package {PLUGINS[key]} cannot be loaded: {target} "
+                         f"failed ({type(e).__name__}: {e}); fix the package or uninstall it") from None
 
 
 def _class(entry: str):

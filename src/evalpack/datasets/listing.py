@@ -40,6 +40,8 @@ def print_list(data_dir: Path, names: list[str] | None = None) -> None:
         state = status(data_dir, info.dirname)
         if m and not m.records:  # e.g. LongBench-v2: prompt templates only, questions not registered
             state += f"; registry has no questions: {m.source.get('note', '')}"
+        if registry.plugin_of(name):
+            state += f"; plugin from {registry.plugin_of(name)}"
         print(f"{name:24} {info.metric:12} {len(info.subsets):7d} {records:>8} {size:>9}  {state}")
         if names and name in names:
             per = subset_records(m, info.split) if m else {}

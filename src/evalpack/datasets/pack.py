@@ -47,7 +47,8 @@ def log(msg: str) -> None:
 def stage_datasets(manifests: list[Manifest], staging: Path, *, hub_base: str | None, mirror: str | None,
                    retries: int, backoff: float, jobs: int = 4) -> None:
     """Fill staging/datasets/<dir>/<path> with verified files."""
-    derived = [(m, f) for m in manifests for f in m.files if not f.url]
+    # a plugin that ships its files in its package is their source; other files without a URL need a mirror
+    derived = [(m, f) for m in manifests for f in m.files if not f.url and not m.bundled]
     if derived and not mirror:
         names = ", ".join(f"{m.name}/{f.path}" for m, f in derived[:5])
         more = f" and {len(derived) - 5} more" if len(derived) > 5 else ""
@@ -73,6 +74,9 @@ def stage_datasets(manifests: list[Manifest], staging: Path, *, hub_base: str | 
             return  # staged by an earlier, interrupted pack
         if f.url:
             url = download.upstream_url(f.url, hub_base)
+        elif m.bundled:
+            copy_verified(Path(m.bundled) / f.path, dest, f, source=f"the package {m.plugin}")
+            return
         elif mirror_is_dir(mirror):
             copy_verified(Path(mirror) / m.name / f.path, dest, f)
             return
@@ -116,16 +120,16 @@ def mirror_is_dir(mirror: str | None) -> bool:
     return bool(mirror) and "://" not in mirror
 
 
-def copy_verified(src: Path, dest: Path, f: DataFile) -> None:
+def copy_verified(src: Path, dest: Path, f: DataFile, source: str = "the mirror") -> None:
     if not src.is_file():
-        raise DataMissingError(f"{src} is not in the mirror dir")
+        raise DataMissingError(f"{src} is not in {source}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     shutil.copyfile(src, tmp)
     problem = download._check(tmp, f.size, f.sha256)
     if problem:
         tmp.unlink()
-        raise DataMissingError(f"{src}: {problem} (the mirror's copy is not the registry's file)")
+        raise DataMissingError(f"{src}: {problem} ({source}'s copy is not the registry's file)")
     tmp.replace(dest)
 
 

@@ -10,6 +10,7 @@ against; nothing here touches the network.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,6 +34,8 @@ class Manifest:
     # a module that packs extra content beside the files (e.g. git bundles, container images):
     # pack calls its check_options/stage, unpack its after_unpack (see datasets/pack.py)
     kit: str = ""
+    plugin: str = ""  # the package that registered it ("name version"); "" = built in
+    bundled: str = ""  # a plugin's: the folder of the installed package holding its files, if it ships them
 
     @property
     def size(self) -> int:
@@ -41,7 +44,8 @@ class Manifest:
     def to_json(self) -> dict:
         return {"name": self.name, "benchmarks": list(self.benchmarks), "title": self.title,
                 "license": self.license, "source": self.source, "records": self.records,
-                **({"kit": self.kit} if self.kit else {}), "files": [file_json(f) for f in self.files]}
+                **({"kit": self.kit} if self.kit else {}), **({"plugin": self.plugin} if self.plugin else {}),
+                "files": [file_json(f) for f in self.files]}
 
 
 def file_json(f: DataFile) -> dict:
@@ -62,7 +66,7 @@ def parse_manifest(data: dict) -> Manifest:
 
 
 @lru_cache(maxsize=None)
-def manifests() -> dict[str, Manifest]:
+def builtin_manifests() -> dict[str, Manifest]:
     folder = resources.files("evalpack.datasets") / "manifests"
     found = {}
     for entry in folder.iterdir():
@@ -72,14 +76,38 @@ def manifests() -> dict[str, Manifest]:
     return dict(sorted(found.items()))
 
 
+@lru_cache(maxsize=None)
+def manifests() -> dict[str, Manifest]:
+    """Every dataset dir evalpack knows: the built-in ones, then those of installed plugins."""
+    found = dict(builtin_manifests())
+    for p in plugins().benchmarks.values():
+        m = found.get(p.manifest["name"])
+        if m is not None and m.plugin == p.package:  # several benchmarks of one package share a dir
+            found[m.name] = dataclasses.replace(m, benchmarks=tuple(dict.fromkeys(m.benchmarks + (p.info.name,))))
+        elif m is None:
+            found[p.manifest["name"]] = dataclasses.replace(parse_manifest(p.manifest), plugin=p.package,
+                                                            bundled=p.bundled)
+    return found
+
+
+def plugins():
+    """The installed plugin benchmarks (evalpack.plugins), kept off the built-in names and dirs."""
+    from evalpack import plugins as plugin_loader
+
+    builtin = builtin_manifests()
+    return plugin_loader.discover({b for m in builtin.values() for b in m.benchmarks}, set(builtin))
+
+
 def find_manifest(name: str) -> Manifest | None:
-    """By directory name (`gpqa`) or benchmark name (`gpqa_diamond`)."""
-    all_ = manifests()
-    if name in all_:
-        return all_[name]
-    for m in all_.values():
-        if name in m.benchmarks:
-            return m
+    """By directory name (`gpqa`) or benchmark name (`gpqa_diamond`). Built-in names are found
+    without looking for plugins (a run of built-in benchmarks never imports one)."""
+    for all_ in (builtin_manifests(), None):
+        all_ = manifests() if all_ is None else all_
+        if name in all_:
+            return all_[name]
+        for m in all_.values():
+            if name in m.benchmarks:
+                return m
     return None
 
 
@@ -94,6 +122,9 @@ def resolve(names: list[str]) -> list[Manifest]:
         else:
             out[m.name] = m
     if unknown:
+        broken = [plugins().broken[n] for n in unknown if n in plugins().broken]
+        if broken:
+            raise UsageError(broken[0])
         known = sorted({b for m in manifests().values() for b in m.benchmarks})
         raise UsageError(f"no dataset registered as {', '.join(map(repr, unknown))}; "
                          f"choose from: {', '.join(known)} (or `all` for pack)")

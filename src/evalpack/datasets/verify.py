@@ -219,6 +219,9 @@ def status(data_dir: Path, name: str) -> str:
     if manifest is None:
         return "no manifest"
     root = data_dir / manifest.name
+    if not root.is_dir() and manifest.bundled:  # a plugin's own copy, read when the dataset dir has none
+        result = check_files(Path(manifest.bundled), manifest.files)
+        return "in its package, " + ("verified" if not result.failed else f"BROKEN ({len(result.failed)} files)")
     if not root.is_dir():
         return "missing"
     if (data_dir / SAMPLE_MARKER).is_file():
