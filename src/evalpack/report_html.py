@@ -19,6 +19,8 @@ from importlib import resources
 from urllib.parse import quote
 from pathlib import Path
 
+from evalpack.scoring.reasoning import split_reasoning
+
 MAX_TEXT = 20_000  # characters per field; longer text keeps its head and tail
 MIN_SHARED = 80  # a prompt prefix/suffix shared by a subset's samples is stored once if this long
 
@@ -60,10 +62,12 @@ def natural_key(text: str) -> list:
 REPLY_KEYS = ("content", "reasoning", "tool_calls", "finish_reason")
 
 
-def sample_record(rec: dict) -> dict:
+def sample_record(rec: dict, reasoning_tags: list[str] | None = None) -> dict:
     """What the viewer shows of one exported sample (samples.record): the prompt split into
-    the question and what came before, the reply, the transcript, extracted vs. gold, the
-    scorer's detail, and what the run measured. Short keys: the page carries every sample."""
+    the question and what came before, the reply (its answer apart from its reasoning: the
+    server's reasoning_content and inline <think> blocks, cut where the scorer cuts), the
+    transcript, extracted vs. gold, the scorer's detail, and what the run measured. Short keys:
+    the page carries every sample."""
     from evalpack.samples import TRANSCRIPT_KEYS, status_of
 
     output = rec.get("output")
@@ -92,12 +96,14 @@ def sample_record(rec: dict) -> dict:
             if isinstance(value, list) and value and isinstance(value[0], dict):
                 transcript = value
                 break
-        out["reply"] = output.get("content")
-        out["reasoning"] = output.get("reasoning")
+        out["reply"], out["reasoning"], cut = _apart(output.get("content"), output.get("reasoning"), reasoning_tags)
+        out["noans"] = cut or None
         out["reply_calls"] = output.get("tool_calls")
         out["out"] = {k: v for k, v in output.items() if k not in REPLY_KEYS and k not in TRANSCRIPT_KEYS} or None
     elif output is not None:
         out["out"] = {"output": output}
+    if isinstance(transcript, list):
+        transcript = [_message_apart(m, reasoning_tags) for m in transcript]
     out["conv"] = transcript
     if transcript is not None and rec.get("conversation") is None:
         # the output's own transcript (an agent with a simulated user): the first request may be
@@ -107,6 +113,26 @@ def sample_record(rec: dict) -> dict:
             (m.get("content") for m in transcript if isinstance(m, dict) and m.get("role") == "user"), None)
         out.update(q=task if isinstance(task, str) else None, pre_msgs=None, post_msgs=None)
     return _trim({k: v for k, v in out.items() if v is not None})
+
+
+def _apart(content, reasoning, tags) -> tuple:
+    """(answer, all reasoning, True when the reply ended inside its reasoning): inline thinking
+    is split off by the one stripper, so the answer shown is the one that was scored."""
+    if not isinstance(content, str):
+        return content, reasoning, False
+    thought, answer = split_reasoning(content, tags)
+    parts = [r for r in (reasoning if isinstance(reasoning, str) else None, thought) if r]
+    return answer, "\n\n".join(parts) or reasoning or None, answer is None
+
+
+def _message_apart(m, tags):
+    if not isinstance(m, dict) or m.get("role") != "assistant" or not isinstance(m.get("content"), str):
+        return m
+    answer, reasoning, cut = _apart(m["content"], m.get("reasoning"), tags)
+    out = {**m, "content": answer if not cut else "(no answer: the reply ended inside its reasoning)"}
+    if reasoning:
+        out["reasoning"] = reasoning
+    return out
 
 
 def _shared_affixes(texts: list[str]) -> tuple[str, str]:
@@ -312,7 +338,9 @@ def render(report: dict, table_rows: list[dict], samples: dict[str, dict]) -> st
 
 def write(run_dir: Path, report: dict, table_rows: list[dict], exported: dict[str, list[dict]]) -> Path:
     """exported: dataset -> its samples/<dataset>.jsonl records."""
-    payloads = {name: dataset_payload([sample_record(r) for r in recs]) for name, recs in exported.items()}
+    tags = {d.get("dataset"): (d.get("args") or {}).get("reasoning_tags") for d in report.get("datasets") or []}
+    payloads = {name: dataset_payload([sample_record(r, tags.get(name)) for r in recs])
+                for name, recs in exported.items()}
     path = Path(run_dir) / "report.html"
     path.write_text(render(report, table_rows, payloads), encoding="utf-8")
     return path

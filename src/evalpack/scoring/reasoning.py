@@ -27,3 +27,17 @@ def answer_text(reply: str | None, tags: tuple[str, str] | list[str] | None = No
     if answer.lstrip().lower().startswith(start.lower()):
         return None
     return answer
+
+
+def split_reasoning(reply: str | None, tags: tuple[str, str] | list[str] | None = None) -> tuple[str | None, str | None]:
+    """(reasoning, answer) of `reply` for people to read: the answer exactly as `answer_text` finds
+    it, the reasoning everything before it with the tags taken out (None when there is none)."""
+    answer = answer_text(reply, tags)
+    if reply is None:
+        return None, None
+    thought = reply if answer is None else reply[:len(reply) - len(answer)]
+    if not thought:
+        return None, answer
+    start, end = tags or DEFAULT_TAGS
+    thought = re.sub(f"{re.escape(start)}|{re.escape(end)}", "", thought, flags=re.I).strip()
+    return thought or None, answer

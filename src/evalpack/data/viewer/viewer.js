@@ -31,8 +31,8 @@
   }
   function short(v, n) { var s = str(v).replace(/\s+/g, ' ').trim(); return s.length > n ? s.slice(0, n - 1) + '…' : s; }
   function pre(v, cls) { return h('pre', {'class': cls}, str(v)); }
-  function fold(title, body, open) {
-    var d = h('details', open ? {open: ''} : null, h('summary', {text: title}));
+  function fold(title, body, open, cls) {
+    var d = h('details', {open: open ? '' : null, 'class': cls}, h('summary', {text: title}));
     d.appendChild(body);
     return d;
   }
@@ -73,7 +73,7 @@
       var role = String(m.role || '?');
       var head = (numbered ? 'step ' + (i + 1) + ' · ' : '') + role + (m.name ? ' · ' + m.name : '');
       var div = h('div', {'class': 'msg ' + role}, h('div', {'class': 'role', text: head}));
-      if (m.reasoning) div.appendChild(fold('reasoning', pre(m.reasoning)));
+      if (m.reasoning) div.appendChild(fold('reasoning (' + str(m.reasoning).length + ' chars)', pre(m.reasoning, 'reasoning'), false, 'reasoning'));
       var content = m.content;
       if (Array.isArray(content)) content = content.map(function (p) { return p && p.text !== undefined ? p.text : str(p); }).join('\n');
       if (content !== undefined && content !== null && content !== '') {
@@ -121,15 +121,20 @@
       var names = tools.map(function (t) { return (t.function || t).name || '?'; }).join(', ');
       box.appendChild(fold('offered tools (' + tools.length + '): ' + names, pre(tools)));
     }
-    if (s.reply !== undefined || s.reply_calls) {
+    // the model's reasoning (reasoning_content and inline <think> blocks): folded, apart from the answer
+    if (s.reasoning) box.appendChild(fold('reasoning (' + str(s.reasoning).length + ' chars)', pre(s.reasoning, 'reasoning'), false, 'reasoning'));
+    if (s.noans) {
       box.appendChild(label('reply'));
-      if (s.reply !== undefined) box.appendChild(pre(s.reply));
+      box.appendChild(pre('(no answer: the reply ended inside its reasoning)', 'answer bad'));
+    }
+    if (s.reply !== undefined || s.reply_calls) {
+      if (!s.noans) box.appendChild(label('reply'));
+      if (s.reply !== undefined) box.appendChild(pre(s.reply, 'answer'));
       (s.reply_calls || []).forEach(function (tc) {
         var fn = (tc && tc.function) || tc || {};
         box.appendChild(pre('call ' + (fn.name || '?') + '(' + str(fn.arguments) + ')'));
       });
     }
-    if (s.reasoning) box.appendChild(fold('reasoning (' + s.reasoning.length + ' chars)', pre(s.reasoning)));
     box.appendChild(h('div', {'class': 'side'},
       h('div', null, label('extracted'), pre(s.ext === undefined ? '(nothing)' : s.ext, 'extracted')),
       h('div', null, label('gold'), pre(s.gold, 'gold'))));
@@ -262,7 +267,7 @@
         onclick: function () { state.s = key; update(); }},
         h('td', {text: s.id + (s.rep ? ' #' + s.rep : '')}), h('td', {text: s.sub || ''}),
         h('td', {'class': 'st-' + s.st, text: s.st}), h('td', {text: s.sc === undefined ? '-' : String(s.sc)}),
-        h('td', {text: short(s.gold, 30)}), h('td', {text: short(s.ext, 30)}), h('td', {text: short(s.reply || s.err, 80)}));
+        h('td', {text: short(s.gold, 30)}), h('td', {text: short(s.ext, 30)}), h('td', {text: short(s.noans ? '(no answer: ended inside its reasoning)' : s.reply || s.err, 80)}));
       table.appendChild(tr);
     });
     root.appendChild(table);
