@@ -53,6 +53,13 @@ def make_plans(config: RunConfig) -> list[Plan]:
         resolved.append((bench, args))
     # every needed file of every dataset, sized and hashed, before anything is loaded or sent
     check_before_run(resolved, config.dataset_dir)
-    return [Plan(bench, args, subset_limit(bench.load(config.dataset_dir, args), config.limit),
-                 settings_hash(bench.name, args, config))
-            for bench, args in resolved]
+    return [plan(bench, args, config) for bench, args in resolved]
+
+
+def plan(bench: Benchmark, args: dict, config: RunConfig) -> Plan:
+    samples = subset_limit(bench.load(config.dataset_dir, args), config.limit)
+    keyed = dict(args)
+    user_files = getattr(bench, "user_files", None)
+    if user_files:  # a user's edited file is a new question set: its answers are not resumed
+        keyed["user_files"] = sorted(f.sha256 for f in user_files)
+    return Plan(bench, args, samples, settings_hash(bench.name, keyed, config))

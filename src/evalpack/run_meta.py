@@ -77,13 +77,17 @@ def _secret_values(value) -> list[str]:
 
 def dataset_files(bench, args: dict) -> dict:
     """The files this run reads, with the sha256 the registry declares (verified against the
-    disk before the first request, unless the folder is sample data or another layout), and
-    one digest over them: equal digests = the same data."""
+    disk before the first request, unless the folder is sample data or another layout) or, for a
+    user's own files, the sha256 of the bytes read; and one digest over them: equal digests =
+    the same data."""
     from evalpack.datasets.verify import needed_files
 
     files = {f.path: f.sha256 for f in needed_files(bench, args)}
+    # a user's own files (general_mcq, general_qa) as their benchmark read and hashed them
+    user = [f.describe() for f in getattr(bench, "user_files", None) or []]
+    files.update({u["path"]: u["sha256"] for u in user})
     digest = hashlib.sha256("".join(f"{p}\0{h}\n" for p, h in sorted(files.items())).encode()).hexdigest()
-    return {"digest": digest if files else None, "files": files}
+    return {"digest": digest if files else None, "files": files, **({"user_files": user} if user else {})}
 
 
 def describe(config, plans, started: float, finished: float, dataset_seconds: dict,

@@ -277,6 +277,24 @@ _INFOS = (
               Arg("few_shot_split", "str", "validation", "where the examples come from",
                   choices=("validation",)))),
     BenchmarkInfo(
+        name="general_mcq", entry="evalpack.benchmarks.general_mcq:GeneralMCQ", title="General-MCQ",
+        description="Your own multiple-choice questions in EvalScope's format: <subset>_val.csv/.jsonl "
+                    "(id, question, A..J, answer) under local_path, few-shot from <subset>_dev; accuracy "
+                    "per subset (docs/custom_datasets.md).",
+        split="val", prompt_fields=("question", "choices", "letters", "fewshot", "query"), system_prompt=True,
+        args=(_few_shot(0, "solved examples from <subset>_dev before each question"),
+              Arg("subset_list", "list[str]", None, "subsets to run: the <subset> of <subset>_val files "
+                  "(default: every one in local_path)"))),
+    BenchmarkInfo(
+        name="general_qa", entry="evalpack.benchmarks.general_qa:GeneralQA", title="General-QA",
+        description="Your own open questions with reference answers in EvalScope's format: <subset>.jsonl "
+                    "(query/response, system, or messages) under local_path; BLEU-1..4 and ROUGE-1/2/L, "
+                    "main score Rouge-L-R (docs/custom_datasets.md).",
+        metric="Rouge-L-R", prompt_fields=("question",), system_prompt=True,
+        args=(Arg("few_shot_num", "int", 0, "no few-shot source (as in EvalScope): must stay 0", min=0, max=0),
+              Arg("subset_list", "list[str]", None, "subsets to run: the <subset> of <subset>.jsonl files "
+                  "(default: every one in local_path)"))),
+    BenchmarkInfo(
         name="bbh", entry="evalpack.benchmarks.bbh:BBH", title="BIG-Bench Hard",
         description="27 hard BIG-bench tasks (Suzgun et al.), 6,511 examples; the official 3-shot CoT prompts, "
                     "exact match after \"So the answer is\"; accuracy per task, macro and micro.",

@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from evalpack import __version__
 from evalpack.datasets import download
 from evalpack.datasets.registry import FILE_KEYS, Manifest, find_manifest, parse_manifest
-from evalpack.datasets.verify import SAMPLE_MARKER, sha256_file
+from evalpack.datasets.verify import LOCAL_HASHES, SAMPLE_HASHES, SAMPLE_MARKER, sha256_file
 from evalpack.errors import DataMissingError, UsageError
 from evalpack.types import DataFile
 
@@ -242,7 +242,6 @@ def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, m
 
 
 # --- unpack ---
-SAMPLE_HASHES = "evalpack-sample.sha256.json"  # beside a sample kit's files: what eval checks them against
 
 
 def unpack(archive: Path, to: Path) -> dict:

@@ -22,6 +22,10 @@ log = logging.getLogger("evalpack")
 # A dataset dir holding this file contains samples, not upstream files (e.g. the demo's
 # 24 MMLU questions): eval skips the hash check for it and logs that it did.
 SAMPLE_MARKER = "evalpack-sample.json"
+# beside a sample kit's files, and a user's own set (`pack --local`) once unpacked: their hashes as
+# the kit gave them, which eval and verify check them against
+SAMPLE_HASHES = "evalpack-sample.sha256.json"
+LOCAL_HASHES = "evalpack-local.sha256.json"
 LIST_LIMIT = 20
 
 
@@ -122,7 +126,12 @@ def check_before_run(items: list[tuple], data_dir: Path) -> None:
         root = bench.root(data_dir, args)
         needed = needed_files(bench, args)
         if not needed:  # nothing declared: the benchmark's own load() reports what it lacks
-            if not root.is_dir():
+            local = sample_files(root, LOCAL_HASHES) if root.is_dir() else []
+            if local:  # a user's own set unpacked from a kit: checked against the kit's hashes
+                result = check_files(root, local)
+                if result.missing or result.corrupt:
+                    corrupt.append((bench, root, result.missing + result.corrupt, local))
+            elif not root.is_dir() and not getattr(bench, "user_data", False):
                 missing.append((bench, root, [], []))
             continue
         if (root / SAMPLE_MARKER).is_file() or (root.parent / SAMPLE_MARKER).is_file():
@@ -147,16 +156,17 @@ def check_before_run(items: list[tuple], data_dir: Path) -> None:
         raise DataMissingError(data_message(missing, corrupt, data_dir))
 
 
-def sample_files(root: Path) -> list[DataFile]:
-    """The files (with hashes) `unpack` wrote for a sample kit, or [] for a sample dir made by hand."""
+def sample_files(root: Path, name: str = SAMPLE_HASHES) -> list[DataFile]:
+    """The files (with hashes) `unpack` wrote for a sample kit (or, with LOCAL_HASHES, for a user's
+    own set), or [] for a dir made by hand."""
     import json
 
-    path = root / "evalpack-sample.sha256.json"
+    path = root / name
     try:
         listed = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         return [DataFile(path=p, sha256=v["sha256"], size=v["size"]) for p, v in listed.items()]
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return [DataFile(path="evalpack-sample.sha256.json", sha256="0" * 64, size=-1)]  # damaged: reported
+        return [DataFile(path=name, sha256="0" * 64, size=-1)]  # damaged: reported
 
 
 def unmanaged(root: Path, files: list[DataFile]) -> bool:

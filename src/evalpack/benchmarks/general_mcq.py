@@ -1,0 +1,157 @@
+"""general_mcq: a user's own multiple-choice questions, in EvalScope's format.
+
+Data: under `local_path` (else <dataset-dir>/general_mcq), `<subset>_val.jsonl` or `<subset>_val.csv`
+(the questions asked; .jsonl first when both exist, as EvalScope reads them) and, for few-shot,
+`<subset>_dev.(jsonl|csv)`. Columns: `id` (optional), `question`, `A`, `B`[, ... up to `J`],
+`answer` (one of the letters present); other columns are kept, and `category` gets its own table.
+Subsets are the `<subset>_val` files found, unless `subset_list` names them.
+Prompt: EvalScope's default single-answer template (Chinese), 0-shot by default; with few_shot_num
+the first examples of the subset's dev file come first, under EvalScope's few-shot header. A
+user's prompt_template may use EvalScope's placeholders {question}, {choices}, {letters},
+{fewshot}, and {query} (the question with its options, older EvalScope's).
+Score: the letter read from the reply (scoring.choice, among the question's own letters) equals
+the answer; accuracy per subset, overall (micro and macro) and per category.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from evalpack.benchmarks.multiple_choice import MultipleChoiceBenchmark, Question, score_choice
+from evalpack.benchmarks.user_files import FORMATS, UserDataError, UserFile, find_file, read_table, text_field
+from evalpack.types import Sample, Score
+
+LETTERS = "ABCDEFGHIJ"  # EvalScope's up to ten options
+# EvalScope's CHINESE_SINGLE_ANSWER_TEMPLATE and FEW_SHOT_TEMPLATE, word for word: a user's
+# EvalScope run and this one send the same prompt
+PROMPT_ZH = ("回答下面的单项选择题，请选出其中的正确答案。你的回答的全部内容应该是这样的格式：\"答案：[LETTER]\"（不带引号），"
+             "其中 [LETTER] 是 {letters} 中的一个。\n\n问题：{question}\n选项：\n{choices}\n")
+FEW_SHOT_HEADER = "Here are some examples of how to answer similar questions:\n\n{fewshot}\n\n"
+_SPLIT = re.compile(r"^(?P<subset>.+)_(?P<split>val|dev)$")
+
+
+class GeneralMCQ(MultipleChoiceBenchmark):
+    name = "general_mcq"  # metadata and args: registry.py
+    user_data = True  # no registry files: load() checks the user's files row by row
+    letters = LETTERS
+    prompt = PROMPT_ZH
+    breakdown_fields = {"category": "category"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.user_files: list[UserFile] = []  # the files load() read, for the run metadata
+
+    # --- data
+    def selected_subsets(self, args: dict) -> list[str]:
+        return list(args.get("subset_list") or [])
+
+    def subset_files(self, root: Path, args: dict) -> dict[str, Path]:
+        """subset -> its <subset>_val file: the named subsets, else every one under root."""
+        if root.is_file():  # EvalScope also takes a file as local_path
+            match = _SPLIT.match(root.stem)
+            return {match["subset"] if match else root.stem: root}
+        if not root.is_dir():
+            raise UserDataError(f"general_mcq: {root} does not exist; point local_path in --dataset-args at the "
+                                f"folder holding your <subset>_val.csv (or .jsonl) files")
+        wanted = self.selected_subsets(args) or sorted(
+            {m["subset"] for p in root.iterdir() if p.is_file() and p.suffix in FORMATS
+             for m in [_SPLIT.match(p.stem)] if m and m["split"] == "val"})
+        if not wanted:
+            raise UserDataError(f"general_mcq: {root} holds no <subset>_val.csv or <subset>_val.jsonl file (the "
+                                f"questions to ask); name the files e.g. example_val.csv")
+        out = {}
+        for subset in wanted:
+            path = find_file(root, f"{subset}_val")
+            if path is None:
+                raise UserDataError(f"general_mcq: no {subset}_val.jsonl or {subset}_val.csv in {root} (subset "
+                                    f"{subset!r}); check subset_list in --dataset-args or the file name")
+            out[subset] = path
+        return out
+
+    def read(self, path: Path, subset: str) -> list[Question]:
+        file = read_table(path)
+        self.user_files.append(file)
+        return read_questions(file, subset)
+
+    def load(self, data_dir: Path, args: dict) -> list[Sample]:
+        root = self.root(data_dir, args)
+        shots = int(args.get("few_shot_num") or 0)
+        template = args.get("prompt_template") or self.prompt
+        if shots and "{fewshot}" not in template:
+            template = FEW_SHOT_HEADER + template
+        self.user_files = []
+        samples = []
+        for subset, path in self.subset_files(root, args).items():
+            fewshot = self.few_shot_text(path, subset, shots) if shots else ""
+            for q in self.read(path, subset):
+                letters, choices = _options(q)
+                content = template.format(question=q.text, choices=choices, letters=",".join(letters),
+                                          fewshot=fewshot, query=f"{q.text}\n{choices}")
+                samples.append(self.to_sample(q, content, args))
+        return samples
+
+    def few_shot_text(self, val_path: Path, subset: str, shots: int) -> str:
+        stem = f"{subset}_dev"
+        path = find_file(val_path.parent, stem)
+        if path is None:
+            raise UserDataError(f"general_mcq: few_shot_num={shots} needs {stem}.jsonl or {stem}.csv beside "
+                                f"{val_path} (the solved examples); add it or set few_shot_num to 0")
+        examples = self.read(path, subset)
+        if len(examples) < shots:
+            raise UserDataError(f"general_mcq: {path} has {len(examples)} examples, fewer than few_shot_num={shots}; "
+                                f"lower few_shot_num in --dataset-args")
+        return "\n\n".join(f"{e.text}\n{_options(e)[1]}\nANSWER: {e.answer}" for e in examples[:shots])
+
+    # --- scoring: only the letters this question has
+    def score(self, sample: Sample, output: dict, args: dict) -> Score:
+        return score_choice(sample, output, LETTERS[:len(sample.metadata["options"])], args.get("reasoning_tags"))
+
+
+def _options(q: Question) -> tuple[str, str]:
+    letters = LETTERS[:len(q.options)]
+    return letters, "\n".join(f"{letter}) {option}" for letter, option in zip(letters, q.options))
+
+
+def read_questions(file: UserFile, subset: str) -> list[Question]:
+    """Every row as a Question; the first bad row is a UserDataError naming its line and field."""
+    has_id = any(text_field(file, row, "id", required=False) is not None for row in file.rows)
+    seen: dict[str, int] = {}
+    out = []
+    for index, row in enumerate(file.rows):
+        question = text_field(file, row, "question")
+        options = []
+        for i, letter in enumerate(LETTERS):
+            value = text_field(file, row, letter, required=False)
+            if value is None:
+                later = [x for x in LETTERS[i + 1:] if text_field(file, row, x, required=False) is not None]
+                if later:
+                    raise file.fail(row, letter, f"is {'missing' if letter not in row.fields else 'empty'} while "
+                                    f"option {later[0]} is given; options run A, B, C, ... without a gap")
+                break
+            options.append(value)
+        if len(options) < 2:
+            raise file.fail(row, LETTERS[len(options)], "is missing: a question needs at least options A and B")
+        answer = row.fields.get("answer")
+        if isinstance(answer, list):
+            raise file.fail(row, "answer", "is a list (EvalScope's multiple_correct mode), which evalpack does not "
+                            "support yet; give one letter")
+        answer = text_field(file, row, "answer").strip().upper()
+        if answer not in LETTERS[:len(options)]:
+            raise file.fail(row, "answer", f"{answer!r} is not one of the options this question has "
+                            f"({', '.join(LETTERS[:len(options)])})")
+        if has_id:
+            qid = text_field(file, row, "id", required=False)
+            if qid is None:
+                raise file.fail(row, "id", "is empty while other rows have one; give every row an id, or none")
+            qid = qid.strip()
+            if qid in seen:
+                raise file.fail(row, "id", f"{qid!r} repeats the id of line {seen[qid]}; ids must be unique")
+            seen[qid] = row.line
+        else:
+            qid = str(index)
+        extra = {k: v for k, v in row.fields.items()
+                 if k not in ("id", "question", "answer") and k not in LETTERS and isinstance(v, (str, int, float))}
+        out.append(Question(f"{subset}/{qid}", subset, question, options, answer,
+                            {**extra, "line": row.line, "category": row.fields.get("category") or None}))
+    return out
