@@ -45,7 +45,7 @@ class UserFile:
 
     def describe(self) -> dict:
         """What the run metadata records about the file."""
-        return {"path": str(self.path), "sha256": self.sha256, "size": self.size, "records": len(self.rows)}
+        return {"path": str(self.path.resolve()), "sha256": self.sha256, "size": self.size, "records": len(self.rows)}
 
 
 def read_table(path: Path) -> UserFile:
