@@ -18,7 +18,7 @@ from pathlib import Path
 
 # bottom first; the first pattern a module matches decides its layer
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("records", ("evalpack", "evalpack.types", "evalpack.errors", "evalpack.scrub")),
+    ("records", ("evalpack", "evalpack.types", "evalpack.errors", "evalpack.scrub", "evalpack.paths")),
     ("infrastructure", ("evalpack.jsonl", "evalpack.config", "evalpack.store", "evalpack.progress",
                         "evalpack.metrics", "evalpack.stats", "evalpack.client", "evalpack.docker_engine",
                         "evalpack.openai_wire", "evalpack.perf", "evalpack.perf.stats", "evalpack.perf.output",

@@ -21,18 +21,9 @@ from evalpack.errors import UsageError
 SRC = Path(__file__).resolve().parents[1] / "src" / "evalpack"
 
 
-# Registered as "module:Class" by their authors while this form was landing; each still lists
-# (its module is imported to do so). Declaring one in registry.py removes it from here.
-NOT_YET_DECLARED: set[str] = set()
-
-
 def test_every_benchmark_is_declared_as_data_and_its_class_agrees():
-    assert set(registry.names()) >= NOT_YET_DECLARED
     for name in registry.names():
         info = registry.BENCHMARKS[name]
-        if name in NOT_YET_DECLARED:
-            assert isinstance(info, str) and registry.info(name).name == name
-            continue
         assert isinstance(info, BenchmarkInfo), f"{name} is registered as a bare import path"
         bench = registry.get(name)
         assert type(bench).info is info, f"{name}: {info.entry} does not name the defining module"

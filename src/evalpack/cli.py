@@ -1,7 +1,7 @@
 """Command line: `evalpack eval | demo | mock | rescore | list ...`.
 
-Imports of the heavy parts happen inside the command functions, so `evalpack --help`
-only loads argparse. Every EvalpackError becomes `evalpack: <sentence>` and its
+Imports of the heavy parts happen inside the command functions, and only the named command's
+parser is built, so `evalpack list` loads argparse and the declarations, nothing of a run. Every EvalpackError becomes `evalpack: <sentence>` and its
 exit code (listed in errors.py and the README); nothing the user can fix ends in a
 traceback, and every line printed passes the secret scrubber.
 """
@@ -29,55 +29,102 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"evalpack: {message}; see `{self.prog} --help`\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of `evalpack COMMAND` (None: of every command, for --help and mistakes).
+    Only the command's own parser is built and its module imported: `evalpack list` stays fast."""
+    from evalpack import subcommands
+
     parser = _Parser(prog="evalpack", description="Evaluate LLMs behind OpenAI-compatible APIs, offline.",
                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"evalpack {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, add in PARSERS.items():
+        if command in (None, name) or command not in PARSERS and command not in subcommands.REGISTRARS:
+            add(sub)
+    if command not in PARSERS:
+        subcommands.register(sub, command if command in subcommands.REGISTRARS else None)
+    return parser
 
+
+def _command_of(argv: list[str]) -> str | None:
+    """The command named on the command line (the first word; top-level options come alone)."""
+    return argv[0] if argv and not argv[0].startswith("-") else None
+
+
+def _eval_parser(sub) -> None:
     ev = sub.add_parser("eval", help="evaluate a model on benchmarks",
                         description="Evaluate a model served behind an OpenAI-compatible API. "
                                     "Flags are EvalScope's; --config takes the same keys as YAML.",
                         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_eval_flags(ev)
 
+
+def _demo_parser(sub) -> None:
     demo = sub.add_parser("demo", help="run the whole pipeline on a built-in mock server and sample")
     demo.add_argument("--work-dir", default=None, help="where the run directory goes (default ./outputs)")
-    demo.add_argument("--quiet", action="store_true", default=None)
+    demo.add_argument("--quiet", action="store_true", default=None, help="no progress bars")
 
-    mock = sub.add_parser("mock", help="serve canned answers over the OpenAI API (for smoke tests)")
+
+MOCK_DESCRIPTION = (
+    "Serve GET /v1/models and POST /v1/chat/completions (plain and streaming), for smoke "
+    "tests and for trying evalpack without a model. Every chat request gets the same reply, --answer "
+    "(default 'ANSWER: A': a multiple-choice run then scores the share of questions whose answer is A, "
+    "anything else scores 0), unless --responder or --rules decide the reply per request. "
+    "(`evalpack demo` uses a different mock: a letter picked from a hash of each question.) "
+    "GET /mock/stats counts the requests.")
+
+
+def _mock_parser(sub) -> None:
+    mock = sub.add_parser("mock", help="serve canned answers over the OpenAI API (for smoke tests)",
+                          description=MOCK_DESCRIPTION)
     mock.add_argument("--port", type=int, default=18080, help="TCP port to listen on (default 18080)")
     mock.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    mock.add_argument("--model", default="mock", help="the model id it lists and answers as")
-    mock.add_argument("--answer", default="ANSWER: A", help="the reply to every request")
-    mock.add_argument("--responder", help="FILE.py:FUNCTION called with each request body")
-    mock.add_argument("--rules", help="JSON/YAML list of {match: REGEX, reply: ...}")
-    mock.add_argument("--api-key", help="require this bearer key")
-    mock.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each reply")
+    mock.add_argument("--model", default="mock", help="the model id it lists and answers as (default mock)")
+    mock.add_argument("--answer", default="ANSWER: A", help="the reply to every chat request when no "
+                      "--responder/--rules reply is given (default 'ANSWER: A')")
+    mock.add_argument("--responder", help="FILE.py:FUNCTION called with each request body; returns the "
+                      "reply text, or a dict with content, tool_calls, reasoning_content, status, delay")
+    mock.add_argument("--rules", help="JSON/YAML file: a list of {match: REGEX, reply: ...}; the first "
+                      "match on the last user message replies, else --answer")
+    mock.add_argument("--api-key", help="require this bearer key (401 otherwise)")
+    mock.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each reply "
+                      "(default 0)")
 
+
+def _rescore_parser(sub) -> None:
     rescore = sub.add_parser("rescore", help="recompute the scores of a run from its stored replies")
-    rescore.add_argument("run_dir")
-    rescore.add_argument("--quiet", action="store_true")
+    rescore.add_argument("run_dir", help="the run directory (with run.db)")
+    rescore.add_argument("--quiet", action="store_true", help="do not print the time it took")
 
+
+def _report_parser(sub) -> None:
     rep = sub.add_parser("report", help="rewrite report.md/report.html of a run from its store")
-    rep.add_argument("run_dir")
+    rep.add_argument("run_dir", help="the run directory (with report.json)")
 
+
+def _compare_parser(sub) -> None:
     cmp_ = sub.add_parser("compare", help="compare runs: paired differences, tests, flipped samples",
                           description="Align the samples of two or more runs by id and compare each run with "
                                       "the first: per dataset and subset the scores, the difference with its "
                                       "95%% interval, a paired test (McNemar exact for 0/1 scores), the flipped "
                                       "samples, and warnings when the runs' settings differ. Writes "
                                       "compare.json beside compare.html.")
-    cmp_.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    cmp_.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories; the first is the base")
     cmp_.add_argument("--out", help="the HTML page to write (default ./compare.html); compare.json goes beside it")
 
-    lst = sub.add_parser("list", help="list benchmarks and whether their data is present")
-    lst.add_argument("--dataset-dir", default=None)
-    lst.add_argument("names", nargs="*", help="benchmarks whose subsets to show")
 
-    for register in _plugins():
-        register(sub)
-    return parser
+def _list_parser(sub) -> None:
+    from evalpack.datasets.listing import add_list_flags
+
+    add_list_flags(sub.add_parser(
+        "list", help="list benchmarks and whether their data is present",
+        description="Without NAME: every benchmark, its metric, subsets, records, size and the state of "
+                    "its files in the dataset dir. With NAME: that benchmark in full (its --dataset-args, "
+                    "subsets, files and the state of each)."))
+
+
+PARSERS = {"eval": _eval_parser, "demo": _demo_parser, "mock": _mock_parser, "rescore": _rescore_parser,
+           "report": _report_parser, "compare": _compare_parser, "list": _list_parser}
 
 
 def add_eval_flags(p: argparse.ArgumentParser) -> None:
@@ -114,13 +161,6 @@ def add_eval_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-preflight", action="store_true", default=None,
                    help="do not check GET /v1/models before the run (for servers that only serve "
                         "/chat/completions)")
-
-
-def _plugins():
-    """Subcommands that live in their own packages (pack, adapter, ...), registered lazily."""
-    from evalpack import commands
-
-    return commands.REGISTRARS
 
 
 def cmd_eval(ns: argparse.Namespace) -> int:
@@ -251,22 +291,9 @@ def cmd_compare(ns: argparse.Namespace) -> int:
 
 
 def cmd_list(ns: argparse.Namespace) -> int:
-    from pathlib import Path
+    from evalpack.datasets.listing import run_list
 
-    from evalpack.config import default_dataset_dir
-    from evalpack.datasets.listing import print_list
-
-    from evalpack.benchmarks import registry
-    from evalpack.errors import UsageError
-
-    unknown = [n for n in ns.names if n not in registry.names()]
-    if unknown and registry.broken(unknown[0]):
-        raise UsageError(registry.broken(unknown[0]))
-    if unknown:
-        raise UsageError(f"no benchmark named {', '.join(map(repr, unknown))}; known: "
-                         f"{', '.join(registry.names())}")
-    print_list(Path(ns.dataset_dir).expanduser() if ns.dataset_dir else default_dataset_dir(), ns.names)
-    return 0
+    return run_list(ns)
 
 
 def _term_as_interrupt() -> None:
@@ -298,7 +325,8 @@ COMMANDS = {"eval": cmd_eval, "demo": cmd_demo, "mock": cmd_mock, "rescore": cmd
 def main(argv: list[str] | None = None) -> int:
     from evalpack.errors import EvalpackError
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command_of(argv))
     ns = parser.parse_args(argv)
     if not ns.command:
         parser.print_help()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evalpack.errors import UsageError
+from evalpack.paths import default_dataset_dir
 from evalpack.scrub import add_secret, add_url_secrets, redact_url
 
 # Request parameters passed to /chat/completions as they are.
@@ -54,8 +55,6 @@ EVAL_TYPES = {"openai_api", "service", "server", "api"}
 SECRET = "***"
 
 
-def default_dataset_dir() -> Path:
-    return Path(os.environ.get("EVALPACK_DATA") or Path.home() / ".cache" / "evalpack" / "datasets")
 
 
 @dataclass

@@ -69,22 +69,20 @@ class Benchmark:
 
     @classmethod
     def declared_info(cls) -> BenchmarkInfo:
-        """The registry's metadata; for a benchmark still registered as "module:Class", one
-        made from its class attributes (every arg typed "any")."""
+        """The registry's metadata; for a class the registry does not name (a test's stand-in that
+        borrows a registered name), one made from its class attributes, every arg typed "any"."""
         if cls.info is not None:
             return cls.info
         return BenchmarkInfo(
-            name=cls.name, entry=f"{cls.__module__}:{cls.__name__}", title=cls.title,
+            name=cls.name, entry=f"{cls.__module__}:{cls.__qualname__}", title=cls.title,
             description=cls.description, metric=cls.metric, split=cls.split, subsets=cls.subsets,
             data_dirname=cls.data_dirname, system_prompt=True,
-            args=tuple(Arg(k, "any", v) for k, v in cls.default_args.items() if k != "subset_list"))
+            args=tuple(Arg(k, "any", v, k) for k, v in cls.default_args.items() if k != "subset_list"))
 
     # --- configuration ---
     def resolve_args(self, user_args: dict | None) -> dict:
         """Defaults + the user's --dataset-args, each checked against the declaration."""
-        if self.info is None:
-            return self._resolve_undeclared(user_args)
-        args = resolve_args(self.info, user_args)
+        args = resolve_args(self.declared_info(), user_args)
         if args.get("dataset_id") is not None:
             log.warning("%s: dataset_id %r is ignored; evalpack reads only local files "
                         "(--dataset-dir, or local_path in --dataset-args)", self.name, args["dataset_id"])
@@ -92,39 +90,7 @@ class Benchmark:
 
     def run_defaults(self) -> dict[str, str]:
         """Args that default to a run setting when null: arg name -> RunConfig attribute."""
-        if self.info is None:
-            return {"seed": "seed", "sandbox": "sandbox"}
-        return {a.name: a.run_default for a in self.info.all_args() if a.run_default}
-
-    def _resolve_undeclared(self, user_args: dict | None) -> dict:
-        """The check for a benchmark still registered as "module:Class": keys, subsets, no types."""
-        args = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.default_args.items()}
-        args.setdefault("subset_list", None)
-        args.setdefault("extra_params", {})
-        args.setdefault("repeats", 1)
-        args.setdefault("seed", None)  # None: the run's --seed (filled in by the runner)
-        args.setdefault("local_path", None)  # EvalScope's: this benchmark's files live here
-        allowed = set(args) | {"dataset_id", "prompt_template", "system_prompt"}
-        for key, value in (user_args or {}).items():
-            if key not in allowed:
-                raise UsageError(
-                    f"--dataset-args: unknown key {key!r} for {self.name}; "
-                    f"known keys: {', '.join(sorted(allowed))}")
-            if isinstance(args.get(key), dict) and isinstance(value, dict):
-                args[key] = {**args[key], **value}
-            else:
-                args[key] = value
-        subsets = args.get("subset_list")
-        if subsets is not None:
-            if isinstance(subsets, str):
-                subsets = [subsets]
-                args["subset_list"] = subsets
-            unknown = [s for s in subsets if self.subsets and s not in self.subsets]
-            if unknown:
-                raise UsageError(
-                    f"--dataset-args: {self.name} has no subset {', '.join(map(repr, unknown))}; "
-                    f"choose from: {', '.join(self.subsets)}")
-        return args
+        return {a.name: a.run_default for a in self.declared_info().all_args() if a.run_default}
 
     def selected_subsets(self, args: dict) -> list[str]:
         return list(args.get("subset_list") or self.subsets)

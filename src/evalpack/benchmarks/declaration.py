@@ -59,6 +59,17 @@ class Arg:
 
 
 @dataclass(frozen=True)
+class TableRow:
+    """The README benchmark table's prose cells (`evalpack list --markdown` adds name and links)."""
+
+    size: str  # split and size, e.g. "test, 14,042 (57 subjects)"
+    shots: str
+    prompt: str
+    metrics: str  # what is reported: metric and breakdowns
+    doc: str = ""  # the docs/ page with the details ("knowledge.md"), or a few words ("below")
+
+
+@dataclass(frozen=True)
 class BenchmarkInfo:
     """Everything about a benchmark that needs no code: the registry's entry for it."""
 
@@ -77,6 +88,7 @@ class BenchmarkInfo:
     # a plugin's manifest JSON, relative to the module its entry point names (docs/plugins.md);
     # built-in benchmarks have theirs in evalpack/datasets/manifests/<dirname>.json
     manifest: str = ""
+    table: TableRow | None = None  # its README row (None: made from description and metric)
 
     @property
     def dirname(self) -> str:

@@ -218,30 +218,6 @@ def pack_command(names: list[str], mirror: bool = False) -> str:
     return cmd
 
 
-# --- `evalpack verify` and `evalpack list` ---
+# --- `evalpack verify` ---
 def verify_dir(data_dir: Path, manifests: list[Manifest]) -> dict[str, Check]:
     return {m.name: check_files(data_dir / m.name, m.files) for m in manifests}
-
-
-def status(data_dir: Path, name: str) -> str:
-    """One word or phrase for `evalpack list`."""
-    manifest = find_manifest(name)
-    if manifest is None:
-        return "no manifest"
-    root = data_dir / manifest.name
-    if not root.is_dir() and manifest.bundled:  # a plugin's own copy, read when the dataset dir has none
-        result = check_files(Path(manifest.bundled), manifest.files)
-        return "in its package, " + ("verified" if not result.failed else f"BROKEN ({len(result.failed)} files)")
-    if not root.is_dir():
-        return "missing"
-    if (data_dir / SAMPLE_MARKER).is_file():
-        return "sample (unverified)"
-    result = check_files(root, manifest.files)
-    if result.corrupt:
-        return f"CORRUPT ({len(result.corrupt)} files)"
-    required_missing = [p for p in result.missing if not p.file.optional]
-    if len(required_missing) == len([f for f in manifest.files if not f.optional]):
-        return "other layout (unverified)" if unmanaged(root, manifest.files) else "missing"
-    if required_missing:
-        return f"incomplete ({len(required_missing)} files missing)"
-    return "verified"
