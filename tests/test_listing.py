@@ -17,8 +17,7 @@ import pytest
 from conftest import REPO, SRC, run_evalpack
 from evalpack.datasets import listing
 
-REGENERATE = ("python -m evalpack list --markdown (between the marker comments in README.md); "
-              "python -m evalpack list --docs > docs/benchmarks.md")
+REGENERATE = "python scripts/update_benchmark_docs.py (it writes `evalpack list --markdown` and `--docs`)"
 
 
 def test_readme_table_is_the_generated_one():

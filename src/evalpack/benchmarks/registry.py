@@ -410,7 +410,13 @@ _INFOS = (
         split="val", prompt_fields=("question", "choices", "letters", "fewshot", "query"), system_prompt=True,
         args=(_few_shot(0, "solved examples from <subset>_dev before each question"),
               Arg("subset_list", "list[str]", None, "subsets to run: the <subset> of <subset>_val files "
-                  "(default: every one in local_path)"))),
+                  "(default: every one in local_path)")),
+        table=TableRow(
+            size="yours: `<subset>_val.csv`/`.jsonl` under `local_path`",
+            shots="0 (`few_shot_num` from `<subset>_dev`)",
+            prompt="EvalScope's multiple-choice prompt (`prompt_template` to change it)",
+            metrics="accuracy per subset, overall",
+            doc="")),
     BenchmarkInfo(
         name="general_qa", entry="evalpack.benchmarks.general_qa:GeneralQA", title="General-QA",
         description="Your own open questions with reference answers in EvalScope's format: <subset>.jsonl "
@@ -419,7 +425,13 @@ _INFOS = (
         metric="Rouge-L-R", prompt_fields=("question",), system_prompt=True,
         args=(Arg("few_shot_num", "int", 0, "no few-shot source (as in EvalScope): must stay 0", min=0, max=0),
               Arg("subset_list", "list[str]", None, "subsets to run: the <subset> of <subset>.jsonl files "
-                  "(default: every one in local_path)"))),
+                  "(default: every one in local_path)")),
+        table=TableRow(
+            size="yours: `<subset>.jsonl` under `local_path`",
+            shots="0",
+            prompt="the question as it is (`prompt_template`, `system_prompt` or the row's own messages)",
+            metrics="BLEU-1..4, ROUGE-1/2/L (main: Rouge-L-R), per subset",
+            doc="")),
     BenchmarkInfo(
         name="bbh", entry="evalpack.benchmarks.bbh:BBH", title="BIG-Bench Hard",
         description="27 hard BIG-bench tasks (Suzgun et al.), 6,511 examples; the official 3-shot CoT prompts, "

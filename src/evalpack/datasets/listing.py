@@ -94,7 +94,7 @@ def overview(data_dir: Path, given: bool = True) -> str:
         if m:
             used.add(m.name)
         state = dir_state(data_dir, m) if m else "no manifest"
-        found |= state != "missing"
+        found |= state not in ("missing", "no manifest")
         if registry.plugin_of(info.name):
             state += f"; plugin from {registry.plugin_of(info.name)}"
         lines.append(row(info, m, state, metric_w))
