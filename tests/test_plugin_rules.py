@@ -159,3 +159,15 @@ def test_the_quick_scan_defers_to_importlib_metadata_when_unsure(tmp_path, monke
     zipped.write_bytes(b"PK\x05\x06" + b"\0" * 18)
     monkeypatch.setattr(sys, "path", [str(zipped)])
     assert not plugins.none_installed()
+
+
+def test_a_taken_alias_is_dropped_with_a_warning(tmp_path):
+    site = tmp_path / "site"
+    one_benchmark(site, "pkg-alias", "palias", "mine")
+    init = site / "palias" / "__init__.py"
+    init.write_text(init.read_text().replace("subsets=", "aliases=('hmmt', 'my_alias'), subsets="))
+    proc = evalpack(site, "list", "my_alias")
+    assert proc.returncode == 0, proc.stderr
+    assert warnings(proc) == ["evalpack: warning: plugin benchmark 'mine' of package pkg-alias 1.0: its aliases "
+                              "hmmt are taken by other benchmarks and are not used"]
+    assert "plugin from pkg-alias 1.0" in proc.stdout

@@ -477,6 +477,9 @@ def load_plugins() -> None:
             plugins.warn(f"plugin benchmark {name!r} of package {p.package} has the name of a built-in "
                          f"benchmark; the built-in one is kept (rename the plugin's)")
             continue
+        if taken:
+            plugins.warn(f"plugin benchmark {name!r} of package {p.package}: its aliases {', '.join(taken)} are "
+                         f"taken by other benchmarks and are not used")
         BENCHMARKS[name] = p.info
         PLUGINS[name] = p.package
         ALIASES.update({alias: name for alias in p.info.aliases if alias not in taken})
