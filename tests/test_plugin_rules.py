@@ -84,8 +84,14 @@ def warnings(proc) -> list[str]:
 def test_the_class_form_and_a_run_from_the_package_copy(tmp_path):
     site = tmp_path / "site"
     one_benchmark(site, "plug-class", "plug_class", "one_cls", class_form=True)
+    one_benchmark(site, "plug-func", "plug_func", "one_func")  # the entry point names a function
+    init = site / "plug_func" / "__init__.py"
+    init.write_text(init.read_text() + "\ndef declarations():\n    return [INFO]\n")
+    ep = next(site.glob("plug_func-*.dist-info")) / "entry_points.txt"
+    ep.write_text(ep.read_text().replace("plug_func:INFO", "plug_func:declarations"))
     proc = evalpack(site, "list")
     assert proc.returncode == 0 and warnings(proc) == [], proc.stderr
+    assert "plugin from plug-func 1.0" in next(x for x in proc.stdout.splitlines() if x.startswith("one_func "))
     assert "plugin from plug-class 1.0" in next(x for x in proc.stdout.splitlines() if x.startswith("one_cls "))
     mock = MockProcess("--answer", "2")
     try:

@@ -95,6 +95,21 @@ def test_eval_runs_the_plugin_with_the_exact_score(venv, server, tmp_path):
         assert 0 < right < asked  # the decoys in <think> and reasoning_content were not graded
 
 
+def test_the_python_api_and_rescore_run_the_plugin_too(venv, server, tmp_path):
+    code = ("import json, sys, evalpack\n"
+            "r = evalpack.evaluate(model='mock', api_url=sys.argv[1], datasets=['toy_arith'], work_dir=sys.argv[2],\n"
+            "                      dataset_args={'toy_arith': {'subset_list': ['mul'], 'max_operand': 5000}})\n"
+            "print(json.dumps([r['toy_arith'].score, len(list(r.samples('toy_arith'))), str(r.run_dir)]))")
+    proc = subprocess.run([str(venv), "-c", code, server.url, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    score, n, run_dir = json.loads(proc.stdout.splitlines()[-1])
+    mul = [r for r in rows() if r["op"] == "mul"]
+    assert (n, score) == (len(mul), pytest.approx(sum(r["answer"] <= 100 for r in mul) / len(mul)))
+    again = evalpack(venv, "rescore", run_dir)  # no server: the stored replies, the plugin's score()
+    assert again.returncode == 0, again.stderr
+    assert json.loads((Path(run_dir) / "report.json").read_text())["datasets"][0]["score"] == pytest.approx(score)
+
+
 def test_plugin_args_are_validated_like_built_in_ones(venv, tmp_path):
     dead = "http://127.0.0.1:9/v1"  # never reached: the args are refused before any request
     for args, says in (({"max_operand": 0}, "max_operand must be a positive integer, got 0"),

@@ -5,8 +5,8 @@ A package declares, in its pyproject.toml,
     [project.entry-points."evalpack.benchmarks"]
     toy_arith = "evalpack_toy_arith:BENCHMARK"
 
-and the object named there is a `BenchmarkInfo` (or a list of them, or a Benchmark subclass
-whose `info` is one) whose `manifest` is the path of its manifest JSON, relative to the file of
+and the object named there is a `BenchmarkInfo` (or a list of them, a function returning either,
+or a Benchmark subclass whose `info` is one) whose `manifest` is the path of its manifest JSON, relative to the file of
 the module the entry point names. The declaration module is imported to read it; the
 implementation (`entry`) only when the benchmark runs. docs/plugins.md has the whole recipe.
 
@@ -180,6 +180,11 @@ def _load_one(ep, package: str, reserved_names: set[str]) -> list[PluginBenchmar
 
 
 def _infos(value, ep) -> list[BenchmarkInfo]:
+    if callable(value) and not isinstance(value, type):  # a function that builds the declarations
+        try:
+            value = value()
+        except Exception as e:  # noqa: BLE001 - another package's code
+            raise PluginProblem(f"calling {ep.value}() failed ({type(e).__name__}: {e})") from None
     if isinstance(value, type) and isinstance(getattr(value, "info", None), BenchmarkInfo):
         info = value.info  # the "module:Class" form: the class carries its declaration
         entry = f"{value.__module__}:{value.__qualname__}"
