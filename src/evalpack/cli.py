@@ -161,6 +161,9 @@ def add_eval_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-preflight", action="store_true", default=None,
                    help="do not check GET /v1/models before the run (for servers that only serve "
                         "/chat/completions)")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run the samples on a Ray cluster (needs evalpack[ray]): ADDRESS of a running "
+                        "one (`ray start --head`), or none to start Ray on this machine")
 
 
 def cmd_eval(ns: argparse.Namespace) -> int:

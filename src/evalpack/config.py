@@ -38,6 +38,7 @@ CONFIG_KEYS = {
     "model", "api_url", "api_key", "eval_type", "datasets", "dataset_args", "dataset_dir",
     "dataset_hub", "generation_config", "limit", "eval_batch_size", "work_dir", "use_cache",
     "seed", "quiet", "fresh", "timeout", "stream", "model_id", "sandbox", "ignore_errors", "skip_preflight",
+    "ray",
 }
 BOOL_KEYS = {"quiet", "fresh", "stream", "ignore_errors", "skip_preflight"}
 TEXT_KEYS = {"model", "model_id", "eval_type", "dataset_dir", "dataset_hub", "work_dir", "use_cache", "sandbox",
@@ -79,6 +80,7 @@ class RunConfig:
     sandbox: str | None = None  # engine for code benchmarks: local | docker
     ignore_errors: bool = False  # exit 0 even when samples ended in an error
     skip_preflight: bool = False  # do not ask GET /v1/models before the run
+    ray: str | None = None  # run samples on Ray: "" = a local Ray, else the cluster's address (ray_pool.py)
 
     def redacted(self) -> dict:
         d = asdict(self)
@@ -384,7 +386,20 @@ def build_config(flags: dict, yaml_path: str | None = None) -> RunConfig:
         sandbox=merged.get("sandbox") or None,
         ignore_errors=bool(merged.get("ignore_errors", False)),
         skip_preflight=bool(merged.get("skip_preflight", False)),
+        ray=_ray_address(merged.get("ray")),
     )
+
+
+def _ray_address(value: Any) -> str | None:
+    """--ray / `ray:`: absent or false = no Ray; true or "" = a local Ray; text = a cluster address."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return ""
+    if not isinstance(value, str) or "\x00" in value:
+        raise UsageError(f"ray must be true or a Ray cluster address (e.g. ray: 10.0.0.1:6379), "
+                         f"got {_kind(value)}")
+    return value.strip()
 
 
 def _check_types(merged: dict) -> None:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # aiohttp loads only once requests are due: data checks fail 
 
 
 class Runner:
-    def __init__(self, config: RunConfig, run_dir: RunDir) -> None:
+    def __init__(self, config: RunConfig, run_dir: RunDir | None) -> None:
         self.config = config
         self.run_dir = run_dir
         self.store: RunStore | None = None
@@ -51,8 +51,9 @@ class Runner:
                                                    retry_interval=self.config.retry_interval)
         return self._extra_clients[key]
 
-    def context(self, plan: Plan, sample: Sample, repeat: int) -> Context:
-        return Context(store=self.store, client=self.client, model=self.config.model,
+    def context(self, plan: Plan, sample: Sample, repeat: int, store=None) -> Context:
+        """`store`: where the calls go instead of the run store (a Ray worker's reply cache)."""
+        return Context(store=self.store if store is None else store, client=self.client, model=self.config.model,
                        benchmark=plan.bench.name, sample_id=sample.id, repeat=repeat, args=plan.args,
                        generation=self.config.generation, client_for=self.client_for)
 
@@ -71,21 +72,23 @@ class Runner:
 
     async def run(self, plans: list[Plan]) -> dict:
         cfg = self.config
-        from evalpack.client import ModelClient
-
         self.store = self.run_dir.open_store()
-        self.client = ModelClient(cfg.api_urls, cfg.model, cfg.api_key, concurrency=cfg.concurrency,
-                                  timeout=cfg.timeout, retries=cfg.retries, retry_interval=cfg.retry_interval,
-                                  stream=bool(cfg.generation.get("stream")))
+        self.client = model_client(cfg)
+        pool = None
         try:
             self.run_dir.write_plans(plans)
             started = time.time()
             pending = sum(len(self.todo(p)) for p in plans)
             total = sum(p.total for p in plans)
-            pool = Pool(self.context, self.record, self.client.concurrency, quiet=cfg.quiet,
-                        totals=RunTotals(total, total - pending, len(plans)))
             if pending and not cfg.skip_preflight:
                 await self.client.preflight()
+            totals = RunTotals(total, total - pending, len(plans))
+            if cfg.ray is None:
+                pool = Pool(self.context, self.record, self.client.concurrency, quiet=cfg.quiet, totals=totals)
+            else:  # Ray is imported only here (the [ray] extra)
+                from evalpack.ray_pool import RayPool
+
+                pool = RayPool(cfg, self.store, self.client.concurrency, totals=totals)
             sections, seconds = [], {}
             for position, plan in enumerate(plans, 1):
                 begun = time.monotonic()
@@ -105,6 +108,8 @@ class Runner:
                                                getattr(self.client, "served_models", None))
             return report
         finally:
+            if pool is not None and hasattr(pool, "close"):
+                pool.close()
             self.store.close()
             await self.client.close()
             for c in self._extra_clients.values():
@@ -116,6 +121,15 @@ class Runner:
         section = summarize(plan.bench, plan.args, plan.settings_hash, [to_result(r) for r in rows], plan.total)
         self.run_dir.export_samples(self.store, plan.bench.name, rows)
         return section
+
+
+def model_client(cfg: RunConfig) -> "ModelClient":
+    """The run's client to the model server (a Ray worker makes its own alike)."""
+    from evalpack.client import ModelClient
+
+    return ModelClient(cfg.api_urls, cfg.model, cfg.api_key, concurrency=cfg.concurrency,
+                       timeout=cfg.timeout, retries=cfg.retries, retry_interval=cfg.retry_interval,
+                       stream=bool(cfg.generation.get("stream")))
 
 
 def to_result(r: dict) -> Result:

@@ -233,6 +233,22 @@ class RunStore:
                     out.setdefault((b, sid, rep), []).append(pair)
         return out
 
+    def replies_of(self, benchmark: str, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], dict[str, dict]]:
+        """(sample_id, repeat) -> {call key: reply} of the stored calls of those pairs: what a Ray
+        worker replays when it resumes a sample (ray_pool.py). One scan of the benchmark's calls."""
+        self.flush()
+        out: dict[tuple[str, int], dict[str, dict]] = {}
+        if not wanted:
+            return out
+        for key, sid, rep, resp in self.db.execute(
+                "SELECT key, sample_id, repeat, response FROM calls WHERE benchmark=?", (benchmark,)):
+            if (sid, rep) in wanted:
+                try:
+                    out.setdefault((sid, rep), {})[key] = json.loads(_unpack(resp))
+                except (ValueError, TypeError, zlib.error):
+                    continue  # a damaged reply is asked again
+        return out
+
     def call_timings(self, benchmark: str) -> list[tuple[float, float, dict]]:
         """(created, latency, response) of every stored call of a benchmark, for the per-dataset
         latency and throughput in report.json."""

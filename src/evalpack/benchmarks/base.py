@@ -92,6 +92,14 @@ class Benchmark:
         """Args that default to a run setting when null: arg name -> RunConfig attribute."""
         return {a.name: a.run_default for a in self.declared_info().all_args() if a.run_default}
 
+    def node_resources(self, args: dict) -> dict[str, float]:
+        """Ray resources a node must offer to run this benchmark's samples (`--ray`): the declared
+        ones, and "docker" when its programs run in containers (--sandbox docker)."""
+        need = {name: 1.0 for name in self.declared_info().node_resources}
+        if args.get("sandbox") == "docker":
+            need["docker"] = 1.0
+        return need
+
     def selected_subsets(self, args: dict) -> list[str]:
         return list(args.get("subset_list") or self.subsets)
 

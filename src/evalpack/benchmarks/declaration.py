@@ -89,6 +89,8 @@ class BenchmarkInfo:
     # built-in benchmarks have theirs in evalpack/datasets/manifests/<dirname>.json
     manifest: str = ""
     table: TableRow | None = None  # its README row (None: made from description and metric)
+    # custom Ray resources a node must offer to take this benchmark's samples (--ray), e.g. ("docker",)
+    node_resources: tuple[str, ...] = ()
 
     @property
     def dirname(self) -> str:

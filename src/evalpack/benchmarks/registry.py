@@ -297,7 +297,7 @@ _INFOS = (
         title="SWE-bench Verified mini",
         description="Resolve real GitHub issues (django, sphinx): the model writes a patch, the repo's "
                     "tests judge it in an offline container",
-        metric="resolved", subsets=("django/django", "sphinx-doc/sphinx"),
+        metric="resolved", subsets=("django/django", "sphinx-doc/sphinx"), node_resources=("docker",),
         args=(Arg("extra_params", "object", {
             "force_arch": None, "timeout": 1800, "repos": None, "build_docker_images": False,
             "max_workers": 1, "instance_ids": None, "mode": "oracle", "max_steps": 30, "step_timeout": 180},

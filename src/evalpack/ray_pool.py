@@ -1,0 +1,342 @@
+"""Samples on a Ray cluster: `evalpack eval ... --ray [ADDRESS]` (the [ray] extra; imported only then).
+
+The driver (the `evalpack eval` process) keeps everything a run owns: the plans, the one run
+store, progress and the report. Ray workers only solve and score, through the same code as
+one process (pool.Pool.solve, pool.score), so the scores are the same.
+
+- Placement: one worker (an async Ray actor taking one CPU) per CPU of each live node, pinned
+  there, so the sandbox or container of a sample runs on the node that took it. A benchmark
+  that needs a node resource (SWE-bench, or --sandbox docker: "docker") goes only to workers on
+  nodes that declare it (`ray start --resources '{"docker": 1}'`).
+- Concurrency: the driver runs --concurrency solves at once over all workers, each with one
+  request in flight as in pool.Pool, so the model server sees the same bound as without Ray.
+  Scoring runs beside, on the worker that solved the sample, and holds no request slot.
+- Store: a worker returns the row and the calls it made; the driver stores the calls (durably,
+  before it starts another sample) and then the scored row. The stored replies of a resumed
+  sample travel with it, so it is replayed call by call as in one process.
+- Lost workers: a solve or score whose worker or node died goes to another worker; the driver
+  stores each (sample, repeat) once, from the first complete answer.
+- Data: every node reads the kit at the driver's --dataset-dir (made absolute: a shared
+  filesystem, or the same kit unpacked at the same path on each node). Each worker checks the
+  files' sizes and hashes (datasets/verify.py) and loads the benchmark once before its first
+  sample; the samples themselves are sent by the driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.exceptions import RayError, RayTaskError
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from evalpack import __version__
+from evalpack.config import RunConfig
+from evalpack.errors import DataMissingError, EvalpackError, UsageError
+from evalpack.plan import Plan
+from evalpack.progress import Progress, RunTotals
+from evalpack.store import RunStore
+from evalpack.types import Sample
+
+log = logging.getLogger("evalpack")
+
+LOST_WORKERS_PER_SAMPLE = 3  # a sample whose work was lost this often is recorded as an error
+ACTOR_CALLS = 100_000  # calls one worker takes at once (solves are bounded by the driver)
+
+
+def connect(address: str) -> bool:
+    """Join the cluster at `address`, or start Ray here for "" (declaring "docker" when an engine
+    answers); False when this process is connected already (a test's cluster, the Python API)."""
+    if ray.is_initialized():
+        return False
+    quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            from evalpack import docker_engine
+
+            ray.init(resources={"docker": 1} if docker_engine.available()[0] else {},
+                     include_dashboard=False, **quiet)
+    except (ConnectionError, ValueError, RuntimeError) as e:
+        where = f"at {address}" if address else "on this machine"
+        raise UsageError(f"--ray: cannot use a Ray cluster {where} ({e}); start one with `ray start --head` "
+                         f"and give its address, or give --ray alone to start Ray here") from None
+    return True
+
+
+def fits(resources: dict, need: dict[str, float]) -> bool:
+    """A node offering `resources` may take work needing `need` (e.g. {"docker": 1})."""
+    return all(resources.get(name, 0) >= amount for name, amount in need.items())
+
+
+@dataclass(eq=False)
+class Worker:
+    """The driver's handle on one Ray worker."""
+
+    actor: Any
+    node_id: str
+    node_ip: str
+    resources: dict
+    busy: int = 0  # solves and scores it holds
+    prepared: set = field(default_factory=set)  # settings hashes of the plans it has loaded
+
+
+class _Lost(Exception):
+    """The work of one sample was lost with its worker too often."""
+
+
+class RayPool:
+    """pool.Pool's interface (`run`, `fatal`) over Ray workers; `close` ends the workers and the
+    Ray this run started. `placements` says which node solved each (benchmark, sample, repeat)."""
+
+    def __init__(self, config: RunConfig, store: RunStore, concurrency: int,
+                 totals: RunTotals | None = None) -> None:
+        self.config, self.store, self.concurrency, self.totals = config, store, concurrency, totals
+        self.fatal: str | None = None
+        self.placements: dict[tuple[str, str, int], str] = {}
+        self.workers: list[Worker] = []  # the live ones
+        self._lost_nodes: set[str] = set()
+        self._started_ray = connect(config.ray or "")
+        self._start_workers()
+
+    def _start_workers(self) -> None:
+        remote = ray.remote(SampleWorker)
+        sandbox_workers = int(os.environ.get("EVALPACK_SANDBOX_WORKERS") or 1)  # one program per CPU taken
+        for node in ray.nodes():
+            if not node.get("Alive") or node["NodeID"] in self._lost_nodes:
+                continue
+            for _ in range(int(node["Resources"].get("CPU", 0))):
+                actor = remote.options(
+                    num_cpus=1, max_restarts=0, max_concurrency=ACTOR_CALLS,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
+                ).remote(self.config, sandbox_workers)
+                self.workers.append(Worker(actor, node["NodeID"], node.get("NodeManagerAddress", "?"),
+                                           dict(node["Resources"])))
+
+    def close(self) -> None:
+        for w in self.workers:
+            ray.kill(w.actor)
+        self.workers = []
+        if self._started_ray:
+            ray.shutdown()
+
+    # --- workers ---
+    def _lose(self, worker: Worker, error: BaseException) -> None:
+        if worker in self.workers:
+            log.warning("Ray worker on node %s lost (%s): its samples go to other workers",
+                        worker.node_ip, type(error).__name__)
+            self.workers.remove(worker)
+            self._lost_nodes.add(worker.node_id)
+            ray.kill(worker.actor)
+
+    async def _ready(self, plan: Plan, need: dict[str, float]) -> list[Worker]:
+        """The live workers that may take this plan, each with the plan loaded (and verified)."""
+        while True:
+            eligible = [w for w in self.workers if fits(w.resources, need)]
+            if not eligible:
+                self._start_workers()  # nodes no worker was lost on (e.g. joined since)
+                eligible = [w for w in self.workers if fits(w.resources, need)]
+            if not eligible:
+                needs = f" offering {need}" if need else ""
+                raise EvalpackError(f"no live Ray node{needs} with a free CPU can run {plan.bench.name}"
+                                    f"{' (lost: ' + str(len(self._lost_nodes)) + ' nodes)' if self._lost_nodes else ''};"
+                                    f" add one (`ray start --address ... --num-cpus N"
+                                    f"{' --resources ' + repr(need) if need else ''}`), then run the same command "
+                                    f"again to resume")
+            fresh = [w for w in eligible if plan.settings_hash not in w.prepared]
+            if not fresh:
+                return eligible
+            load_args = dict(plan.args)
+            if load_args.get("local_path"):
+                load_args["local_path"] = str(Path(load_args["local_path"]).resolve())
+            data_dir = str(Path(self.config.dataset_dir).resolve())
+            refs = [w.actor.prepare.remote(plan.bench.name, plan.args, load_args, plan.settings_hash, data_dir)
+                    for w in fresh]
+            for w, ref in zip(fresh, refs):
+                try:
+                    info = await _result(ref)
+                except RayError as e:
+                    self._lose(w, e)
+                    continue
+                if info["version"] != __version__:
+                    raise UsageError(f"the Ray node {info['node']} has evalpack {info['version']}, this driver "
+                                     f"{__version__}; install the same version on every node")
+                w.prepared.add(plan.settings_hash)
+
+    async def _on_worker(self, plan: Plan, need: dict, method: str, *args: Any,
+                         prefer: Worker | None = None) -> tuple[Any, Worker]:
+        """`method(*args)` on a worker for this plan (`prefer`red while it lives), again on another
+        when the worker is lost; _Lost after LOST_WORKERS_PER_SAMPLE losses."""
+        for _ in range(LOST_WORKERS_PER_SAMPLE):
+            if prefer is not None and prefer in self.workers:
+                worker = prefer
+            else:
+                worker = min(await self._ready(plan, need), key=lambda w: w.busy)
+            prefer = None
+            worker.busy += 1
+            try:
+                return await _result(getattr(worker.actor, method).remote(*args)), worker
+            except RayError as e:
+                self._lose(worker, e)
+            finally:
+                worker.busy -= 1
+        raise _Lost(f"its Ray worker was lost {LOST_WORKERS_PER_SAMPLE} times while running it")
+
+    # --- one plan ---
+    async def run(self, plan: Plan, todo: list[tuple[Sample, int]], position: int | None = None) -> None:
+        name, variant = plan.bench.name, plan.settings_hash
+        progress = Progress(name, plan.total, plan.total - len(todo), quiet=self.config.quiet,
+                            position=position, run=self.totals)
+        scoring_phase = f"scoring ({getattr(plan.bench, 'scoring_phase', 'scorer')})"
+        need = plan.bench.node_resources(plan.args)
+        await self._ready(plan, need)
+        resume = self.store.replies_of(name, {(s.id, r) for s, r in todo})
+        queue = deque(todo)
+        stored: set[tuple[str, int]] = set()
+        scoring: set[asyncio.Future] = set()
+
+        def store(row: dict) -> None:
+            if (row["sample_id"], row["repeat"]) in stored:  # a lost worker's answer that came back after all
+                return
+            stored.add((row["sample_id"], row["repeat"]))
+            self.store.put_result(name, variant, row)
+            progress.update(row.get("score"), error=row.get("error") is not None)
+
+        async def finish(sample: Sample, row: dict, worker: Worker) -> None:
+            try:
+                fields, _ = await self._on_worker(plan, need, "score", variant, sample, row["output"],
+                                                  prefer=worker)
+            except _Lost as e:
+                fields = {"score": None, "extracted": None, "unparsed": False, "detail": {},
+                          "error": f"scoring failed: {e}"}
+            row.update(fields)
+            progress.pending_scores = max(len(scoring) - 1, 0)
+            store(row)
+
+        async def solver() -> None:
+            while queue and not self.fatal:
+                sample, repeat = queue.popleft()
+                try:
+                    answer, worker = await self._on_worker(plan, need, "solve", variant, sample, repeat,
+                                                           resume.pop((sample.id, repeat), {}))
+                except _Lost as e:
+                    store({"sample_id": sample.id, "repeat": repeat, "subset": sample.subset,
+                           "target": sample.target, "metadata": sample.metadata, "error": str(e)})
+                    continue
+                self.placements[(name, sample.id, repeat)] = worker.node_id
+                for call in answer["calls"]:
+                    self.store.put_call(*call)
+                if answer["calls"]:
+                    await self.store.durable()  # as in one process: a killed driver re-sends only what is in flight
+                if answer["fatal"]:
+                    self.fatal = answer["fatal"]
+                row = answer["row"]
+                if "output" not in row:
+                    store(row)
+                    continue
+                task = asyncio.ensure_future(finish(sample, row, worker))
+                scoring.add(task)
+                task.add_done_callback(scoring.discard)
+                progress.set_phase(f"requests + {scoring_phase}", len(scoring))
+
+        solvers = [asyncio.ensure_future(solver()) for _ in range(min(self.concurrency, len(todo)))]
+        try:
+            await asyncio.gather(*solvers)
+            if scoring:
+                progress.set_phase(scoring_phase, len(scoring))
+            while scoring:
+                await asyncio.gather(*list(scoring))
+        finally:
+            for task in solvers + list(scoring):
+                task.cancel()
+            progress.close()
+
+
+async def _result(ref) -> Any:
+    """The value of a Ray call; an evalpack error raised on the worker is raised here as itself
+    (one sentence for the user), a lost worker as the RayError it is."""
+    try:
+        return await ref
+    except RayTaskError as e:
+        if isinstance(e.cause, EvalpackError):
+            raise e.cause from None
+        raise
+
+
+class _ReplyCache:
+    """The run store as a worker's Context sees it: the replies the driver sent along are
+    replayed; new calls are kept for the driver, which stores them."""
+
+    def __init__(self, known: dict[str, dict]) -> None:
+        self.known = dict(known)
+        self.new: list[tuple] = []
+
+    def get_call(self, key: str) -> dict | None:
+        return self.known.get(key)
+
+    def put_call(self, key: str, benchmark: str, sample_id: str, repeat: int, request_json: str,
+                 response: dict, latency: float) -> None:
+        self.known[key] = response
+        self.new.append((key, benchmark, sample_id, repeat, request_json, response, latency))
+
+    async def durable(self) -> None:
+        """Durable once the driver has stored them (see RayPool.run)."""
+
+
+class SampleWorker:
+    """One Ray worker (an async actor): solves and scores samples of the plans it prepared."""
+
+    def __init__(self, config: RunConfig, sandbox_workers: int) -> None:
+        from evalpack.config import register_secrets
+        from evalpack.runner import Runner
+        from evalpack.scrub import add_secret
+
+        # the CPU Ray gave this worker: one sandboxed program at a time, unless the node says otherwise
+        os.environ.setdefault("EVALPACK_SANDBOX_WORKERS", str(sandbox_workers))
+        add_secret(config.api_key)
+        register_secrets(config.generation)
+        register_secrets(config.dataset_args)
+        self.config = config
+        self.runner = Runner(config, run_dir=None)  # its context() and client_for(); no store, no run dir
+        self.plans: dict[str, Plan] = {}
+
+    def prepare(self, name: str, args: dict, load_args: dict, variant: str, data_dir: str) -> dict:
+        from evalpack.benchmarks import registry
+        from evalpack.datasets.verify import check_before_run
+
+        node = ray.util.get_node_ip_address()
+        bench = registry.get(name)
+        try:
+            check_before_run([(bench, load_args)], Path(data_dir))
+            bench.load(Path(data_dir), load_args)  # what solve and score may need from load()
+        except DataMissingError as e:
+            raise DataMissingError(f"on Ray node {node}: {e} (every node reads the kit at the driver's "
+                                   f"--dataset-dir {data_dir})") from None
+        self.plans[variant] = Plan(bench, args, [], variant)
+        return {"version": __version__, "node": node}
+
+    async def solve(self, variant: str, sample: Sample, repeat: int, known: dict[str, dict]) -> dict:
+        from evalpack.pool import Pool
+        from evalpack.runner import model_client
+
+        if self.runner.client is None:  # made on the actor's event loop
+            self.runner.client = model_client(self.config)
+        replies = _ReplyCache(known)
+        pool = Pool(lambda plan, s, r: self.runner.context(plan, s, r, store=replies), record=None,
+                    concurrency=1, quiet=True)
+        row = await pool.solve(self.plans[variant], sample, repeat)
+        return {"row": row, "calls": replies.new, "fatal": pool.fatal}
+
+    async def score(self, variant: str, sample: Sample, output: dict) -> dict:
+        from evalpack.benchmarks.base import maybe_await
+        from evalpack.pool import score
+
+        plan = self.plans[variant]
+        return await maybe_await(score(plan.bench, sample, output, plan.args))

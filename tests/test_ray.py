@@ -1,0 +1,249 @@
+"""`evalpack eval --ray`: one multi-node Ray cluster on this machine (ray.cluster_utils: a head
+with no CPU, so every sample goes to a worker node, and worker nodes with their own CPUs and
+resources), real `evalpack eval` driver processes, a real mock server on 127.0.0.1, the real
+MMLU and HumanEval files and the real sandbox. What cannot exist here is only the network
+between nodes: they are processes of this machine.
+
+Ray is the [ray] extra: without it these tests skip, except in CI (EVALPACK_REQUIRE_RAY=1),
+where a missing Ray fails them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import MockProcess, free_port
+
+try:
+    import ray  # noqa: F401
+    from ray.cluster_utils import Cluster
+except ImportError:
+    if os.environ.get("EVALPACK_REQUIRE_RAY"):
+        raise
+    pytest.skip("ray is not installed (pip install -e '.[ray]')", allow_module_level=True)
+
+MB = 1024 * 1024
+NODE = {"num_cpus": 1, "object_store_memory": 80 * MB}  # Ray's smallest object store
+MMLU_ARGS = {"subset_list": ["anatomy", "college_physics"]}
+RESPONDER = '''
+import gzip, json, os, zlib
+
+TASKS = [json.loads(l) for l in gzip.open(os.environ["HUMANEVAL_FILE"], "rt")]
+
+def _text(body):
+    return [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+
+def answer(body):
+    """Right on some questions and wrong on others, the same for the same prompt."""
+    text = _text(body)
+    pick = zlib.crc32(text.encode())
+    task = next((t for t in TASKS if t["prompt"] in text), None)
+    if task is None:  # MMLU
+        return "ANSWER: " + "ABCD"[pick % 4]
+    body_code = task["canonical_solution"] if pick % 2 else "    return None\\n"
+    return "```python\\n" + task["prompt"] + body_code + "```"
+'''
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # a node whose raylet dies is declared dead within about a second, not Ray's default 15 s
+    head = {"num_cpus": 0, "object_store_memory": 80 * MB,
+            "_system_config": {"health_check_initial_delay_ms": 0, "health_check_period_ms": 200,
+                               "health_check_failure_threshold": 3}}
+    c = Cluster(initialize_head=True, head_node_args=head)
+    c.add_node(**NODE, resources={"docker": 1})
+    c.add_node(**NODE)
+    c.wait_for_nodes()
+    yield c
+    c.shutdown()
+
+
+@pytest.fixture(scope="module")
+def mock_url(tmp_path_factory, datasets_dir):
+    responder = tmp_path_factory.mktemp("responder") / "responder.py"
+    responder.write_text(RESPONDER)
+    os.environ["HUMANEVAL_FILE"] = str(datasets_dir / "humaneval" / "HumanEval.jsonl.gz")
+    try:
+        mock = MockProcess("--responder", f"{responder}:answer")
+    finally:
+        del os.environ["HUMANEVAL_FILE"]
+    yield mock.url
+    mock.stop()
+
+
+def evaluate(url: str, datasets_dir: Path, work: Path, *extra: str, limit: str = "6") -> Path:
+    cmd = [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", url,
+           "--datasets", "mmlu", "humaneval", "--dataset-dir", str(datasets_dir), "--work-dir", str(work),
+           "--dataset-args", json.dumps({"mmlu": MMLU_ARGS}), "--limit", limit, "--quiet", *extra]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return run_dir_of(done.stdout)
+
+
+def comparable(run_dir: Path) -> dict:
+    """report.json without what differs between any two runs: when and where it ran (created,
+    run_dir, meta: command line, start, wall time), each dataset's serving timings (the
+    request and token counts stay), and the uid the sandbox leased for the program its
+    isolation note describes (from a pool every process on the machine shares)."""
+    report = json.loads(re.sub(r"user: uid \d+", "user: uid N", (run_dir / "report.json").read_text()))
+    for key in ("created", "run_dir", "meta"):
+        report.pop(key)
+    for section in report["datasets"]:
+        serving = section.pop("serving")
+        section["serving"] = {k: serving[k] for k in ("requests", "input_tokens", "output_tokens")}
+    return report
+
+
+def stored_results(run_dir: Path) -> tuple[list[tuple], int]:
+    """(benchmark, sample, repeat, score) of every stored result, and the highest rowid: a result
+    stored twice (INSERT OR REPLACE) takes a new rowid, so rowid > count means one was."""
+    with sqlite3.connect(run_dir / "run.db") as db:
+        rows = db.execute("SELECT benchmark, sample_id, repeat, score FROM results ORDER BY 1, 2, 3").fetchall()
+        top = db.execute("SELECT max(rowid) FROM results").fetchone()[0]
+    return rows, top
+
+
+def test_mmlu_and_humaneval_on_ray_report_what_one_process_reports(cluster, mock_url, datasets_dir, tmp_path):
+    alone = evaluate(mock_url, datasets_dir, tmp_path / "alone")
+    on_ray = evaluate(mock_url, datasets_dir, tmp_path / "ray", "--ray", cluster.address)
+    assert comparable(on_ray) == comparable(alone)
+    rows, top = stored_results(on_ray)
+    assert rows == stored_results(alone)[0] and top == len(rows) == 12 + 6
+    scores = {bench: [r[3] for r in rows if r[0] == bench] for bench in ("mmlu", "humaneval")}
+    assert 0 < sum(scores["humaneval"]) < 6 and 0 < sum(scores["mmlu"]) < 12  # right and wrong answers both
+    # resume and rescore are the run directory's, as without Ray
+    again = evaluate(mock_url, datasets_dir, tmp_path / "ray", "--ray", cluster.address)
+    assert again == on_ray and stored_results(again) == (rows, top)
+    done = subprocess.run([sys.executable, "-m", "evalpack", "rescore", str(on_ray), "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert comparable(on_ray)["datasets"][0]["score"] == comparable(alone)["datasets"][0]["score"]
+
+
+def test_swe_bench_work_goes_only_to_nodes_declaring_docker(cluster):
+    from evalpack.benchmarks import registry
+    from evalpack.ray_pool import fits
+
+    nodes = [n for n in ray_nodes(cluster) if n["Resources"].get("CPU")]
+    need = registry.get("swe_bench_verified_mini").node_resources({})
+    assert need == {"docker": 1.0}
+    assert [n["Resources"].get("docker") for n in nodes if fits(n["Resources"], need)] == [1.0]
+    assert all(fits(n["Resources"], registry.get("humaneval").node_resources({"sandbox": "local"})) for n in nodes)
+    assert registry.get("humaneval").node_resources({"sandbox": "docker"}) == {"docker": 1.0}
+
+
+def ray_nodes(cluster) -> list[dict]:
+    code = ("import json, ray; ray.init(address=%r, logging_level='ERROR', log_to_driver=False); "
+            "print(json.dumps(ray.nodes()))" % cluster.address)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return [n for n in json.loads(done.stdout.strip().splitlines()[-1]) if n["Alive"]]
+
+
+class BlockingMock:
+    """The mock server in this process, holding its first `hold` replies until released: the
+    test kills a node while that node's requests are open."""
+
+    def __init__(self, hold: int) -> None:
+        from evalpack import mock
+
+        self.hold, self.seen = hold, 0
+        self.all_held = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        self.release = asyncio.Event()
+        started = threading.Event()
+
+        async def respond(body: dict):
+            self.seen += 1
+            if self.seen <= self.hold:
+                if self.seen == self.hold:
+                    self.all_held.set()
+                await self.release.wait()
+            return "ANSWER: " + "ABCD"[sum(map(ord, mock.last_user_text(body))) % 4]
+
+        async def start() -> None:
+            self.runner, self.url = await mock.start_in_process(mock.MockServer(responder=respond),
+                                                                port=free_port())
+            started.set()
+
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(start(), self.loop)
+        assert started.wait(30)
+
+    def let_go(self) -> None:
+        self.loop.call_soon_threadsafe(self.release.set)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def test_a_node_killed_mid_run_has_its_samples_run_elsewhere_once(cluster, datasets_dir, tmp_path):
+    doomed = cluster.add_node(**NODE)
+    cluster.wait_for_nodes()
+    server = BlockingMock(hold=3)  # three workers (one per node CPU), one open request each
+    try:
+        cmd = [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", server.url,
+               "--datasets", "mmlu", "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path / "ray"),
+               "--dataset-args", json.dumps({"mmlu": MMLU_ARGS}), "--limit", "5", "--concurrency", "3",
+               "--quiet", "--ray", cluster.address]
+        driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert server.all_held.wait(300), "the workers never sent their first requests"
+        cluster.remove_node(doomed, allow_graceful=False)  # its raylet and worker are killed
+        server.let_go()
+        out, err = driver.communicate(timeout=600)
+        assert driver.returncode == 0, err[-3000:]
+        assert "Ray worker on node" in (run_dir_of(out) / "evalpack.log").read_text()
+    finally:
+        server.let_go()
+        server.stop()
+    on_ray = run_dir_of(out)
+    rows, top = stored_results(on_ray)
+    assert top == len(rows) == 10  # every (sample, repeat) stored once
+    # the same questions in one process, answered by the same rule, score the same
+    single = BlockingMock(hold=0)
+    try:
+        alone_cmd = cmd[:-2]
+        alone_cmd[alone_cmd.index("--api-url") + 1] = single.url
+        alone_cmd[alone_cmd.index("--work-dir") + 1] = str(tmp_path / "alone")
+        done = subprocess.run(alone_cmd, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    finally:
+        single.stop()
+    alone = run_dir_of(done.stdout)
+    assert stored_results(alone)[0] == rows
+    assert comparable_scores(on_ray) == comparable_scores(alone)
+
+
+def run_dir_of(stdout: str) -> Path:
+    return Path(stdout.strip().splitlines()[-1].split("run directory:")[1].strip())
+
+
+def comparable_scores(run_dir: Path) -> dict:
+    report = json.loads((run_dir / "report.json").read_text())
+    return {s["dataset"]: (s["score"], s["subsets"], s["num_errors"]) for s in report["datasets"]}
+
+
+def test_without_ray_flag_ray_is_never_imported(mock_url, datasets_dir, tmp_path):
+    code = ("import sys\n"
+            "import evalpack.cli\n"
+            "assert 'ray' not in sys.modules, 'import evalpack.cli imported ray'\n"
+            "code = evalpack.cli.main(sys.argv[1:])\n"
+            "assert code == 0, code\n"
+            "assert 'ray' not in sys.modules, 'an eval without --ray imported ray'\n")
+    done = subprocess.run([sys.executable, "-c", code, "eval", "--model", "mock", "--api-url", mock_url,
+                           "--datasets", "mmlu", "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path),
+                           "--limit", "1", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
