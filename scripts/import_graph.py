@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
               # plain data and its validator (imports only errors): plugin discovery checks declarations
               "evalpack.benchmarks.declaration")),
     ("benchmarks", ("evalpack.benchmarks", "evalpack.benchmarks.*")),
-    ("run", ("evalpack.context", "evalpack.run_dir", "evalpack.plan", "evalpack.pool", "evalpack.runner",
+    ("run", ("evalpack.context", "evalpack.run_dir", "evalpack.plan", "evalpack.pool", "evalpack.ray_pool", "evalpack.runner",
              "evalpack.samples", "evalpack.run_meta", "evalpack.report", "evalpack.report_html")),
     ("commands", ("*",)),
 ]

@@ -14,6 +14,7 @@ from evalpack.types import ChatReply
 
 if TYPE_CHECKING:  # aiohttp loads only once requests are due: data checks fail fast without it
     from evalpack.client import ModelClient
+    from evalpack.config import RunConfig
 
 
 class Context:
@@ -79,3 +80,39 @@ class Context:
         return Context(store=self._store, client=client, model=model or self._model,
                        benchmark=self._benchmark, sample_id=self._sample_id, repeat=self.repeat,
                        args=self.args, generation=dict(self.generation), client_for=self._client_for)
+
+
+class Clients:
+    """A run's client to the model server and one per other endpoint (a simulated user, a
+    judge), configured alike; each Ray worker holds its own (ray_pool.py)."""
+
+    def __init__(self, config: "RunConfig") -> None:
+        from evalpack.client import ModelClient
+
+        self.config = config
+        self.main = ModelClient(config.api_urls, config.model, config.api_key, concurrency=config.concurrency,
+                                timeout=config.timeout, retries=config.retries,
+                                retry_interval=config.retry_interval, stream=bool(config.generation.get("stream")))
+        self._others: dict[tuple, "ModelClient"] = {}
+
+    def other(self, api_base: str, api_key: str | None) -> "ModelClient":
+        """A client for another endpoint, one per (base, key)."""
+        from evalpack.client import ModelClient
+
+        key = (api_base, api_key)
+        if key not in self._others:
+            cfg = self.config
+            self._others[key] = ModelClient([api_base], "", api_key, concurrency=cfg.concurrency,
+                                            timeout=cfg.timeout, retries=cfg.retries,
+                                            retry_interval=cfg.retry_interval)
+        return self._others[key]
+
+    def context(self, store, benchmark: str, args: dict, sample_id: str, repeat: int) -> Context:
+        """The Context of one (sample, repeat); `store`: the run store, or what stands for it."""
+        return Context(store=store, client=self.main, model=self.config.model, benchmark=benchmark,
+                       sample_id=sample_id, repeat=repeat, args=args, generation=self.config.generation,
+                       client_for=self.other)
+
+    async def close(self) -> None:
+        for client in [self.main, *self._others.values()]:
+            await client.close()

@@ -37,9 +37,12 @@ from ray.exceptions import RayError, RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from evalpack import __version__
+from evalpack.benchmarks.base import maybe_await
 from evalpack.config import RunConfig
+from evalpack.context import Clients
 from evalpack.errors import DataMissingError, EvalpackError, UsageError
 from evalpack.plan import Plan
+from evalpack.pool import Pool, score
 from evalpack.progress import Progress, RunTotals
 from evalpack.store import RunStore
 from evalpack.types import Sample
@@ -295,7 +298,6 @@ class SampleWorker:
 
     def __init__(self, config: RunConfig, sandbox_workers: int) -> None:
         from evalpack.config import register_secrets
-        from evalpack.runner import Runner
         from evalpack.scrub import add_secret
 
         # the CPU Ray gave this worker: one sandboxed program at a time, unless the node says otherwise
@@ -304,7 +306,7 @@ class SampleWorker:
         register_secrets(config.generation)
         register_secrets(config.dataset_args)
         self.config = config
-        self.runner = Runner(config, run_dir=None)  # its context() and client_for(); no store, no run dir
+        self.clients: Clients | None = None  # made on the actor's event loop, at the first solve
         self.plans: dict[str, Plan] = {}
 
     def prepare(self, name: str, args: dict, load_args: dict, variant: str, data_dir: str) -> dict:
@@ -323,20 +325,14 @@ class SampleWorker:
         return {"version": __version__, "node": node}
 
     async def solve(self, variant: str, sample: Sample, repeat: int, known: dict[str, dict]) -> dict:
-        from evalpack.pool import Pool
-        from evalpack.runner import model_client
-
-        if self.runner.client is None:  # made on the actor's event loop
-            self.runner.client = model_client(self.config)
+        if self.clients is None:
+            self.clients = Clients(self.config)
         replies = _ReplyCache(known)
-        pool = Pool(lambda plan, s, r: self.runner.context(plan, s, r, store=replies), record=None,
-                    concurrency=1, quiet=True)
+        pool = Pool(lambda plan, s, r: self.clients.context(replies, plan.bench.name, plan.args, s.id, r),
+                    record=None, concurrency=1, quiet=True)
         row = await pool.solve(self.plans[variant], sample, repeat)
         return {"row": row, "calls": replies.new, "fatal": pool.fatal}
 
     async def score(self, variant: str, sample: Sample, output: dict) -> dict:
-        from evalpack.benchmarks.base import maybe_await
-        from evalpack.pool import score
-
         plan = self.plans[variant]
         return await maybe_await(score(plan.bench, sample, output, plan.args))

@@ -18,7 +18,7 @@ from evalpack import __version__, run_meta
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, maybe_await
 from evalpack.config import RunConfig
-from evalpack.context import Context
+from evalpack.context import Clients, Context
 from evalpack.errors import ServerError
 from evalpack.plan import Plan, make_plans
 from evalpack.pool import Pool, score
@@ -33,29 +33,15 @@ if TYPE_CHECKING:  # aiohttp loads only once requests are due: data checks fail 
 
 
 class Runner:
-    def __init__(self, config: RunConfig, run_dir: RunDir | None) -> None:
+    def __init__(self, config: RunConfig, run_dir: RunDir) -> None:
         self.config = config
         self.run_dir = run_dir
         self.store: RunStore | None = None
         self.client: ModelClient | None = None
-        self._extra_clients: dict[tuple, ModelClient] = {}
+        self.clients: Clients | None = None
 
-    def client_for(self, api_base: str, api_key: str | None) -> "ModelClient":
-        """A client for another endpoint (a simulated user, a judge), one per (base, key)."""
-        from evalpack.client import ModelClient
-
-        key = (api_base, api_key)
-        if key not in self._extra_clients:
-            self._extra_clients[key] = ModelClient([api_base], "", api_key, concurrency=self.config.concurrency,
-                                                   timeout=self.config.timeout, retries=self.config.retries,
-                                                   retry_interval=self.config.retry_interval)
-        return self._extra_clients[key]
-
-    def context(self, plan: Plan, sample: Sample, repeat: int, store=None) -> Context:
-        """`store`: where the calls go instead of the run store (a Ray worker's reply cache)."""
-        return Context(store=self.store if store is None else store, client=self.client, model=self.config.model,
-                       benchmark=plan.bench.name, sample_id=sample.id, repeat=repeat, args=plan.args,
-                       generation=self.config.generation, client_for=self.client_for)
+    def context(self, plan: Plan, sample: Sample, repeat: int) -> Context:
+        return self.clients.context(self.store, plan.bench.name, plan.args, sample.id, repeat)
 
     def record(self, plan: Plan, row: dict) -> None:
         self.store.put_result(plan.bench.name, plan.settings_hash, row)
@@ -73,7 +59,8 @@ class Runner:
     async def run(self, plans: list[Plan]) -> dict:
         cfg = self.config
         self.store = self.run_dir.open_store()
-        self.client = model_client(cfg)
+        self.clients = Clients(cfg)
+        self.client = self.clients.main
         pool = None
         try:
             self.run_dir.write_plans(plans)
@@ -111,9 +98,7 @@ class Runner:
             if pool is not None and hasattr(pool, "close"):
                 pool.close()
             self.store.close()
-            await self.client.close()
-            for c in self._extra_clients.values():
-                await c.close()
+            await self.clients.close()
 
     def summarize(self, plan: Plan) -> dict:
         wanted = {s.id for s in plan.samples}
@@ -121,15 +106,6 @@ class Runner:
         section = summarize(plan.bench, plan.args, plan.settings_hash, [to_result(r) for r in rows], plan.total)
         self.run_dir.export_samples(self.store, plan.bench.name, rows)
         return section
-
-
-def model_client(cfg: RunConfig) -> "ModelClient":
-    """The run's client to the model server (a Ray worker makes its own alike)."""
-    from evalpack.client import ModelClient
-
-    return ModelClient(cfg.api_urls, cfg.model, cfg.api_key, concurrency=cfg.concurrency,
-                       timeout=cfg.timeout, retries=cfg.retries, retry_interval=cfg.retry_interval,
-                       stream=bool(cfg.generation.get("stream")))
 
 
 def to_result(r: dict) -> Result:
