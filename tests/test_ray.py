@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -202,10 +203,12 @@ def test_a_node_killed_mid_run_has_its_samples_run_elsewhere_once(cluster, datas
         driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert server.all_held.wait(300), "the workers never sent their first requests"
         cluster.remove_node(doomed, allow_graceful=False)  # its raylet and worker are killed
+        # held until the driver has seen the loss: a worker that outlived its raylet for a moment
+        # could otherwise still deliver the reply
+        assert wait_for_line(tmp_path / "ray", "Ray worker on node", driver), "the driver never saw the loss"
         server.let_go()
         out, err = driver.communicate(timeout=600)
         assert driver.returncode == 0, err[-3000:]
-        assert "Ray worker on node" in (run_dir_of(out) / "evalpack.log").read_text()
     finally:
         server.let_go()
         server.stop()
@@ -225,6 +228,16 @@ def test_a_node_killed_mid_run_has_its_samples_run_elsewhere_once(cluster, datas
     alone = run_dir_of(done.stdout)
     assert stored_results(alone)[0] == rows
     assert comparable_scores(on_ray) == comparable_scores(alone)
+
+
+def wait_for_line(work: Path, text: str, driver: subprocess.Popen, limit: float = 120.0) -> bool:
+    """Whether the run's evalpack.log under `work` shows `text` before `limit` s or the driver's end."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and driver.poll() is None:
+        if any(text in log.read_text() for log in work.glob("*/evalpack.log")):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def run_dir_of(stdout: str) -> Path:
