@@ -177,3 +177,15 @@ def test_a_taken_alias_is_dropped_with_a_warning(tmp_path):
     assert warnings(proc) == ["evalpack: warning: plugin benchmark 'mine' of package pkg-alias 1.0: its aliases "
                               "hmmt are taken by other benchmarks and are not used"]
     assert "plugin from pkg-alias 1.0" in proc.stdout
+
+
+def test_an_implementation_that_fails_to_import_is_exit_2_naming_the_package(tmp_path):
+    site = tmp_path / "site"
+    one_benchmark(site, "pkg-impl", "pimpl", "bad_impl")
+    (site / "pimpl" / "impl.py").write_text("import evalpack_no_such_module\n")
+    listed = evalpack(site, "list")
+    assert listed.returncode == 0 and warnings(listed) == []  # listing reads the declaration only
+    run = evalpack(site, "eval", "--model", "m", "--api-url", "http://127.0.0.1:9/v1", "--datasets", "bad_impl")
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert "plugin benchmark 'bad_impl' of package pkg-impl 1.0 cannot be loaded" in run.stderr
+    assert "evalpack_no_such_module" in run.stderr
