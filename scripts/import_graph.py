@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("infrastructure", ("evalpack.jsonl", "evalpack.config", "evalpack.store", "evalpack.progress",
                         "evalpack.metrics", "evalpack.stats", "evalpack.client", "evalpack.docker_engine",
                         "evalpack.openai_wire", "evalpack.perf", "evalpack.perf.stats", "evalpack.perf.output",
-                        "evalpack.scoring",
+                        "evalpack.scoring", "evalpack.shard",
                         "evalpack.scoring.*")),
     ("data", ("evalpack.datasets", "evalpack.datasets.registry", "evalpack.datasets.download",
               "evalpack.datasets.verify", "evalpack.datasets.wheels", "evalpack.datasets.software_kit",

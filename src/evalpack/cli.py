@@ -164,6 +164,8 @@ def add_eval_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                    help="run the samples on a Ray cluster (needs evalpack[ray]): ADDRESS of a running "
                         "one (`ray start --head`), or none to start Ray on this machine")
+    p.add_argument("--shard", metavar="I/N", help="run only the I-th of N parts of the samples (1-based; e.g. "
+                   "a Slurm array task); `evalpack merge` joins the parts into one run (docs/distributed.md)")
 
 
 def cmd_eval(ns: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 from evalpack.errors import UsageError
 from evalpack.paths import default_dataset_dir
 from evalpack.scrub import add_secret, add_url_secrets, redact_url
+from evalpack.shard import Shard, parse as parse_shard
 
 # Request parameters passed to /chat/completions as they are.
 REQUEST_PARAMS = {
@@ -39,6 +40,7 @@ CONFIG_KEYS = {
     "dataset_hub", "generation_config", "limit", "eval_batch_size", "work_dir", "use_cache",
     "seed", "quiet", "fresh", "timeout", "stream", "model_id", "sandbox", "ignore_errors", "skip_preflight",
     "ray",
+    "shard",
 }
 BOOL_KEYS = {"quiet", "fresh", "stream", "ignore_errors", "skip_preflight"}
 TEXT_KEYS = {"model", "model_id", "eval_type", "dataset_dir", "dataset_hub", "work_dir", "use_cache", "sandbox",
@@ -81,6 +83,7 @@ class RunConfig:
     ignore_errors: bool = False  # exit 0 even when samples ended in an error
     skip_preflight: bool = False  # do not ask GET /v1/models before the run
     ray: str | None = None  # run samples on Ray: "" = a local Ray, else the cluster's address (ray_pool.py)
+    shard: Shard | None = None  # run only this part of the samples (shard.py); merge joins the parts
 
     def redacted(self) -> dict:
         d = asdict(self)
@@ -99,7 +102,7 @@ class RunConfig:
                  "seed": self.seed}
         digest = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:10]
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.model).strip("_")[:60] or "model"
-        return f"{safe}-{digest}"
+        return f"{safe}-{digest}" + (self.shard.suffix if self.shard else "")
 
 
 # api_key, apiKey, access_token, secret, password...; not max_tokens or key_points
@@ -387,6 +390,7 @@ def build_config(flags: dict, yaml_path: str | None = None) -> RunConfig:
         ignore_errors=bool(merged.get("ignore_errors", False)),
         skip_preflight=bool(merged.get("skip_preflight", False)),
         ray=_ray_address(merged.get("ray")),
+        shard=parse_shard(merged.get("shard")),
     )
 
 

@@ -23,6 +23,7 @@ class Plan:
     args: dict  # resolved dataset-args
     samples: list[Sample]
     settings_hash: str  # keys this benchmark's results in the store (see run_dir.py)
+    unsharded_total: int | None = None  # with --shard: the whole run's (sample, repeat) pairs
 
     @property
     def repeats(self) -> int:
@@ -62,4 +63,8 @@ def plan(bench: Benchmark, args: dict, config: RunConfig) -> Plan:
     user_files = getattr(bench, "user_files", None)
     if user_files:  # a user's edited file is a new question set: its answers are not resumed
         keyed["user_files"] = sorted(f.sha256 for f in user_files)
-    return Plan(bench, args, samples, settings_hash(bench.name, keyed, config))
+    made = Plan(bench, args, samples, settings_hash(bench.name, keyed, config))
+    if config.shard:  # after --limit: the shards of a limited run are a partition of it
+        made.unsharded_total = made.total
+        made.samples = [s for s in samples if config.shard.holds(bench.name, s.subset, s.id)]
+    return made

@@ -106,9 +106,12 @@ class RunDir:
         return RunStore(self.path / "run.db")
 
     def write_plans(self, plans: list) -> None:
-        (self.path / "plans.json").write_text(json.dumps(
-            {p.bench.name: {"variant": p.settings_hash, "args": jsonable(p.args), "num_samples": p.total}
-             for p in plans}, indent=2), encoding="utf-8")
+        self.write_plan_info({p.bench.name: {"variant": p.settings_hash, "args": jsonable(p.args),
+                                             "num_samples": p.total} for p in plans})
+
+    def write_plan_info(self, info: dict) -> None:
+        """plans.json: benchmark -> {variant, args, num_samples} (what read_plans gives back)."""
+        (self.path / "plans.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
     def read_plans(self) -> dict:
         plans_file = self.path / "plans.json"

@@ -96,7 +96,7 @@ def describe(config, plans, started: float, finished: float, dataset_seconds: di
 
     secrets = [config.api_key] if config.api_key else []
     secrets += _secret_values(config.dataset_args) + _secret_values(config.generation)
-    return {
+    described = {
         "evalpack_version": __version__,
         "command": shlex.join(redact_argv(["evalpack", *sys.argv[1:]], secrets)),
         "model": config.model,
@@ -114,6 +114,10 @@ def describe(config, plans, started: float, finished: float, dataset_seconds: di
         "dataset_seconds": {k: round(v, 3) for k, v in dataset_seconds.items()},
         "datasets": {p.bench.name: dataset_files(p.bench, p.args) for p in plans},
     }
+    if config.shard:  # this report covers one part; report.notes says so, merge reads it
+        described["shard"] = {"index": config.shard.index, "count": config.shard.count,
+                              "unsharded_num_samples": {p.bench.name: p.unsharded_total for p in plans}}
+    return described
 
 
 def _percentile(sorted_values: list[float], q: float) -> float | None:

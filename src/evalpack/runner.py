@@ -108,6 +108,17 @@ class Runner:
         return section
 
 
+def section_from_store(store: RunStore, run_dir: RunDir, name: str, info: dict) -> dict:
+    """A benchmark's report section from every result the store has for its plan (plans.json's
+    entry: variant, args, num_samples), and its samples/<name>.jsonl (rescore, merge)."""
+    rows = list(store.results(name, info["variant"]))
+    results = [to_result(r) for r in rows]
+    section = summarize(registry.get(name), info["args"], info["variant"], results,
+                        info.get("num_samples", len(results)))
+    run_dir.export_samples(store, name, rows)
+    return section
+
+
 def to_result(r: dict) -> Result:
     return Result(sample_id=r["sample_id"], subset=r["subset"], repeat=r["repeat"],
                   score=None if r["error"] else r["score"], extracted=r["extracted"],
@@ -119,6 +130,9 @@ def summarize(bench: Benchmark, args: dict, settings_hash: str, results: list[Re
     """One benchmark's section of the report: its aggregate with intervals, error and unparsed counts."""
     from evalpack.metrics import add_intervals
 
+    # one order, whatever order the rows were stored in (concurrency, resume, merged shards, Ray):
+    # float sums and the seeded bootstrap then give the same report for the same results
+    results = sorted(results, key=lambda r: (str(r.subset), str(r.sample_id), r.repeat))
     scored = [r for r in results if r.error is None]
     section = {"dataset": bench.name, **bench.aggregate(scored, args)}
     add_intervals(section, scored, lambda sample: bench.aggregate(sample, args))
@@ -191,10 +205,7 @@ def rescore(path: Path, concurrency: int = 64) -> dict:
 
             await asyncio.gather(*(one(r) for r in rows))
             store.update_scores(name, settings, updates)
-            rows = list(store.results(name, settings))
-            results = [to_result(r) for r in rows]
-            sections.append(summarize(bench, args, settings, results, info.get("num_samples", len(results))))
-            run_dir.export_samples(store, name, rows)
+            sections.append(section_from_store(store, run_dir, name, info))
         return sections
 
     try:

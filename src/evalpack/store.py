@@ -262,6 +262,47 @@ class RunStore:
         for (req,) in self.db.execute("SELECT request FROM calls ORDER BY rowid"):
             yield json.loads(_unpack(req))
 
+    # --- merge ---
+    def absorb(self, other: Path, keep: dict[str, str]) -> dict[str, int]:
+        """Copy another run store's results of the benchmarks in `keep` (benchmark -> variant) and
+        those benchmarks' calls into this one (`evalpack merge`). The other file is opened read-only;
+        its text was scrubbed when it was stored and is copied as it is. A result already here
+        stays, unless it is an error and the other one is not (a shard run twice, once failing)."""
+        self.flush()
+        src = open_read_only(Path(other))
+        counts = {"results": 0, "results_new": 0, "calls": 0, "calls_new": 0}
+
+        def write(db: sqlite3.Connection) -> None:
+            for bench, variant in keep.items():
+                rows = src.execute("SELECT * FROM results WHERE benchmark=? AND variant=? ORDER BY rowid",
+                                   (bench, variant)).fetchall()
+                before = db.total_changes
+                db.executemany(
+                    "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT(benchmark, variant, sample_id, repeat) DO UPDATE SET subset=excluded.subset, "
+                    "target=excluded.target, metadata=excluded.metadata, output=excluded.output, "
+                    "score=excluded.score, extracted=excluded.extracted, unparsed=excluded.unparsed, "
+                    "detail=excluded.detail, error=excluded.error, latency=excluded.latency, "
+                    "usage=excluded.usage, created=excluded.created "
+                    "WHERE results.error IS NOT NULL AND excluded.error IS NULL", rows)
+                counts["results"] += len(rows)
+                counts["results_new"] += db.total_changes - before
+                calls = src.execute("SELECT * FROM calls WHERE benchmark=? ORDER BY rowid", (bench,)).fetchall()
+                before = db.total_changes
+                db.executemany("INSERT OR IGNORE INTO calls VALUES (?,?,?,?,?,?,?,?)", calls)
+                counts["calls"] += len(calls)
+                counts["calls_new"] += db.total_changes - before
+                self._known.update(c[0] for c in calls)
+
+        try:
+            with self._write_lock:
+                self._execute(write)
+        except sqlite3.Error as e:
+            raise StoreError(_describe(Path(other), e)) from None
+        finally:
+            src.close()
+        return counts
+
     # --- durability ---
     async def durable(self) -> None:
         """Return once every row handed to the store so far is committed (group commit)."""
@@ -358,6 +399,20 @@ class RunStore:
             self.db.close()
 
 
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """Another run's store, read without writing a byte beside it. A store closed cleanly has no
+    -wal file (the last writer checkpointed it into run.db), and is opened as immutable: a WAL
+    database opened read-only otherwise gets -wal and -shm files made. One left by a killed run
+    still holds rows, so that one is read through them."""
+    path = Path(path)
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    try:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, timeout=LOCK_WAIT)
+    except sqlite3.Error as e:
+        raise StoreError(_describe(path, e)) from None
+
+
 class RunDirLock:
     """An exclusive lock on a run directory, held while one process writes it."""
 
@@ -385,6 +440,23 @@ class RunDirLock:
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
         return self
+
+    @staticmethod
+    def holder(run_dir: Path) -> str | None:
+        """The pid of the process writing `run_dir` now, or None; the lock file is only read."""
+        import fcntl
+
+        try:
+            fd = os.open(Path(run_dir) / "evalpack.lock", os.O_RDONLY)
+        except OSError:
+            return None  # never locked, or not readable: nothing writes it through evalpack
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return None
+        except OSError:
+            return os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+        finally:
+            os.close(fd)  # closing releases the shared lock, if taken
 
     def release(self) -> None:
         if self._fd is not None:

@@ -18,6 +18,7 @@ REGISTRARS: dict[str, str] = {
     "adapter": "evalpack.adapter:add_adapter_parser",
     "perf": "evalpack.perf.cli:register",
     "doctor": "evalpack.doctor:register",
+    "merge": "evalpack.merge:register",
 }
 
 
