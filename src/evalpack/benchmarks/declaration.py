@@ -85,6 +85,7 @@ class BenchmarkInfo:
     prompt_fields: tuple[str, ...] = ()  # placeholders of prompt_template; () = no prompt_template
     system_prompt: bool = False  # system_prompt is sent as the first message
     aliases: tuple[str, ...] = ()  # other names EvalScope users type for it
+    user_data: bool = False  # reads a user's own files (local_path), checked row by row: no manifest
     # a plugin's manifest JSON, relative to the module its entry point names (docs/plugins.md);
     # built-in benchmarks have theirs in evalpack/datasets/manifests/<dirname>.json
     manifest: str = ""

@@ -33,7 +33,6 @@ _SPLIT = re.compile(r"^(?P<subset>.+)_(?P<split>val|dev)$")
 
 class GeneralMCQ(MultipleChoiceBenchmark):
     name = "general_mcq"  # metadata and args: registry.py
-    user_data = True  # no registry files: load() checks the user's files row by row
     letters = LETTERS
     prompt = PROMPT_ZH
     breakdown_fields = {"category": "category"}

@@ -34,7 +34,6 @@ ROLES = ("system", "user", "assistant")
 
 class GeneralQA(Benchmark):
     name = "general_qa"  # metadata and args: registry.py
-    user_data = True  # no registry files: load() checks the user's files row by row
     # The LLM judge (issue 18) may grade these answers instead of, or beside, BLEU/ROUGE: the
     # judged scoring goes in `score`, and `needs_reference` tells whether rows must carry one.
     judge_capable: ClassVar[bool] = True

@@ -408,6 +408,7 @@ _INFOS = (
                     "(id, question, A..J, answer) under local_path, few-shot from <subset>_dev; accuracy "
                     "per subset (docs/custom_datasets.md).",
         split="val", prompt_fields=("question", "choices", "letters", "fewshot", "query"), system_prompt=True,
+        user_data=True,
         args=(_few_shot(0, "solved examples from <subset>_dev before each question"),
               Arg("subset_list", "list[str]", None, "subsets to run: the <subset> of <subset>_val files "
                   "(default: every one in local_path)")),
@@ -422,7 +423,7 @@ _INFOS = (
         description="Your own open questions with reference answers in EvalScope's format: <subset>.jsonl "
                     "(query/response, system, or messages) under local_path; BLEU-1..4 and ROUGE-1/2/L, "
                     "main score Rouge-L-R (docs/custom_datasets.md).",
-        metric="Rouge-L-R", prompt_fields=("question",), system_prompt=True,
+        metric="Rouge-L-R", prompt_fields=("question",), system_prompt=True, user_data=True,
         args=(Arg("few_shot_num", "int", 0, "no few-shot source (as in EvalScope): must stay 0", min=0, max=0),
               Arg("subset_list", "list[str]", None, "subsets to run: the <subset> of <subset>.jsonl files "
                   "(default: every one in local_path)")),

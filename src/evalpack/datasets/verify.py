@@ -131,7 +131,7 @@ def check_before_run(items: list[tuple], data_dir: Path) -> None:
                 result = check_files(root, local)
                 if result.missing or result.corrupt:
                     corrupt.append((bench, root, result.missing + result.corrupt, local))
-            elif not root.is_dir() and not getattr(bench, "user_data", False):
+            elif not root.is_dir() and not (bench.info and bench.info.user_data):  # load() says it better
                 missing.append((bench, root, [], []))
             continue
         if (root / SAMPLE_MARKER).is_file() or (root.parent / SAMPLE_MARKER).is_file():
