@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                         "evalpack.scoring.*")),
     ("data", ("evalpack.datasets", "evalpack.datasets.registry", "evalpack.datasets.download",
               "evalpack.datasets.verify", "evalpack.datasets.wheels", "evalpack.datasets.software_kit",
-              "evalpack.datasets.pack", "evalpack.plugins",
+              "evalpack.datasets.pack", "evalpack.datasets.user_files", "evalpack.plugins",
               # plain data and its validator (imports only errors): plugin discovery checks declarations
               "evalpack.benchmarks.declaration")),
     ("benchmarks", ("evalpack.benchmarks", "evalpack.benchmarks.*")),

@@ -192,3 +192,111 @@ def test_a_bad_file_through_the_cli_has_no_traceback(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == (f"evalpack: {tmp_path / 'ex_val.csv'} line 3, field 'answer': 'X' is not one "
                                    f"of the options this question has (A, B, C, D)")
+
+
+# ---------- a user's set in a kit: pack --local, unpack, verify, eval ----------
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from evalpack.cli import main
+
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def rewrite_member(archive: Path, out: Path, member: str, change) -> None:
+    """A copy of the kit with one member's bytes changed (its manifest entry kept)."""
+    import io
+    import tarfile
+
+    with tarfile.open(archive) as src, tarfile.open(out, "w") as dst:
+        for info in src:
+            data = src.extractfile(info).read()
+            if info.name == member:
+                data = change(data)
+                info.size = len(data)
+            dst.addfile(info, io.BytesIO(data))
+
+
+def test_pack_local_unpack_verify_eval(server, tmp_path, capsys):
+    import tarfile
+
+    kit = tmp_path / "kit.tar"
+    code, _, err = cli(capsys, "pack", "--local", f"my_exam={FIXTURE}", "--local", f"general_mcq={FIXTURE}",
+                       "--out", str(kit))
+    assert code == 0, err
+    with tarfile.open(kit) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+    entry = next(d for d in manifest["datasets"] if d["name"] == "my_exam")
+    assert entry["local"] is True
+    assert {f["path"]: f["sha256"] for f in entry["files"]} == {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in FIXTURE.iterdir()}
+
+    data = tmp_path / "data"
+    code, out, err = cli(capsys, "unpack", str(kit), "--to", str(data))
+    assert code == 0 and "8 files written" in out, out + err
+    for p in FIXTURE.iterdir():
+        assert (data / "my_exam" / p.name).read_bytes() == p.read_bytes()
+    code, out, _ = cli(capsys, "verify", "--dataset-dir", str(data))
+    assert code == 0 and "my_exam: 4 files checked, ok" in out and "general_mcq: 4 files checked, ok" in out, out
+
+    records = [json.loads(line) for line in (FIXTURE / "example_val.jsonl").read_text("utf-8").splitlines()]
+    # the kit's path through local_path, and as <dataset-dir>/general_mcq with no dataset-args
+    report, _, _ = run(server, tmp_path / "w1", {"local_path": str(data / "my_exam")})
+    assert report["datasets"][0]["score"] == pytest.approx(expected(records)[0], abs=1e-12)
+    proc = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", "general_mcq",
+                        "--dataset-dir", str(data), "--work-dir", str(tmp_path / "w2"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((run_dir_of(proc) / "report.json").read_text("utf-8"))
+    assert again["datasets"][0]["score"] == report["datasets"][0]["score"]
+
+    # a byte changed on disk: verify reports it, eval refuses before any request
+    target = data / "my_exam" / "example_val.jsonl"
+    good = target.read_bytes()
+    target.write_bytes(good.replace(b'"answer": "B"', b'"answer": "C"', 1))
+    code, out, _ = cli(capsys, "verify", "--dataset-dir", str(data), "--datasets", "my_exam")
+    assert code == 1 and "CORRUPT my_exam/example_val.jsonl: sha256" in out, out
+    code, err = eval_in_process(capsys, {"local_path": str(data / "my_exam")}, tmp_path / "w3")
+    assert code == 2 and "example_val.jsonl: sha256" in err and "no longer match the kit" in err, err
+    target.write_bytes(good)
+
+    # a tampered kit: the changed file is refused and the verified copy stays as it was
+    bad_kit = tmp_path / "bad.tar"
+    rewrite_member(kit, bad_kit, "datasets/my_exam/example_val.jsonl", lambda b: b.replace(b'"B"', b'"C"', 1))
+    fresh = tmp_path / "fresh"
+    code, out, _ = cli(capsys, "unpack", str(bad_kit), "--to", str(fresh))
+    assert code == 1 and "CORRUPT my_exam/example_val.jsonl" in out, out
+    assert not (fresh / "my_exam" / "example_val.jsonl").exists()
+    (data / "my_exam" / "example_val.jsonl").unlink()
+    code, out, _ = cli(capsys, "unpack", str(bad_kit), "--to", str(data))
+    assert code == 1 and not (data / "my_exam" / "example_val.jsonl").exists()
+
+
+def test_a_users_set_never_takes_a_registry_name(tmp_path, capsys, datasets_dir):
+    import io
+    import tarfile
+
+    code, _, err = cli(capsys, "pack", "--local", f"mmlu={FIXTURE}", "--out", str(tmp_path / "k.tar"))
+    assert code == 2 and "'mmlu' is a registry dataset" in err, err
+    code, _, err = cli(capsys, "pack", "--local", f"../up={FIXTURE}", "--out", str(tmp_path / "k.tar"))
+    assert code == 2 and "the name must be" in err, err
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "x_val.jsonl").write_text('{"question": "q"\n', encoding="utf-8")
+    code, _, err = cli(capsys, "pack", "--local", f"mine={folder}", "--out", str(tmp_path / "k.tar"))
+    assert code == 2 and "x_val.jsonl line 1: is not valid JSON" in err, err
+    # a hand-made kit calling a user's set "gpqa": unpack refuses it and the verified files stay
+    verified = tmp_path / "data" / "gpqa"
+    shutil.copytree(datasets_dir / "gpqa", verified)
+    before = {p.name: p.read_bytes() for p in verified.rglob("*") if p.is_file()}
+    name = next(iter(sorted(before)))
+    manifest = {"format": "evalpack-kit/1", "evalpack_version": "0", "datasets": [
+        {"name": "gpqa", "local": True, "files": [{"path": name, "sha256": hashlib.sha256(b"evil").hexdigest(),
+                                                   "size": 4}]}]}
+    with tarfile.open(tmp_path / "evil.tar", "w") as tar:
+        for member, data in (("manifest.json", json.dumps(manifest).encode()), (f"datasets/gpqa/{name}", b"evil")):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    code, _, err = cli(capsys, "unpack", str(tmp_path / "evil.tar"), "--to", str(tmp_path / "data"))
+    assert code == 2 and "never replaces verified data" in err, err
+    assert {p.name: p.read_bytes() for p in verified.rglob("*") if p.is_file()} == before

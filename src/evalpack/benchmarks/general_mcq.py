@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from evalpack.benchmarks.multiple_choice import MultipleChoiceBenchmark, Question, score_choice
-from evalpack.benchmarks.user_files import FORMATS, UserDataError, UserFile, find_file, read_table, text_field
+from evalpack.datasets.user_files import FORMATS, UserDataError, UserFile, find_file, read_table, text_field
 from evalpack.types import Sample, Score
 
 LETTERS = "ABCDEFGHIJ"  # EvalScope's up to ten options

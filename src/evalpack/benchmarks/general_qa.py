@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from evalpack.benchmarks.base import Benchmark
 from evalpack.benchmarks.multiple_choice import with_system
-from evalpack.benchmarks.user_files import FORMATS, Row, UserDataError, UserFile, find_file, read_table, text_field
+from evalpack.datasets.user_files import FORMATS, Row, UserDataError, UserFile, find_file, read_table, text_field
 from evalpack.metrics import _table, accuracy_report, in_bootstrap
 from evalpack.scoring.reasoning import answer_text
 from evalpack.scoring.text_overlap import METRICS, overlap, scorers

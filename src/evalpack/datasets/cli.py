@@ -10,6 +10,7 @@ from pathlib import Path
 PACK_EXAMPLES = """examples:
   evalpack pack --datasets mmlu ceval gsm8k --out evalpack-data.tar
   evalpack pack --datasets mmlu gpqa_diamond --mirror /data/verified-datasets --out kit.tar.gz
+  evalpack pack --datasets ceval --local my_exam=/data/my_exam --out kit.tar   (your own general_mcq set)
   evalpack pack --datasets all --wheels --platform manylinux2014_aarch64 --python-version 3.10 --out kit.tar
   evalpack pack --wheels --platform manylinux2014_aarch64 --python-version 3.11 --out software.tar
   evalpack pack --datasets swe_bench_verified_mini --mirror /data/verified-datasets --with-images \
@@ -51,6 +52,9 @@ def register(subparsers) -> None:
     p.add_argument("--repo", action="append", default=[], metavar="OWNER/NAME=PATH",
                    help="datasets with a kit hook (SWE-bench): a local clone of a repository its instances use "
                         "(repeatable; needed for every repo with --with-images; alone it adds git bundles only)")
+    p.add_argument("--local", action="append", default=[], metavar="NAME=DIR",
+                   help="a folder of your own (general_mcq / general_qa files, docs/custom_datasets.md) packed as "
+                        "<dataset-dir>/NAME with its checksums, which unpack, verify and eval check (repeatable)")
     p.add_argument("--retries", type=int, default=4, help="tries per file after the first (default 4)")
     p.set_defaults(func=cmd_pack)
 
@@ -79,8 +83,17 @@ def cmd_pack(ns: argparse.Namespace) -> int:
 
     from evalpack.errors import UsageError
 
-    if not ns.datasets and not ns.wheels:
-        raise UsageError("nothing to pack: name --datasets (see `evalpack list`), add --wheels, or both")
+    if not ns.datasets and not ns.wheels and not ns.local:
+        raise UsageError("nothing to pack: name --datasets (see `evalpack list`), --local NAME=DIR, add --wheels, "
+                         "or several")
+    local = {}
+    for item in ns.local:
+        name, _, folder = item.partition("=")
+        if not name or not folder:
+            raise UsageError(f"--local takes NAME=DIR, e.g. --local my_exam=/data/my_exam, got {item!r}")
+        if name in local:
+            raise UsageError(f"--local {name} is given twice")
+        local[name] = Path(folder).expanduser()
     wanted = names_to_manifests(ns.datasets) if ns.datasets else []
     extras = [e.strip() for e in ns.extras.split(",") if e.strip()]
     wheels = ({"platforms": ns.platform, "python_version": ns.python_version, "extras": extras}
@@ -89,7 +102,7 @@ def cmd_pack(ns: argparse.Namespace) -> int:
         raise UsageError("--platform, --python-version and --extras describe the wheelhouse: add --wheels")
     repos = kit_options(ns, wanted)
     pack(wanted, Path(ns.out), hub_base=ns.hub_base, mirror=ns.mirror, wheels=wheels, repos=repos,
-         with_images=ns.with_images, image_arch=ns.force_arch, retries=ns.retries)
+         with_images=ns.with_images, image_arch=ns.force_arch, retries=ns.retries, local=local)
     return 0
 
 
@@ -154,21 +167,25 @@ def cmd_unpack(ns: argparse.Namespace) -> int:
 def cmd_verify(ns: argparse.Namespace) -> int:
     from evalpack.config import default_dataset_dir
     from evalpack.datasets.registry import manifests
-    from evalpack.datasets.verify import verify_dir
+    from evalpack.datasets.verify import check_files, local_sets, verify_dir
     from evalpack.errors import UsageError
 
     data_dir = Path(ns.dataset_dir).expanduser() if ns.dataset_dir else default_dataset_dir()
     if not data_dir.is_dir():
         raise UsageError(f"dataset dir {data_dir} does not exist; pass --dataset-dir")
+    own = local_sets(data_dir)  # users' own sets unpacked from a kit (pack --local): their kit's hashes
     if ns.datasets:
-        wanted = names_to_manifests(ns.datasets)
+        rest = [n for n in ns.datasets if n not in own]
+        wanted = names_to_manifests(rest) if rest else []
+        own = {n: files for n, files in own.items() if n in ns.datasets}
     else:
         wanted = [m for m in manifests().values() if (data_dir / m.name).is_dir()]
-        if not wanted:
+        if not wanted and not own:
             raise UsageError(f"{data_dir} holds no registered dataset dir (expected e.g. {data_dir}/mmlu); "
                              f"pass the right --dataset-dir")
+    checks = {**verify_dir(data_dir, wanted), **{n: check_files(data_dir / n, files) for n, files in own.items()}}
     failed = 0
-    for name, check in verify_dir(data_dir, wanted).items():
+    for name, check in checks.items():
         for p in check.problems:
             print(p.line(prefix=f"{name}/"))
         bad = len(check.failed)

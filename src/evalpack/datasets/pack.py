@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import dataclasses
 import shutil
 import sys
@@ -151,6 +152,36 @@ def sample_manifest(m: Manifest, root: Path) -> Manifest:
                     source={"kind": "sample"}, records={}, files=files, kit=m.kit)
 
 
+LOCAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def local_manifest(name: str, root: Path) -> Manifest:
+    """A user's own set (`pack --local NAME=DIR`): every file under DIR with its sha256, which unpack,
+    verify and eval then check it against as they check the registry's files against the registry.
+    Its question files must parse (JSON, CSV, UTF-8): a kit that cannot run is refused here."""
+    from evalpack.datasets.user_files import FORMATS, read_table
+
+    if not LOCAL_NAME.fullmatch(name):
+        raise UsageError(f"--local {name}=...: the name must be letters, digits, '_', '.' or '-' (it becomes the "
+                         f"folder <dataset-dir>/{name})")
+    if find_manifest(name) is not None:
+        raise UsageError(f"--local {name}=...: {name!r} is a registry dataset; a user's set never takes the place of "
+                         f"verified registry files: pick another name (e.g. my_{name})")
+    if not root.is_dir():
+        raise UsageError(f"--local {name}={root}: no such folder")
+    paths = [p for p in sorted(root.rglob("*")) if p.is_file() and p.name not in (LOCAL_HASHES, SAMPLE_HASHES)
+             and "__pycache__" not in p.parts and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    if not paths:
+        raise UsageError(f"--local {name}={root}: the folder holds no files")
+    for path in paths:
+        if path.suffix in FORMATS:
+            read_table(path)  # bad JSON, encoding, an empty file: UserDataError naming the line
+    files = [DataFile(path=p.relative_to(root).as_posix(), sha256=sha256_file(p), size=p.stat().st_size,
+                      derived="a user's own set (pack --local)") for p in paths]
+    return Manifest(name=name, benchmarks=(), title=f"{name} (your own set)", license="", source={"kind": "local"},
+                    records={}, files=files)
+
+
 def kit_manifest(manifests: list[Manifest], wheels: list[dict] | None, wheel_spec: dict | None,
                  extras: dict[str, dict] | None = None) -> dict:
     """`extras`: per dataset dir, keys added to its entry ("sample": true, "packed": [files])."""
@@ -195,10 +226,11 @@ def add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
 def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, mirror: str | None = None,
          wheels: dict | None = None, repos: dict[str, Path] | None = None, with_images: bool = False,
          image_arch: str | None = None, retries: int = 4, backoff: float = 1.0,
-         keep_staging: bool = False) -> dict:
+         keep_staging: bool = False, local: dict[str, Path] | None = None) -> dict:
     """Download, verify and archive. `wheels`: None, or {"platforms": [...], "python_version": ...}.
     `repos` ({"owner/name": clone}) and `with_images` go to the kit hook of each dataset whose
-    manifest names one (SWE-bench's adds git bundles and container images)."""
+    manifest names one (SWE-bench's adds git bundles and container images). `local`: a user's own
+    sets, {NAME: folder}, packed as they are with their checksums."""
     out = out.resolve()
     staging = out.with_name(out.name + ".staging")  # beside the archive, resumable, removed on success
     staging.mkdir(parents=True, exist_ok=True)
@@ -212,7 +244,14 @@ def pack(manifests: list[Manifest], out: Path, *, hub_base: str | None = None, m
                     f"as they are, not the registry's")
                 manifests[i] = sample_manifest(m, Path(mirror) / m.name)
                 extras[m.name] = {"sample": True}
+    own = [local_manifest(name, Path(root)) for name, root in (local or {}).items()]
     stage_datasets(manifests, staging, hub_base=hub_base, mirror=mirror, retries=retries, backoff=backoff)
+    for m in own:
+        for f in m.files:
+            copy_verified(Path(local[m.name]) / f.path, staging / "datasets" / m.name / f.path, f)
+        extras[m.name] = {"local": True}
+        log(f"{m.name}: your own set, {len(m.files)} files ({m.size:,} bytes) from {local[m.name]}")
+    manifests += own
     for i, m in enumerate(manifests):
         if not (m.kit and (repos or with_images)):
             continue
@@ -285,6 +324,7 @@ def _unpack(archive: Path, to: Path) -> dict:
         expected: dict[str, tuple[str, DataFile]] = {}
         problems: list[str] = []
         samples: dict[str, list[DataFile]] = {}
+        locals_: dict[str, list[DataFile]] = {}  # a user's own sets (pack --local)
         for m in manifest["datasets"]:
             try:
                 kit = parse_manifest(m)
@@ -295,8 +335,13 @@ def _unpack(archive: Path, to: Path) -> dict:
             registry = find_manifest(kit.name)
             # sample data and packed files (bundles, images) are made by the packer: the kit's
             # hashes are all there is to check them against
-            ours = None if m.get("sample") else registry
+            ours = None if m.get("sample") or m.get("local") else registry
             ours_by_path = {f.path: f for f in ours.files} if ours else {}
+            if m.get("local"):
+                if registry is not None:
+                    problems.append(f"{kit.name}: the kit holds a user's own set under the name of a registry "
+                                    f"dataset; a user's set never replaces verified data: refusing the kit")
+                locals_[kit.name] = kit.files
             if m.get("sample"):
                 samples[kit.name] = kit.files
                 held = _verified_files(to / kit.name, registry)
@@ -352,9 +397,11 @@ def _unpack(archive: Path, to: Path) -> dict:
 
             wheels, wheel_problems = extract_wheels(tar, manifest, to)
             problems += wheel_problems
-    for dirname, files in samples.items():  # eval checks a sample dir against the hashes it came with
-        (to / dirname / SAMPLE_HASHES).write_text(json.dumps(
-            {f.path: {"sha256": f.sha256, "size": f.size} for f in files}, indent=1) + "\n", encoding="utf-8")
+    # eval and verify check a sample dir, and a user's own set, against the hashes it came with
+    for hashes, sets in ((SAMPLE_HASHES, samples), (LOCAL_HASHES, locals_)):
+        for dirname, files in sets.items():
+            (to / dirname / hashes).write_text(json.dumps(
+                {f.path: {"sha256": f.sha256, "size": f.size} for f in files}, indent=1) + "\n", encoding="utf-8")
     return {"written": written, "skipped": skipped, "wheels": wheels, "problems": problems, "manifest": manifest}
 
 

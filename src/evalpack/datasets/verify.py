@@ -122,6 +122,7 @@ def check_before_run(items: list[tuple], data_dir: Path) -> None:
     missing or corrupt file; called before any directory is made or request sent."""
     missing: list[tuple] = []  # (bench, root, problems, needed)
     corrupt: list[tuple] = []
+    own: list[str] = []  # lines about users' own sets from a kit
     for bench, args in items:
         root = bench.root(data_dir, args)
         needed = needed_files(bench, args)
@@ -129,8 +130,12 @@ def check_before_run(items: list[tuple], data_dir: Path) -> None:
             local = sample_files(root, LOCAL_HASHES) if root.is_dir() else []
             if local:  # a user's own set unpacked from a kit: checked against the kit's hashes
                 result = check_files(root, local)
-                if result.missing or result.corrupt:
-                    corrupt.append((bench, root, result.missing + result.corrupt, local))
+                if result.problems:
+                    own.append(f"dataset {bench.name!r}: {len(result.problems)} files in {root} no longer match "
+                               f"the kit they were unpacked from (`evalpack pack --local`):")
+                    own += [f"  {p.file.path}: {p.detail or p.kind}" for p in result.problems[:LIST_LIMIT]]
+                    own.append(f"  unpack the kit again, or delete {root / LOCAL_HASHES} if you changed them on "
+                               f"purpose")
             elif not root.is_dir() and not (bench.info and bench.info.user_data):  # load() says it better
                 missing.append((bench, root, [], []))
             continue
@@ -152,8 +157,9 @@ def check_before_run(items: list[tuple], data_dir: Path) -> None:
             missing.append((bench, root, result.missing, needed))
         if result.corrupt:
             corrupt.append((bench, root, result.corrupt, needed))
-    if missing or corrupt:
-        raise DataMissingError(data_message(missing, corrupt, data_dir))
+    if missing or corrupt or own:
+        raise DataMissingError("\n".join(own + ([data_message(missing, corrupt, data_dir)] if missing or corrupt
+                                                 else [])))
 
 
 def sample_files(root: Path, name: str = SAMPLE_HASHES) -> list[DataFile]:
@@ -167,6 +173,15 @@ def sample_files(root: Path, name: str = SAMPLE_HASHES) -> list[DataFile]:
         return [DataFile(path=p, sha256=v["sha256"], size=v["size"]) for p, v in listed.items()]
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return [DataFile(path=name, sha256="0" * 64, size=-1)]  # damaged: reported
+
+
+def local_sets(data_dir: Path) -> dict[str, list[DataFile]]:
+    """Users' own sets under a dataset dir (unpacked from `pack --local`): name -> their files."""
+    try:
+        dirs = sorted(d for d in data_dir.iterdir() if (d / LOCAL_HASHES).is_file())
+    except OSError:
+        return {}
+    return {d.name: sample_files(d, LOCAL_HASHES) for d in dirs}
 
 
 def unmanaged(root: Path, files: list[DataFile]) -> bool:
