@@ -417,7 +417,7 @@ _INFOS = (
             shots="0 (`few_shot_num` from `<subset>_dev`)",
             prompt="EvalScope's multiple-choice prompt (`prompt_template` to change it)",
             metrics="accuracy per subset, overall",
-            doc="")),
+            doc="custom_datasets.md")),
     BenchmarkInfo(
         name="general_qa", entry="evalpack.benchmarks.general_qa:GeneralQA", title="General-QA",
         description="Your own open questions with reference answers in EvalScope's format: <subset>.jsonl "
@@ -432,7 +432,7 @@ _INFOS = (
             shots="0",
             prompt="the question as it is (`prompt_template`, `system_prompt` or the row's own messages)",
             metrics="BLEU-1..4, ROUGE-1/2/L (main: Rouge-L-R), per subset",
-            doc="")),
+            doc="custom_datasets.md")),
     BenchmarkInfo(
         name="bbh", entry="evalpack.benchmarks.bbh:BBH", title="BIG-Bench Hard",
         description="27 hard BIG-bench tasks (Suzgun et al.), 6,511 examples; the official 3-shot CoT prompts, "
