@@ -173,6 +173,10 @@ def cmd_eval(ns: argparse.Namespace) -> int:
     from evalpack.runner import evaluate
 
     flags = {k: v for k, v in vars(ns).items() if k not in ("command", "config", "func", "verbose")}
+    if ns.config:
+        from evalpack import sweep
+        if sweep.is_sweep(ns.config):  # several runs, then one compare
+            return sweep.run(flags, ns.config, lambda r: print_result(r, bool(ns.verbose)), check_errors)
     config = build_config(flags, ns.config)
     result = evaluate(config)
     print_result(result, verbose=bool(ns.verbose))

@@ -40,7 +40,7 @@ CONFIG_KEYS = {
     "dataset_hub", "generation_config", "limit", "eval_batch_size", "work_dir", "use_cache",
     "seed", "quiet", "fresh", "timeout", "stream", "model_id", "sandbox", "ignore_errors", "skip_preflight",
     "ray",
-    "shard",
+    "shard", "sweep",
 }
 BOOL_KEYS = {"quiet", "fresh", "stream", "ignore_errors", "skip_preflight"}
 TEXT_KEYS = {"model", "model_id", "eval_type", "dataset_dir", "dataset_hub", "work_dir", "use_cache", "sandbox",
@@ -307,10 +307,14 @@ def load_yaml(path: str) -> dict:
     return data
 
 
-def build_config(flags: dict, yaml_path: str | None = None) -> RunConfig:
-    """flags: argparse values (None = not given). YAML fills what flags leave unset."""
-    merged = load_yaml(yaml_path) if yaml_path else {}
+def build_config(flags: dict, yaml_path: str | None = None, values: dict | None = None) -> RunConfig:
+    """flags: argparse values (None = not given). YAML (or `values`, keys as in YAML: one run of
+    a sweep) fills what flags leave unset."""
+    merged = dict(values) if values is not None else (load_yaml(yaml_path) if yaml_path else {})
     merged.update({k: v for k, v in flags.items() if v is not None})
+    if merged.get("sweep") is not None:  # several runs: sweep.py makes one config each
+        raise UsageError("sweep: lists several runs; give the file to `evalpack eval --config FILE`, which runs "
+                         "each entry and compares them (docs/distributed.md)")
     _check_types(merged)
 
     model = merged.get("model") or merged.get("model_id")
