@@ -10,7 +10,8 @@ one process (pool.Pool.solve, pool.score), so the scores are the same.
   nodes that declare it (`ray start --resources '{"docker": 1}'`).
 - Concurrency: the driver runs --concurrency solves at once over all workers, each with one
   request in flight as in pool.Pool, so the model server sees the same bound as without Ray.
-  Scoring runs beside, on the worker that solved the sample, and holds no request slot.
+  As in one process, a synchronous scorer runs in the solve; an async one (the sandbox, containers)
+  starts on the worker that solved the sample and runs beside, holding no request slot.
 - Store: a worker returns the row and the calls it made; the driver stores the calls (durably,
   before it starts another sample) and then the scored row. The stored replies of a resumed
   sample travel with it, so it is replayed call by call as in one process.
@@ -25,8 +26,11 @@ one process (pool.Pool.solve, pool.score), so the scores are the same.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import itertools
 import logging
 import os
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +107,7 @@ class RayPool:
                  totals: RunTotals | None = None) -> None:
         self.config, self.store, self.concurrency, self.totals = config, store, concurrency, totals
         self.fatal: str | None = None
+        self.driver_seconds = 0.0  # the driver's own serial work on samples: dispatch, store, progress
         self.placements: dict[tuple[str, str, int], str] = {}
         self.workers: list[Worker] = []  # the live ones
         self._lost_nodes: set[str] = set()
@@ -185,7 +190,10 @@ class RayPool:
             prefer = None
             worker.busy += 1
             try:
-                return await _result(getattr(worker.actor, method).remote(*args)), worker
+                begun = time.perf_counter()
+                ref = getattr(worker.actor, method).remote(*args)
+                self.driver_seconds += time.perf_counter() - begun
+                return await _result(ref), worker
             except RayError as e:
                 self._lose(worker, e)
             finally:
@@ -199,7 +207,11 @@ class RayPool:
                             position=position, run=self.totals)
         scoring_phase = f"scoring ({getattr(plan.bench, 'scoring_phase', 'scorer')})"
         need = plan.bench.node_resources(plan.args)
+        begun = time.perf_counter()
         await self._ready(plan, need)
+        log.info("ray: %s: %d workers ready (started, data verified and loaded) in %.2f s", name,
+                 len(self.workers), time.perf_counter() - begun)
+        begun = time.perf_counter()
         resume = self.store.replies_of(name, {(s.id, r) for s, r in todo})
         queue = deque(todo)
         stored: set[tuple[str, int]] = set()
@@ -208,13 +220,15 @@ class RayPool:
         def store(row: dict) -> None:
             if (row["sample_id"], row["repeat"]) in stored:  # a lost worker's answer that came back after all
                 return
+            begun = time.perf_counter()
             stored.add((row["sample_id"], row["repeat"]))
             self.store.put_result(name, variant, row)
             progress.update(row.get("score"), error=row.get("error") is not None)
+            self.driver_seconds += time.perf_counter() - begun
 
-        async def finish(sample: Sample, row: dict, worker: Worker) -> None:
+        async def finish(sample: Sample, row: dict, worker: Worker, token: int) -> None:
             try:
-                fields, _ = await self._on_worker(plan, need, "score", variant, sample, row["output"],
+                fields, _ = await self._on_worker(plan, need, "score", variant, sample, row["output"], token,
                                                   prefer=worker)
             except _Lost as e:
                 fields = {"score": None, "extracted": None, "unparsed": False, "detail": {},
@@ -233,23 +247,26 @@ class RayPool:
                     store({"sample_id": sample.id, "repeat": repeat, "subset": sample.subset,
                            "target": sample.target, "metadata": sample.metadata, "error": str(e)})
                     continue
+                begun = time.perf_counter()
                 self.placements[(name, sample.id, repeat)] = worker.node_id
                 for call in answer["calls"]:
                     self.store.put_call(*call)
+                self.driver_seconds += time.perf_counter() - begun
                 if answer["calls"]:
                     await self.store.durable()  # as in one process: a killed driver re-sends only what is in flight
                 if answer["fatal"]:
                     self.fatal = answer["fatal"]
                 row = answer["row"]
-                if "output" not in row:
+                if answer["scoring"] is None:  # scored already, or an error
                     store(row)
                     continue
-                task = asyncio.ensure_future(finish(sample, row, worker))
+                task = asyncio.ensure_future(finish(sample, row, worker, answer["scoring"]))
                 scoring.add(task)
                 task.add_done_callback(scoring.discard)
                 progress.set_phase(f"requests + {scoring_phase}", len(scoring))
 
         solvers = [asyncio.ensure_future(solver()) for _ in range(min(self.concurrency, len(todo)))]
+        spent = self.driver_seconds
         try:
             await asyncio.gather(*solvers)
             if scoring:
@@ -260,6 +277,10 @@ class RayPool:
             for task in solvers + list(scoring):
                 task.cancel()
             progress.close()
+        if todo:  # what bounds a cluster's speed on the driver (docs/distributed.md)
+            log.info("ray: %s: %d samples on %d workers in %.2f s; the driver's own work (dispatch, store, "
+                     "progress) %.3f ms a sample", name, len(todo), len(self.workers),
+                     time.perf_counter() - begun, 1000 * (self.driver_seconds - spent) / len(todo))
 
 
 async def _result(ref) -> Any:
@@ -308,6 +329,8 @@ class SampleWorker:
         self.config = config
         self.clients: Clients | None = None  # made on the actor's event loop, at the first solve
         self.plans: dict[str, Plan] = {}
+        self._scoring: dict[int, asyncio.Future] = {}  # async scorings started by solve(), by token
+        self._tokens = itertools.count()
 
     def prepare(self, name: str, args: dict, load_args: dict, variant: str, data_dir: str) -> dict:
         from evalpack.benchmarks import registry
@@ -325,14 +348,30 @@ class SampleWorker:
         return {"version": __version__, "node": node}
 
     async def solve(self, variant: str, sample: Sample, repeat: int, known: dict[str, dict]) -> dict:
+        """The row, scored when the scorer is synchronous (as pool.Pool scores it); an async scorer
+        starts here, beside, and `score(..., token)` collects it."""
         if self.clients is None:
             self.clients = Clients(self.config)
+        plan = self.plans[variant]
         replies = _ReplyCache(known)
-        pool = Pool(lambda plan, s, r: self.clients.context(replies, plan.bench.name, plan.args, s.id, r),
+        pool = Pool(lambda p, s, r: self.clients.context(replies, p.bench.name, p.args, s.id, r),
                     record=None, concurrency=1, quiet=True)
-        row = await pool.solve(self.plans[variant], sample, repeat)
-        return {"row": row, "calls": replies.new, "fatal": pool.fatal}
+        row = await pool.solve(plan, sample, repeat)
+        token = None
+        if "output" in row:
+            fields = score(plan.bench, sample, row["output"], plan.args)
+            if inspect.isawaitable(fields):
+                token = next(self._tokens)
+                self._scoring[token] = asyncio.ensure_future(fields)
+            else:
+                row.update(fields)
+        return {"row": row, "calls": replies.new, "fatal": pool.fatal, "scoring": token}
 
-    async def score(self, variant: str, sample: Sample, output: dict) -> dict:
+    async def score(self, variant: str, sample: Sample, output: dict, token: int) -> dict:
+        """The score fields of a solve's output: the scoring that solve started, or (on another
+        worker, after the first one was lost) scored anew."""
+        pending = self._scoring.pop(token, None)
+        if pending is not None:
+            return await pending
         plan = self.plans[variant]
         return await maybe_await(score(plan.bench, sample, output, plan.args))
