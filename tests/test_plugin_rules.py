@@ -189,3 +189,19 @@ def test_an_implementation_that_fails_to_import_is_exit_2_naming_the_package(tmp
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert "plugin benchmark 'bad_impl' of package pkg-impl 1.0 cannot be loaded" in run.stderr
     assert "evalpack_no_such_module" in run.stderr
+
+
+def test_a_plugin_whose_loader_fails_is_exit_2_naming_the_package(tmp_path):
+    site = tmp_path / "site"
+    one_benchmark(site, "pkg-load", "pload", "bad_load")
+    impl = site / "pload" / "impl.py"
+    impl.write_text(impl.read_text().replace('r["answer"]', 'r["no_such_field"]'))
+    mock = MockProcess("--answer", "2")
+    try:
+        run = evalpack(site, "eval", "--model", "mock", "--api-url", mock.url, "--datasets", "bad_load",
+                       "--work-dir", str(tmp_path / "w"))
+        assert mock.stats()["chat_requests"] == 0
+    finally:
+        mock.stop()
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert "plugin benchmark 'bad_load' of package pkg-load 1.0 failed reading its data (KeyError" in run.stderr

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, subset_limit
 from evalpack.config import RunConfig
-from evalpack.errors import UsageError
+from evalpack.errors import EvalpackError, UsageError
 from evalpack.run_dir import settings_hash
 from evalpack.types import Sample
 
@@ -58,7 +58,7 @@ def make_plans(config: RunConfig) -> list[Plan]:
 
 
 def plan(bench: Benchmark, args: dict, config: RunConfig) -> Plan:
-    samples = subset_limit(bench.load(config.dataset_dir, args), config.limit)
+    samples = subset_limit(_load(bench, config, args), config.limit)
     keyed = dict(args)
     user_files = getattr(bench, "user_files", None)
     if user_files:  # a user's edited file is a new question set: its answers are not resumed
@@ -68,3 +68,17 @@ def plan(bench: Benchmark, args: dict, config: RunConfig) -> Plan:
         made.unsharded_total = made.total
         made.samples = [s for s in samples if config.shard.holds(bench.name, s.subset, s.id)]
     return made
+
+
+def _load(bench: Benchmark, config: RunConfig, args: dict) -> list[Sample]:
+    """The benchmark's samples; a plugin's failure is its package's (one sentence, exit 2), not evalpack's."""
+    try:
+        return bench.load(config.dataset_dir, args)
+    except EvalpackError:
+        raise
+    except Exception as e:
+        package = registry.plugin_of(bench.name)
+        if package is None:
+            raise
+        raise UsageError(f"plugin benchmark {bench.name!r} of package {package} failed reading its data "
+                         f"({type(e).__name__}: {e}); the fault is in the plugin: fix or uninstall it") from None
