@@ -117,8 +117,9 @@ class RayPool:
     def _start_workers(self) -> None:
         remote = ray.remote(SampleWorker)
         sandbox_workers = int(os.environ.get("EVALPACK_SANDBOX_WORKERS") or 1)  # one program per CPU taken
+        hosting = {w.node_id for w in self.workers}
         for node in ray.nodes():
-            if not node.get("Alive") or node["NodeID"] in self._lost_nodes:
+            if not node.get("Alive") or node["NodeID"] in self._lost_nodes | hosting:
                 continue
             for _ in range(int(node["Resources"].get("CPU", 0))):
                 actor = remote.options(
@@ -149,7 +150,7 @@ class RayPool:
         while True:
             eligible = [w for w in self.workers if fits(w.resources, need)]
             if not eligible:
-                self._start_workers()  # nodes no worker was lost on (e.g. joined since)
+                self._start_workers()  # on nodes with none, and none lost (e.g. joined since)
                 eligible = [w for w in self.workers if fits(w.resources, need)]
             if not eligible:
                 needs = f" offering {need}" if need else ""
