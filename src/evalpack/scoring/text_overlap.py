@@ -21,7 +21,10 @@ from evalpack.errors import UsageError
 METRICS = tuple(f"Rouge-{n}-{s}" for n in ("1", "2", "L") for s in ("R", "P", "F")) + tuple(
     f"bleu-{n}" for n in range(1, 5))
 _CJK = re.compile("[\u4e00-\u9fa5]")  # EvalScope's test for "contains Chinese"
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# where Punkt would end a sentence: after . ! or ? and a space, not before a lower-case word, and not
+# after an initial or a short abbreviation ("J. B. Rhine", "U.S. Civil", "St. John's", "Mr. Smith")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[^a-z])")
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]?|(?:[A-Za-z]\.)+[A-Za-z]?|Mrs|Mr|Dr|Jr|Sr|St|vs|etc)\.$")
 _scorers = None
 
 
@@ -46,7 +49,16 @@ def tokens(text: str) -> list[str]:
     jieba, words, _, _ = scorers()
     if _CJK.search(text):
         return list(jieba.cut(text))
-    return [t for sentence in _SENTENCE_END.split(text.strip()) for t in words.tokenize(sentence)]
+    return [t for sentence in sentences(text.strip()) for t in words.tokenize(sentence)]
+
+
+def sentences(text: str) -> list[str]:
+    out, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if not _ABBREVIATION.search(text[start:m.start()]):
+            out.append(text[start:m.start()])
+            start = m.end()
+    return out + [text[start:]]
 
 
 def overlap(prediction: str, reference: str) -> dict[str, float]:
