@@ -141,6 +141,9 @@ def _differences(a: Source, b: Source) -> list[str]:
         what = ", ".join(f"{k} {json.dumps(args_a.get(k))} vs {json.dumps(args_b.get(k))}" for k in keys)
         out.append(f"{name}: settings hash {a.plans[name]['variant']} vs {b.plans[name]['variant']}"
                    + (f" (dataset args {what})" if what else ""))
+    version_a, version_b = a.report.get("evalpack_version"), b.report.get("evalpack_version")
+    if version_a and version_b and version_a != version_b:  # prompts and scorers may differ between them
+        out.append(f"evalpack version {version_a} vs {version_b}")
     data_a = (a.report.get("meta") or {}).get("datasets") or {}
     data_b = (b.report.get("meta") or {}).get("datasets") or {}
     for name in a.plans:
