@@ -121,6 +121,11 @@ def test_mmlu_and_humaneval_on_ray_report_what_one_process_reports(cluster, mock
     assert comparable(on_ray) == comparable(alone)
     rows, top = stored_results(on_ray)
     assert rows == stored_results(alone)[0] and top == len(rows) == 12 + 6
+    # every sample went to a worker node (the head has no CPU), and both worker nodes took some
+    spread = [json.loads(line.rsplit("samples solved by node: ", 1)[1])
+              for line in (on_ray / "evalpack.log").read_text().splitlines() if "samples solved by node" in line]
+    workers = {n.node_id for n in cluster.list_all_nodes()} - {cluster.head_node.node_id}
+    assert [sum(s.values()) for s in spread] == [12, 6] and set().union(*spread) == workers
     scores = {bench: [r[3] for r in rows if r[0] == bench] for bench in ("mmlu", "humaneval")}
     assert 0 < sum(scores["humaneval"]) < 6 and 0 < sum(scores["mmlu"]) < 12  # right and wrong answers both
     # resume and rescore are the run directory's, as without Ray

@@ -407,7 +407,20 @@ def _ray_address(value: Any) -> str | None:
     if not isinstance(value, str) or "\x00" in value:
         raise UsageError(f"ray must be true or a Ray cluster address (e.g. ray: 10.0.0.1:6379), "
                          f"got {_kind(value)}")
+    if not _ray_installed():
+        raise UsageError("--ray needs Ray, which is not installed: pip install 'evalpack[ray]' (on every node), "
+                         "or run without --ray")
     return value.strip()
+
+
+def _ray_installed() -> bool:
+    """Whether `import ray` would find it (looked up, not imported: Ray loads only for a --ray run)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):  # a broken or blocked installation
+        return False
 
 
 def _check_types(merged: dict) -> None:

@@ -28,10 +28,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
+import json
 import logging
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -282,6 +283,8 @@ class RayPool:
             log.info("ray: %s: %d samples on %d workers in %.2f s; the driver's own work (dispatch, store, "
                      "progress) %.3f ms a sample", name, len(todo), len(self.workers),
                      time.perf_counter() - begun, 1000 * (self.driver_seconds - spent) / len(todo))
+            by_node = Counter(node for (bench, _, _), node in self.placements.items() if bench == name)
+            log.info("ray: %s: samples solved by node: %s", name, json.dumps(dict(by_node), sort_keys=True))
 
 
 async def _result(ref) -> Any:
