@@ -237,6 +237,7 @@ def test_merge_refuses_other_settings_missing_shards_and_busy_dirs(server, datas
     assert again.returncode == 2 and "not empty" in again.stderr
     into_input = merge(dirs["1/2"], dirs["2/2"], "--out", dirs["2/2"])
     assert into_input.returncode == 2 and "one of the inputs" in into_input.stderr
+    assert not list(tmp_path.glob(".*merging*"))  # built beside, renamed into place, nothing left over
     with RunDirLock(dirs["2/2"]):  # a shard still running
         busy = merge(dirs["1/2"], dirs["2/2"], "--out", tmp_path / "busy")
     assert busy.returncode == 2 and f"pid {os.getpid()}" in busy.stderr

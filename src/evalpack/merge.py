@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import shlex
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,20 +229,34 @@ def merge(run_dirs: list[Path], out: Path | None = None, *, allow_partial: bool 
                          f"changes its inputs: choose another --out")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out} exists and is not empty; give --out a new or empty directory (or remove it)")
+    # written beside, then renamed into place: a merge stopped half-way leaves no half run directory
+    out = out.resolve()
+    building = out.parent / f".{out.name}.merging-{os.getpid()}"
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        building.mkdir(parents=True)
     except OSError as e:
-        raise UsageError(f"cannot create {out} ({e.strerror or e}); give --out a writable directory") from None
-
-    run_dir = RunDir(out).lock()
+        raise UsageError(f"cannot create {building} ({e.strerror or e}); give --out a writable directory") from None
+    run_dir = RunDir(building).lock()
     try:
-        return _write(run_dir, sources, count, present, missing, unfinished)
-    finally:
+        result = _write(run_dir, out, sources, count, present, missing, unfinished)
+    except BaseException:
         run_dir.release()
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    run_dir.release()
+    try:
+        os.rename(building, out)  # replaces an empty directory, never a filled one
+    except OSError as e:
+        shutil.rmtree(building, ignore_errors=True)
+        raise UsageError(f"cannot put the merged run at {out} ({e.strerror or e}); give --out a new or empty "
+                         f"directory") from None
+    return result
 
 
-def _write(run_dir, sources: list[Source], count, present: set[int], missing: list[int],
+def _write(run_dir, final: Path, sources: list[Source], count, present: set[int], missing: list[int],
            unfinished: list[str]) -> dict:
+    """Everything of the merged run into `run_dir`, which becomes `final` once complete."""
+    from evalpack.run_dir import RunDir
     from evalpack import runner
     from evalpack.perf.stats import eval_calls
 
@@ -272,7 +288,7 @@ def _write(run_dir, sources: list[Source], count, present: set[int], missing: li
     finally:
         store.close()
 
-    report = runner.envelope(config.get("model"), run_dir, sections)
+    report = runner.envelope(config.get("model"), RunDir(final), sections)
     report["meta"] = _meta(ordered, count, present, complete)
     text = run_dir.write_report(report)
     read = sum(c["results"] for c in copied)
@@ -287,7 +303,7 @@ def _write(run_dir, sources: list[Source], count, present: set[int], missing: li
                     + f": {read} results read, {read - kept} duplicates dropped, {kept} kept"),
     }
     (run_dir.path / PROVENANCE).write_text(json.dumps(provenance, indent=2), encoding="utf-8")
-    return {"report": report, "markdown": text, "run_dir": run_dir.path, "provenance": provenance}
+    return {"report": report, "markdown": text, "run_dir": final, "provenance": provenance}
 
 
 def _num_samples(sources: list[Source], name: str) -> int:
