@@ -119,16 +119,14 @@ def read_questions(file: UserFile, subset: str) -> list[Question]:
     out = []
     for index, row in enumerate(file.rows):
         question = text_field(file, row, "question")
-        options = []
-        for i, letter in enumerate(LETTERS):
-            value = text_field(file, row, letter, required=False)
-            if value is None:
-                later = [x for x in LETTERS[i + 1:] if text_field(file, row, x, required=False) is not None]
-                if later:
-                    raise file.fail(row, letter, f"is {'missing' if letter not in row.fields else 'empty'} while "
-                                    f"option {later[0]} is given; options run A, B, C, ... without a gap")
-                break
-            options.append(value)
+        given = {x: v for x in LETTERS if x in row.fields
+                 for v in [text_field(file, row, x, required=False)] if v is not None}
+        options = [given[x] for x in LETTERS[:len(given)] if x in given]
+        if len(options) < len(given):  # a letter is absent before a given one
+            gap = LETTERS[len(options)]
+            later = next(x for x in LETTERS[len(options):] if x in given)
+            raise file.fail(row, gap, f"is {'missing' if gap not in row.fields else 'empty'} while option {later} "
+                            f"is given; options run A, B, C, ... without a gap")
         if len(options) < 2:
             raise file.fail(row, LETTERS[len(options)], "is missing: a question needs at least options A and B")
         answer = row.fields.get("answer")

@@ -115,6 +115,8 @@ def _csv_rows(file: UserFile, text: str) -> list[Row]:
 def text_field(file: UserFile, row: Row, name: str, required: bool = True) -> str | None:
     """A field as text (numbers become text); None when absent or blank and not required."""
     value = row.fields.get(name)
+    if type(value) is str and value.strip():  # the usual case, first
+        return value
     if isinstance(value, bool) or not (value is None or isinstance(value, (str, int, float))):
         raise file.fail(row, name, f"must be text, got {type(value).__name__} {_short(value)}")
     text = "" if value is None else str(value)
