@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MockProcess, run_dir_of, run_evalpack
-from responders.custom_sets import MCQ_STATED
+from responders.custom_sets import MCQ_STATED, MULTI_STATED
 
 FIXTURE = Path(__file__).parent / "fixtures" / "custom_eval" / "mcq"
 RESPONDER = Path(__file__).parent / "responders" / "custom_sets.py"
@@ -55,7 +55,7 @@ def expected(records: list[dict]) -> tuple[float, dict[str, float], int]:
 
 
 def test_the_example_set_as_shipped(server, tmp_path):
-    report, rows, _ = run(server, tmp_path, {"local_path": str(FIXTURE)})
+    report, rows, _ = run(server, tmp_path, {"local_path": str(FIXTURE), "subset_list": ["example"]})
     (section,) = report["datasets"]
     records = [json.loads(line) for line in (FIXTURE / "example_val.jsonl").read_text("utf-8").splitlines()]
     accuracy, per_category, unparsed = expected(records)
@@ -114,6 +114,42 @@ def test_subsets_are_discovered_and_options_vary(server, tmp_path):
     assert rows["beta/0"]["metadata"]["options"] == ["yes", "no"]
     report, rows, _ = run(server, tmp_path / "work2", {"local_path": str(data), "subset_list": ["beta"]})
     assert list(rows) == ["beta/0"]
+
+
+def test_multiple_correct_and_cot_as_evalscope(server, tmp_path):
+    args = {"local_path": str(FIXTURE), "subset_list": ["example_multi"], "few_shot_num": 1,
+            "extra_params": {"multiple_correct": True}}
+    report, rows, _ = run(server, tmp_path / "w", args)
+    (section,) = report["datasets"]
+    records = [json.loads(line) for line in (FIXTURE / "example_multi_val.jsonl").read_text("utf-8").splitlines()]
+    right = [MULTI_STATED[r["question"]] == "".join(sorted(r["answer"])) for r in records]
+    assert section["score"] == pytest.approx(sum(right) / len(right), abs=1e-12) and 0 < sum(right) < len(right)
+    assert section["num_unparsed"] == sum(1 for r in records if MULTI_STATED[r["question"]] is None) == 2
+    assert rows["example_multi/1"]["target"] == "AC" and rows["example_multi/5"]["extracted"] == "AD"
+    dev = json.loads((FIXTURE / "example_multi_dev.jsonl").read_text("utf-8").splitlines()[0])
+    prompt = rows["example_multi/1"]["prompt"][0]["content"]
+    assert prompt.startswith("Here are some examples of how to answer similar questions:\n\n" + dev["question"])
+    assert ("\nANSWER: " + "".join(sorted(dev["answer"])) + "\n\n回答下面的多项选择题，请选出其中的所有正确答案。") in prompt
+    assert prompt.endswith("其中 [LETTERS] 是 A,B,C,D 中的一个或多个。\n问题：下列属于哺乳动物的是？\n选项：\n"
+                           "A) 鲸\nB) 蛇\nC) 蝙蝠\nD) 鲨鱼\n")
+    _, rows, _ = run(server, tmp_path / "w2", {"local_path": str(FIXTURE), "subset_list": ["example"],
+                                               "extra_params": {"use_cot": True}})
+    assert rows["example/1"]["prompt"][0]["content"].startswith(
+        "回答下面的单项选择题，请选出其中的正确答案。你的回答的最后一行应该是这样的格式：\"答案：[LETTER]\"（不带引号），其中 [LETTER] 是 "
+        "A,B,C,D 中的一个。请在回答前进行一步步思考。\n\n问题：")
+
+
+def test_multiple_correct_checks_its_answers(tmp_path, capsys):
+    for answer, words in (('"AC"', "must be a list of letters"), ('["A", "E"]', "'E' is not one of the options"),
+                          ('["A", "A"]', "a letter twice"), ('[]', "must be a list of letters")):
+        (tmp_path / "m_val.jsonl").write_text(f'{{"question": "q", "A": "a", "B": "b", "C": "c", "answer": {answer}}}\n',
+                                              encoding="utf-8")
+        code, err = eval_in_process(capsys, {"local_path": str(tmp_path), "extra_params": {"multiple_correct": True}},
+                                    tmp_path / "w")
+        assert code == 2 and "line 1, field 'answer'" in err and words in err, err
+    code, err = eval_in_process(capsys, {"local_path": str(tmp_path), "extra_params": {"multiple": True}},
+                                tmp_path / "w")
+    assert code == 2 and "no key 'multiple'" in err, err
 
 
 EXAMPLE_HEAD = "id,question,A,B,C,D,answer\n1,Q one,a,b,c,d,A\n"
@@ -233,18 +269,19 @@ def test_pack_local_unpack_verify_eval(server, tmp_path, capsys):
 
     data = tmp_path / "data"
     code, out, err = cli(capsys, "unpack", str(kit), "--to", str(data))
-    assert code == 0 and "8 files written" in out, out + err
+    assert code == 0 and "12 files written" in out, out + err
     for p in FIXTURE.iterdir():
         assert (data / "my_exam" / p.name).read_bytes() == p.read_bytes()
     code, out, _ = cli(capsys, "verify", "--dataset-dir", str(data))
-    assert code == 0 and "my_exam: 4 files checked, ok" in out and "general_mcq: 4 files checked, ok" in out, out
+    assert code == 0 and "my_exam: 6 files checked, ok" in out and "general_mcq: 6 files checked, ok" in out, out
 
     records = [json.loads(line) for line in (FIXTURE / "example_val.jsonl").read_text("utf-8").splitlines()]
     # the kit's path through local_path, and as <dataset-dir>/general_mcq with no dataset-args
-    report, _, _ = run(server, tmp_path / "w1", {"local_path": str(data / "my_exam")})
+    report, _, _ = run(server, tmp_path / "w1", {"local_path": str(data / "my_exam"), "subset_list": ["example"]})
     assert report["datasets"][0]["score"] == pytest.approx(expected(records)[0], abs=1e-12)
     proc = run_evalpack("eval", "--model", "mock", "--api-url", server.url, "--datasets", "general_mcq",
-                        "--dataset-dir", str(data), "--work-dir", str(tmp_path / "w2"), "--quiet")
+                        "--dataset-dir", str(data), "--dataset-args", '{"general_mcq": {"subset_list": ["example"]}}',
+                        "--work-dir", str(tmp_path / "w2"), "--quiet")
     assert proc.returncode == 0, proc.stderr
     again = json.loads((run_dir_of(proc) / "report.json").read_text("utf-8"))
     assert again["datasets"][0]["score"] == report["datasets"][0]["score"]
@@ -255,7 +292,8 @@ def test_pack_local_unpack_verify_eval(server, tmp_path, capsys):
     target.write_bytes(good.replace(b'"answer": "B"', b'"answer": "C"', 1))
     code, out, _ = cli(capsys, "verify", "--dataset-dir", str(data), "--datasets", "my_exam")
     assert code == 1 and "CORRUPT my_exam/example_val.jsonl: sha256" in out, out
-    code, err = eval_in_process(capsys, {"local_path": str(data / "my_exam")}, tmp_path / "w3")
+    code, err = eval_in_process(capsys, {"local_path": str(data / "my_exam"), "subset_list": ["example"]},
+                                tmp_path / "w3")
     assert code == 2 and "example_val.jsonl: sha256" in err and "no longer match the kit" in err, err
     target.write_bytes(good)
 

@@ -47,6 +47,24 @@ MCQ_STATED = {"以下哪个公式是二次函数的标准形式？": "B", "空�
               "需求法则描述的是？": "A", "通常来说，组成动物蛋白质的氨基酸有____": "C",
               "血液内存在的下列物质中，不属于代谢终产物的是____。": "C"}
 
+# extra_params.multiple_correct (example_multi_val.jsonl): question -> reply; MULTI_STATED the letters read
+MULTI_REPLIES = {
+    "下列属于哺乳动物的是？": "答案：AC",
+    "下列哪些国家是欧盟成员国？": "答案：A,C",
+    "下列哪些数是质数？": "答案：ACD",
+    "下列哪些是矢量？": "答案：A",
+    "下列哪些是碱金属元素？": "<think>答案：ACD</think>答案：AD",
+    "下列作品出自鲁迅之手的有？": "答案：A 和 C",
+    "下列哪些属于面向对象的特性？": "答案：[LETTERS]",
+    "下列哪些是 Python 的内置可变类型？": "ANSWER: C, A",
+    "下列哪些属于中国四大发明？": "<think>答案：ACD",
+    "下列哪些是文艺复兴时期的画家？": "答案：ACD",
+}
+MULTI_STATED = {"下列属于哺乳动物的是？": "AC", "下列哪些国家是欧盟成员国？": "AC", "下列哪些数是质数？": "ACD",
+                "下列哪些是矢量？": "A", "下列哪些是碱金属元素？": "AD", "下列作品出自鲁迅之手的有？": "AC",
+                "下列哪些属于面向对象的特性？": None, "下列哪些是 Python 的内置可变类型？": "AC",
+                "下列哪些属于中国四大发明？": None, "下列哪些是文艺复兴时期的画家？": "ACD"}
+
 
 def _last_user(body: dict) -> str:
     return [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
@@ -63,4 +81,4 @@ def qa(body: dict):
 def mcq(body: dict):
     text = _last_user(body)
     question = text.split("问题：")[-1].split("\n")[0]  # the asked question, not a few-shot example
-    return MCQ_REPLIES.get(question, "no idea")
+    return MCQ_REPLIES.get(question) or MULTI_REPLIES.get(question, "no idea")

@@ -15,11 +15,13 @@ the answer; accuracy per subset, overall (micro and macro) and per category.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 from evalpack.benchmarks.multiple_choice import MultipleChoiceBenchmark, Question, score_choice
 from evalpack.datasets.user_files import FORMATS, UserDataError, UserFile, find_file, read_table, text_field
+from evalpack.scoring.choice import extract_choices
 from evalpack.types import Sample, Score
 
 LETTERS = "ABCDEFGHIJ"  # EvalScope's up to ten options
@@ -27,6 +29,16 @@ LETTERS = "ABCDEFGHIJ"  # EvalScope's up to ten options
 # EvalScope run and this one send the same prompt
 PROMPT_ZH = ("回答下面的单项选择题，请选出其中的正确答案。你的回答的全部内容应该是这样的格式：\"答案：[LETTER]\"（不带引号），"
              "其中 [LETTER] 是 {letters} 中的一个。\n\n问题：{question}\n选项：\n{choices}\n")
+# extra_params use_cot / multiple_correct: EvalScope's other three templates, word for word too
+PROMPT_ZH_COT = ("回答下面的单项选择题，请选出其中的正确答案。你的回答的最后一行应该是这样的格式：\"答案：[LETTER]\"（不带引号），"
+                 "其中 [LETTER] 是 {letters} 中的一个。请在回答前进行一步步思考。\n\n问题：{question}\n选项：\n{choices}\n")
+PROMPT_ZH_MULTI = ("回答下面的多项选择题，请选出其中的所有正确答案。你的回答的全部内容应该是这样的格式：\"答案：[LETTERS]\"（不带引号），"
+                   "其中 [LETTERS] 是 {letters} 中的一个或多个。\n问题：{question}\n选项：\n{choices}\n")
+PROMPT_ZH_MULTI_COT = ("回答下面的多项选择题，请选出其中的所有正确答案。你的回答的最后一行应该是这样的格式：\"答案：[LETTERS]\"（不带引号），"
+                       "其中 [LETTERS] 是 {letters} 中的一个或多个。请在回答前进行一步步思考。\n\n问题：{question}\n选项：\n"
+                       "{choices}\n")
+TEMPLATES = {(False, False): PROMPT_ZH, (False, True): PROMPT_ZH_COT, (True, False): PROMPT_ZH_MULTI,
+             (True, True): PROMPT_ZH_MULTI_COT}  # (multiple_correct, use_cot)
 FEW_SHOT_HEADER = "Here are some examples of how to answer similar questions:\n\n{fewshot}\n\n"
 _SPLIT = re.compile(r"^(?P<subset>.+)_(?P<split>val|dev)$")
 
@@ -68,35 +80,37 @@ class GeneralMCQ(MultipleChoiceBenchmark):
             out[subset] = path
         return out
 
-    def read(self, path: Path, subset: str) -> list[Question]:
+    def read(self, path: Path, subset: str, multiple: bool = False) -> list[Question]:
         file = read_table(path)
         self.user_files.append(file)
-        return read_questions(file, subset)
+        return read_questions(file, subset, multiple)
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
         root = self.root(data_dir, args)
         shots = int(args.get("few_shot_num") or 0)
-        template = args.get("prompt_template") or self.prompt
+        extra = args.get("extra_params") or {}
+        multiple = bool(extra.get("multiple_correct"))
+        template = args.get("prompt_template") or TEMPLATES[(multiple, bool(extra.get("use_cot")))]
         if shots and "{fewshot}" not in template:
             template = FEW_SHOT_HEADER + template
         self.user_files = []
         samples = []
         for subset, path in self.subset_files(root, args).items():
-            fewshot = self.few_shot_text(path, subset, shots) if shots else ""
-            for q in self.read(path, subset):
+            fewshot = self.few_shot_text(path, subset, shots, multiple) if shots else ""
+            for q in self.read(path, subset, multiple):
                 letters, choices = _options(q)
                 content = template.format(question=q.text, choices=choices, letters=",".join(letters),
                                           fewshot=fewshot, query=f"{q.text}\n{choices}")
                 samples.append(self.to_sample(q, content, args))
         return samples
 
-    def few_shot_text(self, val_path: Path, subset: str, shots: int) -> str:
+    def few_shot_text(self, val_path: Path, subset: str, shots: int, multiple: bool = False) -> str:
         stem = f"{subset}_dev"
         path = find_file(val_path.parent, stem)
         if path is None:
             raise UserDataError(f"general_mcq: few_shot_num={shots} needs {stem}.jsonl or {stem}.csv beside "
                                 f"{val_path} (the solved examples); add it or set few_shot_num to 0")
-        examples = self.read(path, subset)
+        examples = self.read(path, subset, multiple)
         if len(examples) < shots:
             raise UserDataError(f"general_mcq: {path} has {len(examples)} examples, fewer than few_shot_num={shots}; "
                                 f"lower few_shot_num in --dataset-args")
@@ -104,7 +118,11 @@ class GeneralMCQ(MultipleChoiceBenchmark):
 
     # --- scoring: only the letters this question has
     def score(self, sample: Sample, output: dict, args: dict) -> Score:
-        return score_choice(sample, output, LETTERS[:len(sample.metadata["options"])], args.get("reasoning_tags"))
+        letters = LETTERS[:len(sample.metadata["options"])]
+        if (args.get("extra_params") or {}).get("multiple_correct"):  # right = exactly the gold set
+            chosen = extract_choices(output.get("content"), letters, args.get("reasoning_tags"))
+            return Score(value=float(chosen == sample.target), extracted=chosen, unparsed=chosen is None)
+        return score_choice(sample, output, letters, args.get("reasoning_tags"))
 
 
 def _options(q: Question) -> tuple[str, str]:
@@ -112,8 +130,9 @@ def _options(q: Question) -> tuple[str, str]:
     return letters, "\n".join(f"{letter}) {option}" for letter, option in zip(letters, q.options))
 
 
-def read_questions(file: UserFile, subset: str) -> list[Question]:
-    """Every row as a Question; the first bad row is a UserDataError naming its line and field."""
+def read_questions(file: UserFile, subset: str, multiple: bool = False) -> list[Question]:
+    """Every row as a Question (with `multiple`, its answer a list of letters, kept sorted and joined:
+    "AC"); the first bad row is a UserDataError naming its line and field."""
     has_id = any(text_field(file, row, "id", required=False) is not None for row in file.rows)
     seen: dict[str, int] = {}
     out = []
@@ -129,14 +148,7 @@ def read_questions(file: UserFile, subset: str) -> list[Question]:
                             f"is given; options run A, B, C, ... without a gap")
         if len(options) < 2:
             raise file.fail(row, LETTERS[len(options)], "is missing: a question needs at least options A and B")
-        answer = row.fields.get("answer")
-        if isinstance(answer, list):
-            raise file.fail(row, "answer", "is a list (EvalScope's multiple_correct mode), which evalpack does not "
-                            "support yet; give one letter")
-        answer = text_field(file, row, "answer").strip().upper()
-        if answer not in LETTERS[:len(options)]:
-            raise file.fail(row, "answer", f"{answer!r} is not one of the options this question has "
-                            f"({', '.join(LETTERS[:len(options)])})")
+        answer = _answer(file, row, LETTERS[:len(options)], multiple)
         if has_id:
             qid = text_field(file, row, "id", required=False)
             if qid is None:
@@ -152,3 +164,24 @@ def read_questions(file: UserFile, subset: str) -> list[Question]:
         out.append(Question(f"{subset}/{qid}", subset, question, options, answer,
                             {**extra, "line": row.line, "category": row.fields.get("category") or None}))
     return out
+
+
+def _answer(file: UserFile, row, letters: str, multiple: bool) -> str:
+    value = row.fields.get("answer")
+    if multiple:  # EvalScope's rule: with multiple_correct, the answer is a list of letters (JSONL)
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise file.fail(row, "answer", f"must be a list of letters, e.g. [\"A\", \"C\"], with "
+                            f"extra_params.multiple_correct (got {json.dumps(value, ensure_ascii=False)})")
+        chosen = [v.strip().upper() for v in value]
+    elif isinstance(value, list):
+        raise file.fail(row, "answer", "is a list: set extra_params.multiple_correct to true for questions with "
+                        "several right options, or give one letter")
+    else:
+        chosen = [text_field(file, row, "answer").strip().upper()]
+    wrong = [c for c in chosen if c not in letters]
+    if wrong:
+        raise file.fail(row, "answer", f"{wrong[0]!r} is not one of the options this question has "
+                        f"({', '.join(letters)})")
+    if len(set(chosen)) < len(chosen):
+        raise file.fail(row, "answer", f"names {', '.join(chosen)}: a letter twice")
+    return "".join(sorted(chosen))

@@ -411,7 +411,12 @@ _INFOS = (
         user_data=True,
         args=(_few_shot(0, "solved examples from <subset>_dev before each question"),
               Arg("subset_list", "list[str]", None, "subsets to run: the <subset> of <subset>_val files "
-                  "(default: every one in local_path)")),
+                  "(default: every one in local_path)"),
+              Arg("extra_params", "object", {"multiple_correct": False, "use_cot": False},
+                  "EvalScope's general_mcq options", fields=(
+                      Arg("multiple_correct", "bool", False, "answers are lists of letters (JSONL); right = "
+                          "exactly the gold set; EvalScope's multiple-answer template"),
+                      Arg("use_cot", "bool", False, "EvalScope's step-by-step (CoT) template variant")))),
         table=TableRow(
             size="yours: `<subset>_val.csv`/`.jsonl` under `local_path`",
             shots="0 (`few_shot_num` from `<subset>_dev`)",

@@ -77,3 +77,24 @@ def extract_choice(reply: str | None, letters: str = "ABCD", options: list[str] 
         if len(hits) == 1:
             return hits[0]
     return None
+
+
+_MARKER = re.compile(r"(?:答案|answer)\s*(?:是|为|:|：)+\s*\**\s*", re.I)
+
+
+def extract_choices(reply: str | None, letters: str = "ABCD",
+                    reasoning_tags: tuple[str, str] | None = None) -> str | None:
+    """The letters of a several-answer reply ("答案：AC", "ANSWER: A, C", "答案：A 和 C"), sorted and
+    joined, from the last answer line that holds only letters of `letters`; None when there is none."""
+    if not reply:
+        return None
+    text = answer_text(unicodedata.normalize("NFKC", reply), reasoning_tags)
+    if text is None:
+        return None
+    text = _MARKUP.sub("", text)
+    for marker in reversed(list(_MARKER.finditer(text))):
+        line = text[marker.end():].split("\n", 1)[0].strip().rstrip("。.")
+        found = re.fullmatch(rf"[(\[]?\s*([{letters}](?:\s*(?:,|、|和|and|\s)?\s*[{letters}])*)\s*[)\]]?", line)
+        if found:
+            return "".join(sorted(set(re.findall(f"[{letters}]", found.group(1)))))
+    return None
