@@ -15,7 +15,7 @@ import pytest
 
 from evalpack.errors import UsageError
 from evalpack.scoring import sandbox as sb
-from evalpack.scoring.sandbox import Limits, Sandbox
+from evalpack.scoring.sandbox import Limits, SandboxPool
 
 SMALL = Limits(cpu_seconds=5, memory_bytes=1 << 30, total_memory_bytes=512 << 20,
                file_size_bytes=16 << 20, disk_bytes=32 << 20,
@@ -45,11 +45,11 @@ MODES = ["namespaces", "fallback"]
 
 
 @pytest.fixture(scope="module", params=MODES)
-def box(request) -> Sandbox:
-    return Sandbox(workers=2, limits=SMALL, mode=request.param)
+def box(request) -> SandboxPool:
+    return SandboxPool(workers=2, limits=SMALL, mode=request.param)
 
 
-def run(box: Sandbox, code: str, timeout: float = 5.0, **kw) -> sb.ExecResult:
+def run(box: SandboxPool, code: str, timeout: float = 5.0, **kw) -> sb.ExecResult:
     """Run one program, check nothing it started survives, and that the next one still works."""
     result = asyncio.run(box.run(code, timeout=timeout, **kw))
     assert sandbox_processes() == [], "a sandboxed process outlived its run"
@@ -59,7 +59,7 @@ def run(box: Sandbox, code: str, timeout: float = 5.0, **kw) -> sb.ExecResult:
 
 
 def test_mode_detection_finds_a_working_isolation():
-    auto = Sandbox(workers=1)
+    auto = SandboxPool(workers=1)
     assert auto.engine.mode in MODES
     result = asyncio.run(auto.run("print(2 + 2)"))
     assert result.status == "passed" and result.stdout_tail == "4\n"
@@ -143,7 +143,7 @@ def test_writing_10_gb_to_one_file_stops_at_the_file_size_limit(box):
 
 
 def test_writing_10_gb_across_many_files_fills_only_a_small_private_tmpfs():
-    box = Sandbox(workers=1, limits=SMALL, mode="namespaces")  # the fallback has no total cap
+    box = SandboxPool(workers=1, limits=SMALL, mode="namespaces")  # the fallback has no total cap
     code = ("block = b'\\0' * (1 << 20)\n"
             "for i in range(10 * 1024):\n"
             "    with open(f'part{i}.bin', 'wb') as f:\n"
@@ -191,7 +191,7 @@ def test_deleting_files_outside_the_work_dir_fails(box, tmp_path):
 def test_no_connection_reaches_a_listening_socket_on_127_0_0_1(box, block_sockets):
     if not block_sockets and box.engine.mode != "namespaces":
         pytest.skip("the fallback always blocks sockets")
-    box = Sandbox(workers=1, limits=SMALL, mode=box.engine.mode, block_sockets=block_sockets)
+    box = SandboxPool(workers=1, limits=SMALL, mode=box.engine.mode, block_sockets=block_sockets)
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
@@ -277,15 +277,15 @@ def test_stdin_is_closed(box):
 
 
 def test_a_broken_interpreter_is_a_sandbox_error_not_a_failure():
-    box = Sandbox(workers=1, limits=SMALL, mode="namespaces", python="/nonexistent/python3")
+    box = SandboxPool(workers=1, limits=SMALL, mode="namespaces", python="/nonexistent/python3")
     result = asyncio.run(box.run("print(1)"))
     assert result.status == "sandbox_error" and "nonexistent" in result.detail
     with pytest.raises(UsageError):
-        Sandbox(workers=1, python="/nonexistent/python3")  # auto-detection probes first
+        SandboxPool(workers=1, python="/nonexistent/python3")  # auto-detection probes first
 
 
 def test_the_pool_bounds_how_many_programs_run_at_once():
-    box = Sandbox(workers=2, limits=SMALL)
+    box = SandboxPool(workers=2, limits=SMALL)
     inner = box.engine.run
     running, peak = [0], [0]
 
@@ -314,7 +314,7 @@ def test_the_pool_bounds_how_many_programs_run_at_once():
 def test_docker_without_docker_is_a_clear_usage_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(UsageError, match="no `docker` command"):
-        Sandbox(engine="docker")
+        SandboxPool(engine="docker")
 
 
 def test_docker_without_a_daemon_is_a_clear_usage_error(monkeypatch, tmp_path):
@@ -324,7 +324,7 @@ def test_docker_without_a_daemon_is_a_clear_usage_error(monkeypatch, tmp_path):
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(UsageError, match=r"--sandbox docker: the Docker daemon is not running \(Cannot connect.*--sandbox local"):
-        Sandbox(engine="docker")
+        SandboxPool(engine="docker")
 
 
 def _docker_ready() -> bool:
@@ -375,7 +375,7 @@ def docker_box():
     finally:
         tar_path.unlink()
     try:
-        yield Sandbox(engine="docker", workers=2, limits=SMALL, image=image)
+        yield SandboxPool(engine="docker", workers=2, limits=SMALL, image=image)
     finally:
         subprocess.run(["docker", "rmi", "-f", image], capture_output=True, timeout=120)
 
@@ -428,9 +428,9 @@ NON_ROOT_SCRIPT = r'''
 import asyncio, json, os, sys
 sys.path.insert(0, sys.argv[1])
 mode_arg = sys.argv[2]
-from evalpack.scoring.sandbox import Limits, Sandbox
+from evalpack.scoring.sandbox import Limits, SandboxPool
 mode = None if mode_arg == "auto" else mode_arg
-box = Sandbox(workers=1, mode=mode, limits=Limits(max_processes=16, total_memory_bytes=512 << 20))
+box = SandboxPool(workers=1, mode=mode, limits=Limits(max_processes=16, total_memory_bytes=512 << 20))
 codes = {
     "ok": "print('hello')",
     "net": "import socket; socket.create_connection(('127.0.0.1', 22), timeout=1)",

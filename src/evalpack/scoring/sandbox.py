@@ -401,7 +401,7 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class Sandbox:
+class SandboxPool:
     """An engine plus a bounded worker pool. Safe to share across tasks of one event loop."""
 
     def __init__(self, engine: str = "local", workers: int | None = None,
@@ -433,13 +433,13 @@ class Sandbox:
                                   engine=self.engine.name)
 
 
-_shared: dict[str, Sandbox] = {}
+_shared: dict[str, SandboxPool] = {}
 
 
-def get_sandbox(engine: str = "local") -> Sandbox:
+def get_sandbox(engine: str = "local") -> SandboxPool:
     """The process-wide sandbox of an engine (one pool shared by all benchmarks)."""
     if engine not in _shared:
-        _shared[engine] = Sandbox(engine)
+        _shared[engine] = SandboxPool(engine)
     return _shared[engine]
 
 

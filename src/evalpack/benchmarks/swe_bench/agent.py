@@ -45,7 +45,7 @@ BASH_TOOL = {
 MAX_OUTPUT = 10_000
 
 
-class Sandbox:
+class AgentContainer:
     """One long-lived container of an instance image (no network)."""
 
     def __init__(self, image: str, arch: str) -> None:
@@ -87,7 +87,7 @@ async def run_agent(messages: list[dict], ctx, image: str, arch: str, *, max_ste
                     step_timeout: float) -> dict:
     """Drive the tool loop; returns the JSON-able output (`patch` is what gets scored)."""
     messages = [dict(m) for m in messages]
-    box = await asyncio.to_thread(Sandbox, image, arch)
+    box = await asyncio.to_thread(AgentContainer, image, arch)
     commands = 0
 
     async def chat(conversation: list[dict]):
