@@ -23,7 +23,6 @@ from bad_server import BadServer
 from conftest import gate_responder, run_dir_of, run_evalpack, wait_until
 
 KEY = "sk-evalpack-TOPSECRET-4f2a9c"
-BULK = os.urandom(40000).hex()  # incompressible: it needs new pages in run.db
 ANATOMY = '{"mmlu": {"subset_list": ["anatomy"], "few_shot_num": 0}}'
 
 
@@ -160,36 +159,6 @@ def test_a_run_db_locked_by_another_process_loses_nothing(mock_server, datasets_
     assert server.stats()["chat_requests"] == 18  # the 2 of the first run were cached
     stored = sqlite3.connect(run_db).execute("SELECT COUNT(*) FROM results WHERE error IS NULL").fetchone()[0]
     assert stored == 20
-
-
-def test_a_full_disk_keeps_the_rows_and_says_so(tmp_path):
-    """SQLite's page limit gives the same SQLITE_FULL a full disk does."""
-    import asyncio
-
-    from evalpack.errors import StoreError
-    from evalpack.store import RunStore
-
-    store = RunStore(tmp_path / "run.db")
-    store.flush()
-    with store._write_lock:
-        store._writer = store._connect()
-        pages = store._writer.execute("PRAGMA page_count").fetchone()[0]
-        store._writer.execute(f"PRAGMA max_page_count={pages}")
-
-    async def put_and_wait() -> None:
-        store.put_call("k1", "mmlu", "s1", 0, '{"q": 1}', {"content": BULK}, 0.1)
-        await store.durable()
-
-    with pytest.raises(StoreError, match="disk is full"):
-        asyncio.run(put_and_wait())
-    assert "k1" in store._pending_calls  # nothing received was dropped
-    with pytest.raises(StoreError):
-        store.put_call("k2", "mmlu", "s2", 0, "{}", {}, 0.1)  # the run stops instead of going on
-    store._writer.execute("PRAGMA max_page_count=1000000")  # space freed: the rows reach the disk
-    store.close()
-    reread = RunStore(tmp_path / "run.db")
-    assert reread.get_call("k1") == {"content": BULK}
-    reread.close()
 
 
 def test_a_second_eval_on_the_same_run_dir_is_refused_naming_the_first(mock_server, datasets_dir, tmp_path):

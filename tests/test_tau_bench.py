@@ -13,6 +13,7 @@ import json
 
 import pytest
 
+from conftest import DATASETS
 from evalpack.benchmarks.base import Result
 from evalpack.benchmarks.tau_bench import TauBench
 from evalpack.benchmarks.tau_bench.env import Database, Environment, data_hash, ground_truth_hash, reward
@@ -28,8 +29,8 @@ DONE = "That is all done for you."
 class ScriptedContext:
     """Plays one model: `script(messages, tools) -> ChatReply`. `other_model()` gives the user."""
 
-    def __init__(self, agent_script, user_script, args=None):
-        self.agent_script, self.user_script = agent_script, user_script
+    def __init__(self, agent_script, user_script, args=None, root=DATASETS / "tau_bench"):
+        self.agent_script, self.user_script, self.root = agent_script, user_script, root
         self.args = args or {"extra_params": {"max_steps": 60}}
         self.generation, self.repeat, self.seed = {}, 0, None
         self.user_calls = []

@@ -7,6 +7,7 @@ makes an interrupted run resumable at the level of single calls.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from evalpack.store import RunStore, call_key, canonical_json
@@ -20,11 +21,12 @@ if TYPE_CHECKING:  # aiohttp loads only once requests are due: data checks fail 
 class Context:
     def __init__(self, *, store: RunStore, client: "ModelClient", model: str, benchmark: str,
                  sample_id: str, repeat: int, args: dict, generation: dict,
-                 client_for: Callable[[str, str | None], "ModelClient"]) -> None:
+                 client_for: Callable[[str, str | None], "ModelClient"], root: Path | None = None) -> None:
         self._store, self._client, self._model = store, client, model
         self._benchmark, self._sample_id = benchmark, sample_id
         self._client_for = client_for
         self.args = args
+        self.root = root  # the benchmark's data folder (SolveContext.root)
         self.generation = generation
         self.repeat = repeat
         self.seed = args.get("seed")
@@ -79,7 +81,8 @@ class Context:
         client = self._client_for(api_base, api_key) if api_base else self._client
         return Context(store=self._store, client=client, model=model or self._model,
                        benchmark=self._benchmark, sample_id=self._sample_id, repeat=self.repeat,
-                       args=self.args, generation=dict(self.generation), client_for=self._client_for)
+                       args=self.args, generation=dict(self.generation), client_for=self._client_for,
+                       root=self.root)
 
 
 class Clients:
@@ -107,11 +110,13 @@ class Clients:
                                             retry_interval=cfg.retry_interval)
         return self._others[key]
 
-    def context(self, store, benchmark: str, args: dict, sample_id: str, repeat: int) -> Context:
-        """The Context of one (sample, repeat); `store`: the run store, or what stands for it."""
+    def context(self, store, benchmark: str, args: dict, sample_id: str, repeat: int,
+                root: Path | None = None) -> Context:
+        """The Context of one (sample, repeat); `store`: the run store, or what stands for it;
+        `root`: the benchmark's data folder (SolveContext.root)."""
         return Context(store=store, client=self.main, model=self.config.model, benchmark=benchmark,
                        sample_id=sample_id, repeat=repeat, args=args, generation=self.config.generation,
-                       client_for=self.other)
+                       client_for=self.other, root=root)
 
     async def close(self) -> None:
         for client in [self.main, *self._others.values()]:

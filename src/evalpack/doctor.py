@@ -284,10 +284,11 @@ def docker_check(bench, data_dir: Path, args: dict) -> Finding:
             missing.append(tag)
     if not missing:
         return Finding(PASS, "docker", f"engine {why}; all {len(samples)} instance images are loaded")
-    if bench.kit_images:
+    kit_images = next((s.metadata["kit_images"] for s in samples if s.metadata.get("kit_images")), None)
+    if kit_images:
         return Finding(WARN, "docker", f"engine {why}; {len(missing)} of {len(samples)} images are not loaded yet "
                                        "(eval loads them from the kit on first use)",
-                       f"load them now: docker load from {bench.kit_images}, or evalpack unpack the kit again")
+                       f"load them now: docker load from {kit_images}, or evalpack unpack the kit again")
     return Finding(WARN, "docker", f"engine {why}; {len(missing)} of {len(samples)} instance images are missing "
                                    f"and the kit has no images (e.g. {missing[0]})",
                    "pack the kit with --with-images on a connected machine (eval would build them)")

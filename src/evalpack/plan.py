@@ -8,6 +8,7 @@ and applies --limit. A missing file or a bad argument stops the run here, with n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, subset_limit
@@ -24,6 +25,7 @@ class Plan:
     samples: list[Sample]
     settings_hash: str  # keys this benchmark's results in the store (see run_dir.py)
     unsharded_total: int | None = None  # with --shard: the whole run's (sample, repeat) pairs
+    root: Path | None = None  # the benchmark's data folder, which solve may read (SolveContext.root)
 
     @property
     def repeats(self) -> int:
@@ -63,7 +65,8 @@ def plan(bench: Benchmark, args: dict, config: RunConfig) -> Plan:
     user_files = getattr(bench, "user_files", None)
     if user_files:  # a user's edited file is a new question set: its answers are not resumed
         keyed["user_files"] = sorted(f.sha256 for f in user_files)
-    made = Plan(bench, args, samples, settings_hash(bench.name, keyed, config))
+    made = Plan(bench, args, samples, settings_hash(bench.name, keyed, config),
+                root=bench.root(config.dataset_dir, args))
     if config.shard:  # after --limit: the shards of a limited run are a partition of it
         made.unsharded_total = made.total
         made.samples = [s for s in samples if config.shard.holds(bench.name, s.subset, s.id)]

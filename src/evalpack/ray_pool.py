@@ -344,11 +344,11 @@ class SampleWorker:
         bench = registry.get(name)
         try:
             check_before_run([(bench, load_args)], Path(data_dir))
-            bench.load(Path(data_dir), load_args)  # what solve and score may need from load()
+            bench.load(Path(data_dir), load_args)  # the driver's checks, on this node's copy of the data
         except DataMissingError as e:
             raise DataMissingError(f"on Ray node {node}: {e} (every node reads the kit at the driver's "
                                    f"--dataset-dir {data_dir})") from None
-        self.plans[variant] = Plan(bench, args, [], variant)
+        self.plans[variant] = Plan(bench, args, [], variant, root=bench.root(Path(data_dir), load_args))
         return {"version": __version__, "node": node}
 
     async def solve(self, variant: str, sample: Sample, repeat: int, known: dict[str, dict]) -> dict:
@@ -358,7 +358,7 @@ class SampleWorker:
             self.clients = Clients(self.config)
         plan = self.plans[variant]
         replies = _ReplyCache(known)
-        pool = Pool(lambda p, s, r: self.clients.context(replies, p.bench.name, p.args, s.id, r),
+        pool = Pool(lambda p, s, r: self.clients.context(replies, p.bench.name, p.args, s.id, r, p.root),
                     record=None, concurrency=1, quiet=True)
         row = await pool.solve(plan, sample, repeat)
         token = None

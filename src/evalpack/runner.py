@@ -41,7 +41,7 @@ class Runner:
         self.clients: Clients | None = None
 
     def context(self, plan: Plan, sample: Sample, repeat: int) -> Context:
-        return self.clients.context(self.store, plan.bench.name, plan.args, sample.id, repeat)
+        return self.clients.context(self.store, plan.bench.name, plan.args, sample.id, repeat, plan.root)
 
     def record(self, plan: Plan, row: dict) -> None:
         self.store.put_result(plan.bench.name, plan.settings_hash, row)

@@ -12,6 +12,7 @@ layer (datasets/), the metrics, the client and the benchmarks can all use it wit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 # The seed of shuffles and sampling when a run names none (--seed's default).
@@ -126,6 +127,9 @@ class SolveContext(Protocol):
     generation: dict  # request parameters from --generation-config (temperature, max_tokens, ...)
     repeat: int  # 0..repeats-1
     seed: int | None
+    # the folder holding this benchmark's files (`local_path`, else <dataset-dir>/<dirname>):
+    # what solve reads beyond its Sample comes from here, never from state `load` left behind
+    root: Path
 
     async def chat(self, messages: list[dict], *, tools: list[dict] | None = None,
                    **params: Any) -> ChatReply:

@@ -18,6 +18,7 @@ as in EvalScope), per difficulty (easy/hard) and per domain.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -46,14 +47,10 @@ class LongBenchV2(MultipleChoiceBenchmark):
     name = "longbench_v2"  # metadata and args: registry.py
     breakdown_fields = {"difficulty": "difficulty", "domain": "domain"}
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._counter: TiktokenCounter | ApproxCounter | None = None
-
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
         root = self.root(data_dir, args)
         templates = read_templates(root, args["prompt_mode"])
-        self.counter(args)  # a tokenizer that cannot load stops the run here, before any request
+        counter_for(args["tokenizer"])  # a tokenizer that cannot load stops the run here, before any request
         wanted = set(self.selected_subsets(args))
         samples = []
         for rec in read_records(root):
@@ -72,13 +69,8 @@ class LongBenchV2(MultipleChoiceBenchmark):
                              if args["prompt_mode"] == "cot" else {})}))
         return samples
 
-    def counter(self, args: dict) -> "TiktokenCounter | ApproxCounter":
-        if self._counter is None:
-            self._counter = make_counter(args["tokenizer"])
-        return self._counter
-
     async def solve(self, sample: Sample, ctx: SolveContext) -> dict:
-        counter = self.counter(ctx.args)
+        counter = counter_for(ctx.args["tokenizer"])
         budget = int(ctx.args["max_input_tokens"])
         # tokenising megabytes takes a while: off the event loop, so other requests proceed
         *system, user = sample.messages
@@ -196,6 +188,12 @@ class ApproxCounter:
             else:
                 hi = mid - 1
         return lo
+
+
+@functools.lru_cache(maxsize=None)
+def counter_for(spec: str) -> "TiktokenCounter | ApproxCounter":
+    """The token counter of a `tokenizer` arg, made once per process (loading cl100k takes ~1 s)."""
+    return make_counter(spec)
 
 
 def make_counter(spec: str) -> TiktokenCounter | ApproxCounter:

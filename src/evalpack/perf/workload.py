@@ -175,8 +175,8 @@ class _Captured(Exception):
 class _CaptureContext:
     """A SolveContext that records a benchmark's first request instead of sending it."""
 
-    def __init__(self, args: dict) -> None:
-        self.args, self.generation, self.repeat = args, {}, 0
+    def __init__(self, args: dict, root: Path) -> None:
+        self.args, self.generation, self.repeat, self.root = args, {}, 0, root
         self.seed = args.get("seed")
         self.usage: dict = {}
         self.latency, self.calls = 0.0, 0
@@ -204,7 +204,7 @@ async def kit_bodies(name: str, data_dir: Path, dataset_args: dict | None, limit
     samples = subset_limit(bench.load(data_dir, args), limit)
     bodies = []
     for sample in samples:
-        ctx = _CaptureContext(args)
+        ctx = _CaptureContext(args, bench.root(data_dir, args))
         try:
             await bench.solve(sample, ctx)
         except _Captured:

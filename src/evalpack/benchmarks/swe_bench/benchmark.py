@@ -94,7 +94,6 @@ class SWEBenchVerifiedMini(Benchmark):
 
     # Scoring needs a Docker engine: say so at plan time, before any request is sent.
     check_engine = True
-    kit_images: str | None = None  # <root>/images of a packed kit, when there is one
 
     def load(self, data_dir: Path, args: dict) -> list[Sample]:
         root = self.root(data_dir, args)
@@ -105,8 +104,8 @@ class SWEBenchVerifiedMini(Benchmark):
         wanted_repos = set(args.get("subset_list") or [])
         wanted_ids = set(extra.get("instance_ids") or [])
         samples, git_dirs = [], {}
-        kit = root / "images"
-        self.kit_images = str(kit) if (kit / "images.json").is_file() else None
+        kit = root / "images"  # a packed kit's images; each sample names it (solve and score read it there)
+        kit_images = str(kit) if (kit / "images.json").is_file() else None
         for inst in self.read_instances(root):
             if wanted_repos and inst["repo"] not in wanted_repos:
                 continue
@@ -123,21 +122,21 @@ class SWEBenchVerifiedMini(Benchmark):
                         f"'{{\"{self.name}\": {{\"extra_params\": {{\"repos\": {{\"{repo}\": \"PATH\"}}}}}}}}'")
                 git_dirs[repo] = images.open_repo(source)
             spec = spec_for(repo, inst["version"], specs)
-            sample = self.make_sample(inst, spec, git_dirs[repo])
+            sample = self.make_sample(inst, spec, git_dirs[repo], kit_images)
             if extra.get("mode") == "agentic":
                 sample.messages = agent.first_messages(repo, inst["problem_statement"])
             samples.append(sample)
         if self.check_engine and not extra.get("build_docker_images"):
-            self.check_images(samples, images.resolve_arch(extra.get("force_arch")), data_dir)
+            self.check_images(samples, images.resolve_arch(extra.get("force_arch")), data_dir, kit_images)
         return samples
 
-    def check_images(self, samples: list[Sample], arch: str, data_dir: Path) -> None:
+    def check_images(self, samples: list[Sample], arch: str, data_dir: Path, kit_images: str | None) -> None:
         """Every instance image is in the local engine or the kit, or the run stops before any request."""
         from evalpack.docker_engine import local_tags
 
         present = local_tags()
-        if self.kit_images:
-            manifest = json.loads((Path(self.kit_images) / "images.json").read_text(encoding="utf-8"))
+        if kit_images:
+            manifest = json.loads((Path(kit_images) / "images.json").read_text(encoding="utf-8"))
             present |= {t for entry in manifest.get("archives") or [] for t in entry.get("tags") or []}
         missing = []
         for sample in samples:
@@ -156,7 +155,7 @@ class SWEBenchVerifiedMini(Benchmark):
                 f"{data_dir}`; or, on a connected machine, allow building with --dataset-args "
                 f"'{{\"{self.name}\": {{\"extra_params\": {{\"build_docker_images\": true}}}}}}'")
 
-    def make_sample(self, inst: dict, spec: Spec, git_dir: Path) -> Sample:
+    def make_sample(self, inst: dict, spec: Spec, git_dir: Path, kit_images: str | None = None) -> Sample:
         sha = inst["base_commit"]
         if not images.has_commit(git_dir, sha):
             raise DataMissingError(f"{self.name}: {git_dir} lacks base commit {sha} of {inst['instance_id']}")
@@ -171,7 +170,7 @@ class SWEBenchVerifiedMini(Benchmark):
         return Sample(id=inst["instance_id"], subset=inst["repo"], target=inst["patch"],
                       messages=[{"role": "user", "content": content}],
                       metadata={**{k: inst[k] for k in keep}, "spec": asdict(spec),
-                                "git_dir": str(git_dir), "kit_images": self.kit_images})
+                                "git_dir": str(git_dir), "kit_images": kit_images})
 
     # --- model --------------------------------------------------------------------
     async def solve(self, sample: Sample, ctx) -> dict:

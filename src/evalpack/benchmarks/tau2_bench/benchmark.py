@@ -42,10 +42,6 @@ class Tau2Bench(Benchmark):
                          "max_steps": 100, "max_errors": 10},
     }
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._roots: dict[str, Path] = {}
-
     # --- configuration ------------------------------------------------------------------
     def resolve_args(self, user_args: dict | None) -> dict:
         args = super().resolve_args(user_args)
@@ -89,7 +85,6 @@ class Tau2Bench(Benchmark):
                 raise UsageError(f"--dataset-args: tau2_bench {domain} has no task_split {split!r}; "
                                  f"choose from: {', '.join(splits)}")
             wanted = set(splits[split])
-            self._roots[domain] = root
             for task in json.loads((folder / name).read_text(encoding="utf-8")):
                 if task["id"] in wanted:
                     samples.append(Sample(id=f"{domain}_{task['id']}", subset=domain, target=task,
@@ -105,9 +100,7 @@ class Tau2Bench(Benchmark):
         from evalpack.benchmarks.tau2_bench.user_sim import user_system_prompt
 
         domain, task = sample.subset, sample.target
-        if domain not in self._roots:
-            raise DataMissingError("tau2_bench: solve() called before load(); load the data first.")
-        root = self._roots[domain]
+        root = Path(ctx.root)  # the domain's files: a pure function of the args, not of load()
         extra = ctx.args.get("extra_params") or {}
         data = await asyncio.to_thread(load_domain, root, domain)
 

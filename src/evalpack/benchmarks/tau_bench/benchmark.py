@@ -23,9 +23,10 @@ class TauBench(Benchmark):
 
     def __init__(self) -> None:
         super().__init__()
-        self._domain_dirs: dict[str, Path] = {}
+        # caches of pure functions (of a sample, of a domain's folder): solve reads its data from
+        # ctx.root, so it needs nothing `load` did
         self._gold_hashes: dict[str, str] = {}
-        self._agent_setup: dict[str, tuple[str, list[dict]]] = {}  # domain -> (policy, tool schemas)
+        self._agent_setup: dict[Path, tuple[str, list[dict]]] = {}  # domain dir -> (policy, tool schemas)
 
     # --- data -----------------------------------------------------------------------------
     def _domain_dir(self, data_dir: Path, args: dict, domain: str) -> Path:
@@ -43,7 +44,6 @@ class TauBench(Benchmark):
         samples = []
         for domain in self.selected_subsets(args):
             domain_dir = self._domain_dir(data_dir, args, domain)
-            self._domain_dirs[domain] = domain_dir
             tasks = json.loads((domain_dir / "tasks_test.json").read_text(encoding="utf-8"))
             for index, task in enumerate(tasks):
                 samples.append(Sample(
@@ -53,13 +53,12 @@ class TauBench(Benchmark):
                               "instruction": task["instruction"]}))
         return samples
 
-    def _policy_and_tools(self, domain: str) -> tuple[str, list[dict]]:
-        if domain not in self._agent_setup:
-            domain_dir = self._domain_dirs[domain]
-            self._agent_setup[domain] = (
+    def _policy_and_tools(self, domain_dir: Path) -> tuple[str, list[dict]]:
+        if domain_dir not in self._agent_setup:
+            self._agent_setup[domain_dir] = (
                 (domain_dir / "wiki.md").read_text(encoding="utf-8"),
                 json.loads((domain_dir / "tools.json").read_text(encoding="utf-8")))
-        return self._agent_setup[domain]
+        return self._agent_setup[domain_dir]
 
     async def _gold_hash(self, sample: Sample, database: Database) -> str:
         if sample.id not in self._gold_hashes:
@@ -70,11 +69,10 @@ class TauBench(Benchmark):
     # --- model ----------------------------------------------------------------------------
     async def solve(self, sample: Sample, ctx) -> dict:
         domain = sample.subset
-        if domain not in self._domain_dirs:
-            raise DataMissingError("tau_bench: solve() called before load(); load the data first.")
+        domain_dir = Path(ctx.root) / domain
         extra = ctx.args.get("extra_params") or {}
-        database = await asyncio.to_thread(Database.load, domain, self._domain_dirs[domain])
-        policy, tools = self._policy_and_tools(domain)
+        database = await asyncio.to_thread(Database.load, domain, domain_dir)
+        policy, tools = self._policy_and_tools(domain_dir)
         user_ctx = ctx.other_model(extra.get("user_model"), extra.get("api_base"), extra.get("api_key"))
         user = SimulatedUser(user_ctx, sample.metadata["instruction"], extra.get("generation_config"))
         env = await asyncio.to_thread(Environment, database)
