@@ -338,3 +338,32 @@ def test_a_users_set_never_takes_a_registry_name(tmp_path, capsys, datasets_dir)
     code, _, err = cli(capsys, "unpack", str(tmp_path / "evil.tar"), "--to", str(tmp_path / "data"))
     assert code == 2 and "never replaces verified data" in err, err
     assert {p.name: p.read_bytes() for p in verified.rglob("*") if p.is_file()} == before
+
+
+def test_same_files_resume_an_edited_file_is_asked_again(tmp_path):
+    data = tmp_path / "mcq"
+    data.mkdir()
+    shutil.copy(FIXTURE / "example_val.csv", data / "example_val.csv")
+    mock = MockProcess("--responder", f"{RESPONDER}:mcq")  # its own, to count this test's requests
+    try:
+        args = {"local_path": str(data)}
+        first, _, run_dir = run(mock, tmp_path / "w", args)
+        assert mock.stats()["chat_requests"] == 12
+        again, _, same_dir = run(mock, tmp_path / "w", args)
+        assert same_dir == run_dir and mock.stats()["chat_requests"] == 12  # resumed: nothing asked
+        text = (data / "example_val.csv").read_text(encoding="utf-8")
+        text = text.replace("343 m/s,792 km/s,225 km/h,60 m/s,A", "343 m/s,792 km/s,225 km/h,60 m/s,C")
+        text = text.replace("水的化学式是什么？", "水的分子式是什么？")
+        (data / "example_val.csv").write_text(text, encoding="utf-8")
+        edited, rows, _ = run(mock, tmp_path / "w", args)
+        # a new question set: every question scored again, against the new golds; the one prompt
+        # that changed is sent, the others' replies come from the run's call cache (same request)
+        assert mock.stats()["chat_requests"] == 13
+    finally:
+        mock.stop()
+    digest = lambda r: r["meta"]["datasets"]["general_mcq"]["digest"]  # noqa: E731
+    assert digest(first) == digest(again) != digest(edited)
+    assert edited["datasets"][0]["variant"] != first["datasets"][0]["variant"]
+    assert rows["example/2"]["target"] == "C" and rows["example/2"]["score"] == 1.0  # the reply says C
+    assert rows["example/3"]["unparsed"]  # the reworded question is one the responder does not know
+    assert first["datasets"][0]["score"] == pytest.approx(8 / 12) and edited["datasets"][0]["score"] == pytest.approx(8 / 12)
