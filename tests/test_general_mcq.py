@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -274,6 +275,8 @@ def test_pack_local_unpack_verify_eval(server, tmp_path, capsys):
         assert (data / "my_exam" / p.name).read_bytes() == p.read_bytes()
     code, out, _ = cli(capsys, "verify", "--dataset-dir", str(data))
     assert code == 0 and "my_exam: 6 files checked, ok" in out and "general_mcq: 6 files checked, ok" in out, out
+    code, out, _ = cli(capsys, "list", "--dataset-dir", str(data))
+    assert code == 0 and re.search(r"\n  my_exam +6 files  verified\n", out) and "No benchmark data" not in out, out
 
     records = [json.loads(line) for line in (FIXTURE / "example_val.jsonl").read_text("utf-8").splitlines()]
     # the kit's path through local_path, and as <dataset-dir>/general_mcq with no dataset-args

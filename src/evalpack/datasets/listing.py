@@ -83,6 +83,7 @@ def records_of(manifest: Manifest | None, split: str) -> int | str:
 
 def overview(data_dir: Path, given: bool = True) -> str:
     from evalpack.benchmarks import registry
+    from evalpack.datasets.verify import check_files, local_sets
 
     infos = [registry.info(n) for n in registry.names()]
     metric_w = max(len("metric"), *(len(i.metric) for i in infos))
@@ -93,8 +94,8 @@ def overview(data_dir: Path, given: bool = True) -> str:
         m = find_manifest(info.dirname)
         if m:
             used.add(m.name)
-        state = dir_state(data_dir, m) if m else "no manifest"
-        found |= state not in ("missing", "no manifest")
+        state = dir_state(data_dir, m) if m else _unlisted(info)
+        found |= bool(m) and state != "missing"
         if registry.plugin_of(info.name):
             state += f"; plugin from {registry.plugin_of(info.name)}"
         lines.append(row(info, m, state, metric_w))
@@ -105,6 +106,13 @@ def overview(data_dir: Path, given: bool = True) -> str:
             records = ", ".join(f"{k} {v}" for k, v in m.records.items()) or "-"
             lines.append(f"  {'/'.join(m.benchmarks):24} dir {m.name:24} {human(m.size):>9}  {records:28} "
                          f"{dir_state(data_dir, m)}")
+    own = local_sets(data_dir)
+    found |= bool(own)
+    if own:
+        lines.append("\nyour own sets (evalpack pack --local; run with general_mcq/general_qa and local_path):")
+        for name, files in own.items():
+            bad = check_files(data_dir / name, files).problems
+            lines.append(f"  {name:24} {len(files):3d} files  {'verified' if not bad else f'CORRUPT ({len(bad)} files)'}")
     if not found:
         lines += ["", *how_to_get_data(data_dir, given)]
     lines.append("`evalpack list NAME` shows one benchmark in full (its dataset-args, subsets and files).")
@@ -139,6 +147,11 @@ def _env_set() -> bool:
 
 
 # --- the state of files ------------------------------------------------------------------------
+
+def _unlisted(info) -> str:
+    """The data column of a benchmark with no manifest."""
+    return "your own files (local_path)" if info.user_data else "no manifest"
+
 
 def file_state(root: Path, f: DataFile, sample: bool = False) -> str:
     """verified (sha256 matches), missing, corrupt (why), or present (a sample dir: size only)."""
@@ -195,7 +208,7 @@ def detail(name: str, data_dir: Path) -> str:
     info = registry.info(name)
     m = find_manifest(info.dirname)
     root = data_dir / info.dirname
-    state = dir_state(data_dir, m) if m else "no manifest"
+    state = dir_state(data_dir, m) if m else _unlisted(info)
     if registry.plugin_of(name):
         state += f"; plugin from {registry.plugin_of(name)}"
     lines = [row(info, m, state), f"{info.title}: {info.description}",
