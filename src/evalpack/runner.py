@@ -129,10 +129,12 @@ def to_result(r: dict) -> Result:
 def summarize(bench: Benchmark, args: dict, settings_hash: str, results: list[Result], total: int) -> dict:
     """One benchmark's section of the report: its aggregate with intervals, error and unparsed counts."""
     from evalpack.metrics import add_intervals
+    from evalpack.report_html import natural_key
 
     # one order, whatever order the rows were stored in (concurrency, resume, merged shards, Ray):
-    # float sums and the seeded bootstrap then give the same report for the same results
-    results = sorted(results, key=lambda r: (str(r.subset), str(r.sample_id), r.repeat))
+    # float sums and the seeded bootstrap then give the same report for the same results, and the
+    # notes that list samples list them as the dataset numbers them ('x/2' before 'x/10')
+    results = sorted(results, key=lambda r: (str(r.subset), natural_key(r.sample_id), r.repeat))
     scored = [r for r in results if r.error is None]
     section = {"dataset": bench.name, **bench.aggregate(scored, args)}
     add_intervals(section, scored, lambda sample: bench.aggregate(sample, args))
