@@ -41,3 +41,16 @@ def test_ray_flag_without_ray_installed_is_a_sentence_before_anything_is_read(tm
     assert done.returncode == 2, done.stderr
     assert "--ray needs Ray, which is not installed: pip install 'evalpack[ray]'" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_ray_address_nothing_answers_on_is_a_sentence_at_once(tmp_path, datasets_dir):
+    pytest.importorskip("ray")
+    from conftest import free_port
+
+    port = free_port()  # bound and released: nothing listens there
+    done = subprocess.run([sys.executable, "-m", "evalpack", "eval", "--model", "m", "--api-url",
+                           "http://127.0.0.1:9/v1", "--datasets", "mmlu", "--dataset-dir", str(datasets_dir),
+                           "--limit", "1", "--work-dir", str(tmp_path / "out"), "--skip-preflight", "--ray", f"127.0.0.1:{port}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert f"--ray 127.0.0.1:{port}: no Ray cluster answers there" in done.stderr and "Traceback" not in done.stderr

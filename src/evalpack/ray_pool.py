@@ -31,6 +31,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ def connect(address: str) -> bool:
     if ray.is_initialized():
         return False
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
+    if address:
+        reachable(address)
     try:
         if address:
             ray.init(address=address, **quiet)
@@ -77,6 +80,21 @@ def connect(address: str) -> bool:
         raise UsageError(f"--ray: cannot use a Ray cluster {where} ({e}); start one with `ray start --head` "
                          f"and give its address, or give --ray alone to start Ray here") from None
     return True
+
+
+def reachable(address: str) -> None:
+    """A HOST:PORT that nothing answers on is a sentence now: Ray itself retries it for minutes."""
+    import socket
+
+    match = re.fullmatch(r"\[?([^\[\]/]+?)\]?:(\d+)", address)
+    if not match:  # "auto", ray://...: Ray's own forms, left to Ray
+        return
+    try:
+        socket.create_connection((match[1], int(match[2])), timeout=10).close()
+    except OSError as e:
+        raise UsageError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e}); start its head with "
+                         f"`ray start --head --port {match[2]}` or give its address, or give --ray alone to start "
+                         f"Ray on this machine") from None
 
 
 def fits(resources: dict, need: dict[str, float]) -> bool:
