@@ -143,6 +143,7 @@ def test_three_shards_merged_equal_a_single_run(server, datasets_dir, tmp_path):
         assert proc.returncode == 0, proc.stderr
         shard_dirs.append(run_dir_of(proc))
         assert f"shard {i}/3: this report covers only this part's samples" in proc.stdout
+        assert f"shard {i}/3: this report covers only" in (run_dir_of(proc) / "report.html").read_text()
     assert [d.name.endswith(f"-shard{i}of3") for i, d in enumerate(shard_dirs, 1)] == [True] * 3
     assert server.stats()["chat_requests"] == requests_single  # every sample asked once over the shards
 
@@ -166,6 +167,7 @@ def test_three_shards_merged_equal_a_single_run(server, datasets_dir, tmp_path):
     merged = json.loads((tmp_path / "merged" / "report.json").read_text())
     expected = json.loads((single_dir / "report.json").read_text())
     assert comparable(merged) == comparable(expected)
+    assert "this report covers only" not in (tmp_path / "merged" / "report.html").read_text()
     assert "shard" not in merged["meta"] and merged["meta"]["command"] == expected["meta"]["command"].replace(
         str(tmp_path / "single"), str(tmp_path / "shards"))
     humaneval = merged["datasets"][1]

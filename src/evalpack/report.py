@@ -48,14 +48,9 @@ def rows(report: dict) -> list[dict]:
 
 
 def notes(report: dict) -> list[str]:
-    out = []
-    shard = (report.get("meta") or {}).get("shard")
-    if isinstance(shard, dict):
-        whole = shard.get("unsharded_num_samples") or {}
-        counts = ", ".join(f"{ds['dataset']} {ds['num_samples']} of {whole.get(ds['dataset'], '?')}"
-                           for ds in report["datasets"])
-        out.append(f"shard {shard.get('index')}/{shard.get('count')}: this report covers only this part's "
-                   f"samples ({counts}); `evalpack merge` joins the parts into the whole run's report")
+    from evalpack.shard import report_note
+
+    out = [report_note(report)] if report_note(report) else []
     for ds in report["datasets"]:
         if ds.get("num_errors"):
             ids = ", ".join(ds["error_ids"][:10]) + (" ..." if len(ds["error_ids"]) > 10 else "")

@@ -297,6 +297,10 @@ def render(report: dict, table_rows: list[dict], samples: dict[str, dict]) -> st
             f"{_e(report.get('created'))}{' · rescored' if report.get('rescored') else ''}</p>"
             "<nav><a href='#overview'>overview</a> <a href='#samples'>samples</a> <a href='#meta'>run</a></nav></header>",
             "<main><section id='overview'><h2>Overview</h2>"]
+    from evalpack.shard import report_note
+
+    if report_note(report):  # a part of a run must not pass for the whole run
+        body.append(f"<p class='warn' data-shard>{_e(report_note(report))}</p>")
     overview = [{"label": f"{d['dataset']} ({d['metric']})", "score": d.get("score"), "ci_low": d.get("ci_low"),
                  "ci_high": d.get("ci_high"), "href": f"#ds-{d['dataset']}"} for d in datasets]
     body.append(bar_chart(overview, "score per dataset, 95% interval"))

@@ -62,3 +62,16 @@ def parse(value) -> Shard | None:
         raise UsageError(f"--shard {value}: the part must be from 1 to {count} (parts are counted from 1; "
                          f"a Kubernetes JOB_COMPLETION_INDEX counts from 0: add 1), got {index}")
     return Shard(index, count)
+
+
+def report_note(report: dict) -> str | None:
+    """What the report of one part of a run (a shard, a partial merge) says about it: its
+    `meta.shard`, written by run_meta (a shard) or merge (a partial merge)."""
+    shard = (report.get("meta") or {}).get("shard")
+    if not isinstance(shard, dict):
+        return None
+    whole = shard.get("unsharded_num_samples") or {}
+    counts = ", ".join(f"{ds.get('dataset')} {ds.get('num_samples')} of {whole.get(ds.get('dataset'), '?')}"
+                       for ds in report.get("datasets") or [])
+    return (f"shard {shard.get('index')}/{shard.get('count')}: this report covers only this part's samples "
+            f"({counts}); `evalpack merge` joins the parts into the whole run's report")
