@@ -265,3 +265,10 @@ def test_without_ray_flag_ray_is_never_imported(mock_url, datasets_dir, tmp_path
                            "--datasets", "mmlu", "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path),
                            "--limit", "1", "--quiet"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_a_node_runs_one_worker_per_four_cpus_at_most():
+    from evalpack.ray_pool import worker_sizes
+
+    assert [worker_sizes(c) for c in (0, 1, 4, 5, 10)] == [[], [1], [4], [3, 2], [4, 3, 3]]
+    assert worker_sizes(64) == [4] * 16

@@ -4,8 +4,8 @@ The driver (the `evalpack eval` process) keeps everything a run owns: the plans,
 store, progress and the report. Ray workers only solve and score, through the same code as
 one process (pool.Pool.solve, pool.score), so the scores are the same.
 
-- Placement: one worker (an async Ray actor taking one CPU) per CPU of each live node, pinned
-  there, so the sandbox or container of a sample runs on the node that took it. A benchmark
+- Placement: one worker (an async Ray actor) per up to CPUS_PER_WORKER CPUs of each live node,
+  pinned there, so the sandbox or container of a sample runs on the node that took it. A benchmark
   that needs a node resource (SWE-bench, or --sandbox docker: "docker") goes only to workers on
   nodes that declare it (`ray start --resources '{"docker": 1}'`).
 - Concurrency: the driver runs --concurrency solves at once over all workers, each with one
@@ -56,6 +56,7 @@ from evalpack.types import Sample
 log = logging.getLogger("evalpack")
 
 LOST_WORKERS_PER_SAMPLE = 3  # a sample whose work was lost this often is recorded as an error
+CPUS_PER_WORKER = 4  # one worker process per this many CPUs of a node (its sandbox runs as many programs)
 ACTOR_CALLS = 100_000  # calls one worker takes at once (solves are bounded by the driver)
 
 
@@ -80,6 +81,13 @@ def connect(address: str) -> bool:
         raise UsageError(f"--ray: cannot use a Ray cluster {where} ({e}); start one with `ray start --head` "
                          f"and give its address, or give --ray alone to start Ray here") from None
     return True
+
+
+def worker_sizes(cpus: int) -> list[int]:
+    """The CPUs of each worker on a node of `cpus` whole CPUs: at most CPUS_PER_WORKER each (a
+    64-CPU node runs 16 worker processes, not 64), spread evenly."""
+    count = -(-cpus // CPUS_PER_WORKER)
+    return [cpus // count + (i < cpus % count) for i in range(count)] if cpus > 0 else []
 
 
 def reachable(address: str) -> None:
@@ -110,6 +118,7 @@ class Worker:
     node_id: str
     node_ip: str
     resources: dict
+    cpus: int = 1  # taken on its node
     busy: int = 0  # solves and scores it holds
     prepared: set = field(default_factory=set)  # settings hashes of the plans it has loaded
 
@@ -135,18 +144,19 @@ class RayPool:
 
     def _start_workers(self) -> None:
         remote = ray.remote(SampleWorker)
-        sandbox_workers = int(os.environ.get("EVALPACK_SANDBOX_WORKERS") or 1)  # one program per CPU taken
         hosting = {w.node_id for w in self.workers}
         for node in ray.nodes():
             if not node.get("Alive") or node["NodeID"] in self._lost_nodes | hosting:
                 continue
-            for _ in range(int(node["Resources"].get("CPU", 0))):
+            for cpus in worker_sizes(int(node["Resources"].get("CPU", 0))):
+                # as many sandboxed programs at once as CPUs taken, unless the driver's setting says otherwise
+                programs = int(os.environ.get("EVALPACK_SANDBOX_WORKERS") or cpus)
                 actor = remote.options(
-                    num_cpus=1, max_restarts=0, max_concurrency=ACTOR_CALLS,
+                    num_cpus=cpus, max_restarts=0, max_concurrency=ACTOR_CALLS,
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
-                ).remote(self.config, sandbox_workers)
+                ).remote(self.config, programs)
                 self.workers.append(Worker(actor, node["NodeID"], node.get("NodeManagerAddress", "?"),
-                                           dict(node["Resources"])))
+                                           dict(node["Resources"]), cpus))
 
     def close(self) -> None:
         for w in self.workers:
@@ -206,7 +216,7 @@ class RayPool:
             if prefer is not None and prefer in self.workers:
                 worker = prefer
             else:
-                worker = min(await self._ready(plan, need), key=lambda w: w.busy)
+                worker = min(await self._ready(plan, need), key=lambda w: w.busy / w.cpus)
             prefer = None
             worker.busy += 1
             try:
@@ -339,11 +349,11 @@ class _ReplyCache:
 class SampleWorker:
     """One Ray worker (an async actor): solves and scores samples of the plans it prepared."""
 
-    def __init__(self, config: RunConfig, sandbox_workers: int) -> None:
+    def __init__(self, config: RunConfig, sandbox_workers: int) -> None:  # programs at once
         from evalpack.config import register_secrets
         from evalpack.scrub import add_secret
 
-        # the CPU Ray gave this worker: one sandboxed program at a time, unless the node says otherwise
+        # one sandboxed program per CPU Ray gave this worker, unless the node's own setting says otherwise
         os.environ.setdefault("EVALPACK_SANDBOX_WORKERS", str(sandbox_workers))
         add_secret(config.api_key)
         register_secrets(config.generation)
