@@ -239,6 +239,8 @@ def test_merge_refuses_other_settings_missing_shards_and_busy_dirs(server, datas
     assert again.returncode == 2 and "not empty" in again.stderr
     into_input = merge(dirs["1/2"], dirs["2/2"], "--out", dirs["2/2"])
     assert into_input.returncode == 2 and "one of the inputs" in into_input.stderr
+    inside = merge(dirs["1/2"], dirs["2/2"], "--out", dirs["1/2"] / "merged")
+    assert inside.returncode == 2 and "inside one" in inside.stderr and not (dirs["1/2"] / "merged").exists()
     assert not list(tmp_path.glob(".*merging*"))  # built beside, renamed into place, nothing left over
     with RunDirLock(dirs["2/2"]):  # a shard still running
         busy = merge(dirs["1/2"], dirs["2/2"], "--out", tmp_path / "busy")

@@ -224,9 +224,9 @@ def merge(run_dirs: list[Path], out: Path | None = None, *, allow_partial: bool 
 
     out = Path(out) if out else default_out(sources[0].path)
     inputs = {s.path.resolve() for s in sources}
-    if out.resolve() in inputs:
-        raise UsageError(f"--out {out} is one of the inputs; merge writes a new run directory and never "
-                         f"changes its inputs: choose another --out")
+    if out.resolve() in inputs or any(d in out.resolve().parents for d in inputs):
+        raise UsageError(f"--out {out} is one of the inputs or inside one; merge writes a new run directory and "
+                         f"never changes its inputs: choose another --out")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out} exists and is not empty; give --out a new or empty directory (or remove it)")
     # written beside, then renamed into place: a merge stopped half-way leaves no half run directory
