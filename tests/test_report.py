@@ -238,20 +238,3 @@ def test_pass_hat_k_rows_count_tasks_not_trials():
     assert by_metric["pass^2"]["ci_method"] == "clt-over-tasks" and by_metric["pass^2"]["num"] == 5
     per_task = [0.0] * 5  # every task has one success in two trials: pass^2 = 0 for each
     assert section["metrics"]["pass^2"] == sum(per_task) / 5 and by_metric["pass^2"]["stderr"] == 0.0
-
-
-def test_progress_line_names_dataset_run_and_phase():
-    import io
-
-    from evalpack.progress import Progress, RunTotals
-
-    stream = io.StringIO()
-    run = RunTotals(total=30, already=10, datasets=3)
-    progress = Progress("gsm8k", total=10, already=4, stream=stream, position=2, run=run)
-    assert stream.getvalue() == "gsm8k [2/3]: resumed: 4 of 10 already answered\n"
-    progress.update(1.0)
-    progress.set_phase("scoring (math-verify)", pending=3)
-    line = progress.line()
-    assert line.startswith("gsm8k [2/3]: 5/10 ( 50%)") and "| run 11/30 eta " in line
-    assert line.endswith("| score 1.000 errors 0 | scoring (math-verify) (3 pending)")
-    assert "scoring (math-verify) (3 pending)" in stream.getvalue()  # a phase change is printed at once
