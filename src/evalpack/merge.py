@@ -21,8 +21,6 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from evalpack.errors import UsageError
 from evalpack.shard import parse as parse_shard
 
@@ -267,6 +265,8 @@ def _write(run_dir, final: Path, sources: list[Source], count, present: set[int]
     config = dict(first.config)
     config["shard"] = None
     config["api_urls"] = list(dict.fromkeys(u for s in ordered for u in s.config.get("api_urls") or []))
+    import yaml  # here: `evalpack --help` imports this module for its parser
+
     (run_dir.path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
                                               encoding="utf-8")
     plans = {name: {**info, "num_samples": _num_samples(ordered, name)} for name, info in first.plans.items()}
