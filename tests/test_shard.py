@@ -277,3 +277,33 @@ def test_a_killed_shard_resumes_and_then_merges(mock_server, datasets_dir, tmp_p
     assert single.returncode == 0, single.stderr
     assert comparable(json.loads((tmp_path / "m" / "report.json").read_text())) == comparable(
         json.loads((run_dir_of(single) / "report.json").read_text()))
+
+
+def test_a_success_beats_an_error_stored_for_the_same_sample(mock_server, datasets_dir, tmp_path):
+    rules = tmp_path / "rules.json"  # the anatomy questions fail with a 500, the others are answered
+    rules.write_text(json.dumps([{"match": r"about anatomy", "reply": {"status": 500, "content": "overloaded"}},
+                                 {"match": ".", "reply": "ANSWER: A"}]))
+    flaky = mock_server("--rules", str(rules), "--api-key", KEY)
+    good = mock_server("--answer", "ANSWER: A", "--api-key", KEY)
+    retry = json.dumps({"retries": 0})
+    failed = run_evalpack(*small(flaky.url, datasets_dir, tmp_path / "w", "--shard", "1/2",
+                                 "--generation-config", retry, "--ignore-errors"))
+    assert failed.returncode == 0, failed.stderr
+    errors = json.loads((run_dir_of(failed) / "report.json").read_text())["datasets"][0]["num_errors"]
+    assert errors > 0
+    fixed = run_evalpack(*small(good.url, datasets_dir, tmp_path / "w", "--shard", "1/2", "--fresh",
+                                "--generation-config", retry))
+    other = run_evalpack(*small(good.url, datasets_dir, tmp_path / "w", "--shard", "2/2",
+                                "--generation-config", retry))
+    single = run_evalpack(*small(good.url, datasets_dir, tmp_path / "single", "--generation-config", retry))
+    assert fixed.returncode == other.returncode == single.returncode == 0
+    done = merge(run_dir_of(failed), run_dir_of(fixed), run_dir_of(other), "--out", tmp_path / "m")
+    assert done.returncode == 0, done.stderr
+    merged = json.loads((tmp_path / "m" / "report.json").read_text())
+    assert merged["datasets"][0]["num_errors"] == 0
+    expected = json.loads((run_dir_of(single) / "report.json").read_text())
+    assert merged["meta"].pop("api_urls") == [flaky.url, good.url]  # the union: the shards asked both
+    expected["meta"].pop("api_urls")
+    assert set(merged["meta"].pop("served_models")) == {flaky.url, good.url}
+    expected["meta"].pop("served_models")
+    assert comparable(merged) == comparable(expected)
