@@ -147,6 +147,15 @@ def single_jsonl(path: str, data: bytes) -> dict:
     return {"optional": True}
 
 
+def simpleqa_tags(path: str, data: bytes) -> dict:
+    if path.endswith(".csv"):
+        import csv
+        import io
+
+        return {"split": "test", "records": sum(1 for _ in csv.DictReader(io.StringIO(data.decode("utf-8"))))}
+    return {"optional": True}
+
+
 def bfcl_tags(path: str, data: bytes) -> dict:
     if path.startswith("unused_datasets/") or path == "README.md":
         return {"optional": True}
@@ -390,6 +399,13 @@ DATASETS = {
                                    "(input_data.jsonl has the length of its @19638399 copy); NLTK's English punkt_tab "
                                    "model (nltk_data/tokenizers/punkt_tab/english/) from open-webui/open-webui, "
                                    "which the checker's sentence and word tokenizers load"}),
+    "simpleqa": dict(benchmarks=["simpleqa"], title="SimpleQA", license="MIT",
+                     url=github("openai/simple-evals", "c1bf24f8232c50ac562c79d735213d5b8ca6fcfb"),
+                     tags=simpleqa_tags,
+                     source={"kind": "github", "repo": "openai/simple-evals",
+                             "revision": "c1bf24f8232c50ac562c79d735213d5b8ca6fcfb",
+                             "note": "a fork-network merge commit holding simple_qa_test_set.csv (SOURCES.md); "
+                                     "simple-evals itself downloads it from openaipublic.blob.core.windows.net"}),
     "truthfulqa": dict(benchmarks=["truthful_qa"], title="TruthfulQA", license="Apache-2.0",
                        url=github("koppula/TruthfulQA", "d71c110897f5d31c5d7f309e7bc316c152f6f031"),
                        tags=truthfulqa_tags,

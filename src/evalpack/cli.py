@@ -166,6 +166,24 @@ def add_eval_flags(p: argparse.ArgumentParser) -> None:
                         "one (`ray start --head`), or none to start Ray on this machine")
     p.add_argument("--shard", metavar="I/N", help="run only the I-th of N parts of the samples (1-based; e.g. "
                    "a Slurm array task); `evalpack merge` joins the parts into one run (docs/distributed.md)")
+    judge = p.add_argument_group("LLM judge (EvalScope's flags; docs/judge.md)")
+    judge.add_argument("--judge-model-args", help="JSON: {\"model_id\", \"api_url\", \"api_key\", "
+                                                  "\"generation_config\"} of the judge (default: none)")
+    judge.add_argument("--judge-model", help="the judge's model id (its model_id); served at --api-url unless "
+                                             "--judge-api-url is given")
+    judge.add_argument("--judge-api-url", help="the judge's OpenAI-compatible base URL")
+    judge.add_argument("--judge-api-key", help="the judge's bearer key; never written to disk")
+    judge.add_argument("--judge-strategy", choices=["auto", "rule", "llm", "llm_recall"],
+                       help="auto (default): judge where a benchmark needs it; rule: never; llm: judge every "
+                            "sample; llm_recall: the rule first, the judge when the rule says wrong")
+    judge.add_argument("--judge-worker-num", help="judge requests in flight at once (default: --eval-batch-size)")
+
+
+def _plugins():
+    """Subcommands that live in their own packages (pack, adapter, ...), registered lazily."""
+    from evalpack import commands
+
+    return commands.REGISTRARS
 
 
 def cmd_eval(ns: argparse.Namespace) -> int:
@@ -205,6 +223,12 @@ def check_errors(report: dict, run_dir, ignore_errors: bool) -> None:
 
     failed = {s.get("dataset"): s.get("num_errors") or 0 for s in report.get("datasets") or []}
     total = sum(failed.values())
+    unjudged = {s.get("dataset"): (s.get("judge") or {}).get("num_errors") or 0 for s in report.get("datasets") or []}
+    if not total and sum(unjudged.values()) and not ignore_errors:
+        where = ", ".join(f"{name} {n}" for name, n in unjudged.items() if n)
+        raise SamplesFailed(f"{sum(unjudged.values())} samples have no verdict from the judge ({where}); they are "
+                            f"not scored, and listed in report.md: run the same command again to retry failed "
+                            f"judge calls, or pass --ignore-errors to accept them and exit 0")
     if total and not ignore_errors:
         where = ", ".join(f"{name} {n}" for name, n in failed.items() if n)
         raise SamplesFailed(f"{total} sample{'s' if total > 1 else ''} ended in an error ({where}); "

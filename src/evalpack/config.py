@@ -20,8 +20,13 @@ from typing import Any
 
 from evalpack.errors import UsageError
 from evalpack.paths import default_dataset_dir
+from evalpack.scoring.judge import JudgeSettings, parse_settings as parse_judge
 from evalpack.scrub import add_secret, add_url_secrets, redact_url
 from evalpack.shard import Shard, parse as parse_shard
+
+# the judge's keys (EvalScope's); parsed in scoring/judge.py
+JUDGE_KEYS = ("judge_model_args", "judge_model", "judge_api_url", "judge_api_key", "judge_strategy",
+              "judge_worker_num")
 
 # Request parameters passed to /chat/completions as they are.
 REQUEST_PARAMS = {
@@ -41,6 +46,7 @@ CONFIG_KEYS = {
     "seed", "quiet", "fresh", "timeout", "stream", "model_id", "sandbox", "ignore_errors", "skip_preflight",
     "ray",
     "shard", "sweep",
+    *JUDGE_KEYS,
 }
 BOOL_KEYS = {"quiet", "fresh", "stream", "ignore_errors", "skip_preflight"}
 TEXT_KEYS = {"model", "model_id", "eval_type", "dataset_dir", "dataset_hub", "work_dir", "use_cache", "sandbox",
@@ -84,6 +90,7 @@ class RunConfig:
     skip_preflight: bool = False  # do not ask GET /v1/models before the run
     ray: str | None = None  # run samples on Ray: "" = a local Ray, else the cluster's address (ray_pool.py)
     shard: Shard | None = None  # run only this part of the samples (shard.py); merge joins the parts
+    judge: JudgeSettings = field(default_factory=JudgeSettings)  # --judge-*: none unless given
 
     def redacted(self) -> dict:
         d = asdict(self)
@@ -93,6 +100,7 @@ class RunConfig:
         for key in ("dataset_dir", "work_dir", "use_cache"):
             d[key] = str(d[key]) if d[key] is not None else None
         d["dataset_args"] = redact(self.dataset_args)
+        d["judge"] = self.judge.redacted()
         return d
 
     def run_id(self) -> str:
@@ -371,6 +379,10 @@ def build_config(flags: dict, yaml_path: str | None = None, values: dict | None 
     add_secret(api_key)
     if api_key in ("EMPTY", "none", "None"):
         api_key = None
+    concurrency = int(number("--eval-batch-size", merged.get("eval_batch_size", 32), integer=True,
+                             minimum=1, maximum=MAX_CONCURRENCY))
+    judge = parse_judge(merged, split_generation=split_generation, parse_json_arg=parse_json_arg,
+                        default_url=str(urls[0]), default_key=api_key, default_workers=concurrency)
     return RunConfig(
         model=str(model), api_urls=[str(u) for u in urls], datasets=datasets, api_key=api_key,
         dataset_args=dataset_args,
@@ -383,8 +395,7 @@ def build_config(flags: dict, yaml_path: str | None = None, values: dict | None 
                         float(number("retry_interval", transport["retry_interval"], minimum=0,
                                      maximum=MAX_RETRY_INTERVAL))),
         limit=limit,
-        concurrency=int(number("--eval-batch-size", merged.get("eval_batch_size", 32), integer=True,
-                               minimum=1, maximum=MAX_CONCURRENCY)),
+        concurrency=concurrency,
         work_dir=Path(merged.get("work_dir") or "outputs").expanduser(),
         use_cache=Path(merged["use_cache"]).expanduser() if merged.get("use_cache") else None,
         seed=int(number("--seed", merged.get("seed", 42), integer=True, minimum=0, maximum=MAX_SEED)),
@@ -395,6 +406,7 @@ def build_config(flags: dict, yaml_path: str | None = None, values: dict | None 
         skip_preflight=bool(merged.get("skip_preflight", False)),
         ray=_ray_address(merged.get("ray")),
         shard=parse_shard(merged.get("shard")),
+        judge=judge,
     )
 
 

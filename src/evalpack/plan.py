@@ -7,6 +7,7 @@ and applies --limit. A missing file or a bad argument stops the run here, with n
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,10 @@ from evalpack.benchmarks.base import Benchmark, subset_limit
 from evalpack.config import RunConfig
 from evalpack.errors import EvalpackError, UsageError
 from evalpack.run_dir import settings_hash
+from evalpack.scoring.judge import uses_judge
 from evalpack.types import Sample
+
+log = logging.getLogger("evalpack")
 
 
 @dataclass
@@ -26,6 +30,7 @@ class Plan:
     settings_hash: str  # keys this benchmark's results in the store (see run_dir.py)
     unsharded_total: int | None = None  # with --shard: the whole run's (sample, repeat) pairs
     root: Path | None = None  # the benchmark's data folder, which solve may read (SolveContext.root)
+    judge: dict | None = None  # the judge's identity when this benchmark asks one (scoring/judge.py)
 
     @property
     def repeats(self) -> int:
@@ -53,20 +58,25 @@ def make_plans(config: RunConfig) -> list[Plan]:
         for key, setting in bench.run_defaults().items():  # e.g. seed <- --seed
             if key in args and args[key] is None:
                 args[key] = getattr(config, setting)
-        resolved.append((bench, args))
+        # a benchmark that needs a judge and has none stops here, before any request
+        judged = uses_judge(bench.name, getattr(bench, "judge_policy", None), config.judge)
+        if not judged and config.judge.strategy in ("llm", "llm_recall") and not getattr(bench, "judge_policy", None):
+            log.warning("%s has no judged scoring; --judge-strategy %s does not apply to it",
+                        bench.name, config.judge.strategy)
+        resolved.append((bench, args, config.judge.identity(getattr(bench, "judge_prompt_version", "")) if judged else None))
     # every needed file of every dataset, sized and hashed, before anything is loaded or sent
-    check_before_run(resolved, config.dataset_dir)
-    return [plan(bench, args, config) for bench, args in resolved]
+    check_before_run([(bench, args) for bench, args, _ in resolved], config.dataset_dir)
+    return [plan(bench, args, config, judge) for bench, args, judge in resolved]
 
 
-def plan(bench: Benchmark, args: dict, config: RunConfig) -> Plan:
+def plan(bench: Benchmark, args: dict, config: RunConfig, judge: dict | None = None) -> Plan:
     samples = subset_limit(_load(bench, config, args), config.limit)
     keyed = dict(args)
     user_files = getattr(bench, "user_files", None)
     if user_files:  # a user's edited file is a new question set: its answers are not resumed
         keyed["user_files"] = sorted(f.sha256 for f in user_files)
-    made = Plan(bench, args, samples, settings_hash(bench.name, keyed, config),
-                root=bench.root(config.dataset_dir, args))
+    made = Plan(bench, args, samples, settings_hash(bench.name, keyed, config, judge),
+                root=bench.root(config.dataset_dir, args), judge=judge)
     if config.shard:  # after --limit: the shards of a limited run are a partition of it
         made.unsharded_total = made.total
         made.samples = [s for s in samples if config.shard.holds(bench.name, s.subset, s.id)]

@@ -18,34 +18,51 @@ from evalpack.context import Context
 from evalpack.errors import EvalpackError, FatalCallError, ModelCallError
 from evalpack.plan import Plan
 from evalpack.progress import Progress, RunTotals
+from evalpack.scoring.judge import Judge, JudgeError
 from evalpack.types import Sample
 
 log = logging.getLogger("evalpack")
 
 
-def score(bench: Benchmark, sample: Sample, output: dict, args: dict) -> dict | Awaitable[dict]:
+def score(bench: Benchmark, sample: Sample, output: dict, args: dict,
+          judge: Judge | None = None) -> dict | Awaitable[dict]:
     """The score fields of one output (score, extracted, unparsed, detail, error), or an
     awaitable of them when the benchmark's scorer is async. A scorer that raises gives an error
-    row, never an exception."""
+    row, never an exception. A benchmark with a `judge_policy` gets `judge` (None: the rule only);
+    a JudgeError makes a judge error row (error + detail.judge_error), counted apart."""
     try:
-        outcome = bench.score(sample, output, args)
+        if getattr(bench, "judge_policy", None):
+            outcome = bench.score(sample, output, args, judge=judge)
+        else:
+            outcome = bench.score(sample, output, args)
     except Exception as e:  # noqa: BLE001 - recorded on the sample
-        return _fields(bench, sample, e)
+        return _fields(bench, sample, e, judge)
     if inspect.isawaitable(outcome):
-        return _later(bench, sample, outcome)
-    return _fields(bench, sample, outcome)
+        return _later(bench, sample, outcome, judge)
+    return _fields(bench, sample, outcome, judge)
 
 
-async def _later(bench: Benchmark, sample: Sample, outcome: Awaitable) -> dict:
+async def _later(bench: Benchmark, sample: Sample, outcome: Awaitable, judge: Judge | None = None) -> dict:
     try:
-        return _fields(bench, sample, await outcome)
+        return _fields(bench, sample, await outcome, judge)
     except asyncio.CancelledError:
         raise
     except Exception as e:  # noqa: BLE001
-        return _fields(bench, sample, e)
+        return _fields(bench, sample, e, judge)
 
 
-def _fields(bench: Benchmark, sample: Sample, outcome) -> dict:
+def _fields(bench: Benchmark, sample: Sample, outcome, judge: Judge | None = None) -> dict:
+    fields = _plain_fields(bench, sample, outcome)
+    if judge is not None and judge.calls:
+        fields["detail"] = {**(fields["detail"] or {}), "judge_usage": judge.summary()}
+    return fields
+
+
+def _plain_fields(bench: Benchmark, sample: Sample, outcome) -> dict:
+    if isinstance(outcome, JudgeError):
+        log.warning("judging %s/%s failed: %s", bench.name, sample.id, outcome)
+        return {"score": None, "extracted": None, "unparsed": False, "detail": {"judge_error": str(outcome)},
+                "error": f"judge error: {outcome}"}
     if isinstance(outcome, BaseException):
         log.error("scoring %s/%s failed: %r", bench.name, sample.id, outcome)
         return {"score": None, "extracted": None, "unparsed": False, "detail": {},
@@ -61,8 +78,9 @@ class Pool:
 
     def __init__(self, make_context: Callable[[Plan, Sample, int], Context],
                  record: Callable[[Plan, dict], None], concurrency: int, quiet: bool = False,
-                 totals: RunTotals | None = None) -> None:
-        self.make_context, self.record = make_context, record
+                 totals: RunTotals | None = None,
+                 make_judge: Callable[[Plan, Sample, int], Judge | None] | None = None) -> None:
+        self.make_context, self.record, self.make_judge = make_context, record, make_judge
         self.concurrency, self.quiet, self.totals = concurrency, quiet, totals
         self.fatal: str | None = None
 
@@ -92,7 +110,9 @@ class Pool:
                 if "output" not in row:
                     store(row)
                     continue
-                fields = score(plan.bench, sample, row["output"], plan.args)
+                # a judged scorer is async: its judge calls run beside the workers' model calls
+                judge = self.make_judge(plan, sample, repeat) if self.make_judge else None
+                fields = score(plan.bench, sample, row["output"], plan.args, judge)
                 if inspect.isawaitable(fields):
                     task = asyncio.ensure_future(finish(row, fields))
                     scoring.add(task)

@@ -10,7 +10,8 @@
 
 The settings hash (stored as "variant" in run.db, plans.json and the report) keys a
 benchmark's results by everything that changes them: its resolved args, the generation
-config and the model. Re-running the same command resumes: same directory, same hashes.
+config and the model (and the judge, for a judged benchmark). Re-running the same command
+resumes: same directory, same hashes.
 """
 
 from __future__ import annotations
@@ -30,9 +31,13 @@ from evalpack.store import RunDirLock, RunStore
 
 log = logging.getLogger("evalpack")
 
-def settings_hash(benchmark: str, args: dict, config: RunConfig) -> str:
+def settings_hash(benchmark: str, args: dict, config: RunConfig, judge: dict | None = None) -> str:
+    """`judge`: the judge's identity (model, URL, generation, strategy, prompt version) when the
+    benchmark asks one, so verdicts of another judge or prompt are never reused."""
     keyed = {"benchmark": benchmark, "args": jsonable(args), "generation": config.generation,
              "model": config.model}
+    if judge:
+        keyed["judge"] = judge
     return hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -107,10 +112,11 @@ class RunDir:
 
     def write_plans(self, plans: list) -> None:
         self.write_plan_info({p.bench.name: {"variant": p.settings_hash, "args": jsonable(p.args),
-                                             "num_samples": p.total} for p in plans})
+                                             "num_samples": p.total, **({"judge": p.judge} if p.judge else {})}
+                              for p in plans})
 
     def write_plan_info(self, info: dict) -> None:
-        """plans.json: benchmark -> {variant, args, num_samples} (what read_plans gives back)."""
+        """plans.json: benchmark -> {variant, args, num_samples[, judge]} (what read_plans gives back)."""
         (self.path / "plans.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
     def read_plans(self) -> dict:

@@ -96,6 +96,9 @@ def describe(config, plans, started: float, finished: float, dataset_seconds: di
 
     secrets = [config.api_key] if config.api_key else []
     secrets += _secret_values(config.dataset_args) + _secret_values(config.generation)
+    judge = getattr(config, "judge", None)
+    if judge is not None and judge.api_key:  # --judge-api-key, or inside --judge-model-args
+        secrets.append(judge.api_key)
     described = {
         "evalpack_version": __version__,
         "command": shlex.join(redact_argv(["evalpack", *sys.argv[1:]], secrets)),

@@ -19,12 +19,13 @@ from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, maybe_await
 from evalpack.config import RunConfig
 from evalpack.context import Clients, Context
-from evalpack.errors import ServerError
+from evalpack.errors import ServerError, UsageError
 from evalpack.plan import Plan, make_plans
 from evalpack.pool import Pool, score
 from evalpack.perf.stats import eval_calls
 from evalpack.progress import RunTotals
 from evalpack.run_dir import RunDir, jsonable
+from evalpack.scoring.judge import Judge, JudgeSettings, StoredVerdictsOnly, not_stored, usage_total
 from evalpack.store import RunStore
 from evalpack.types import Result, Sample
 
@@ -41,7 +42,13 @@ class Runner:
         self.clients: Clients | None = None
 
     def context(self, plan: Plan, sample: Sample, repeat: int) -> Context:
-        return self.clients.context(self.store, plan.bench.name, plan.args, sample.id, repeat, plan.root)
+        return self.clients.context(self.store, plan.bench.name, plan.args, sample.id, repeat, plan.root, judged=bool(plan.judge))
+
+    def judge(self, plan: Plan, sample: Sample, repeat: int) -> Judge | None:
+        """The judge of a sample of a judged benchmark (its calls: the sample's Context's judge())."""
+        if not plan.judge:
+            return None
+        return Judge(self.context(plan, sample, repeat).judge, self.config.judge.strategy)
 
     def record(self, plan: Plan, row: dict) -> None:
         self.store.put_result(plan.bench.name, plan.settings_hash, row)
@@ -69,9 +76,12 @@ class Runner:
             total = sum(p.total for p in plans)
             if pending and not cfg.skip_preflight:
                 await self.client.preflight()
+                if any(p.judge for p in plans):
+                    await judge_preflight(self.clients.judge())
             totals = RunTotals(total, total - pending, len(plans))
             if cfg.ray is None:
-                pool = Pool(self.context, self.record, self.client.concurrency, quiet=cfg.quiet, totals=totals)
+                pool = Pool(self.context, self.record, self.client.concurrency, quiet=cfg.quiet, totals=totals,
+                            make_judge=self.judge)
             else:  # Ray is imported only here (the [ray] extra)
                 from evalpack.ray_pool import RayPool
 
@@ -103,7 +113,8 @@ class Runner:
     def summarize(self, plan: Plan) -> dict:
         wanted = {s.id for s in plan.samples}
         rows = [r for r in self.store.results(plan.bench.name, plan.settings_hash) if r["sample_id"] in wanted]
-        section = summarize(plan.bench, plan.args, plan.settings_hash, [to_result(r) for r in rows], plan.total)
+        section = summarize(plan.bench, plan.args, plan.settings_hash, [to_result(r) for r in rows], plan.total,
+                            judge=plan.judge)
         self.run_dir.export_samples(self.store, plan.bench.name, rows)
         return section
 
@@ -114,7 +125,7 @@ def section_from_store(store: RunStore, run_dir: RunDir, name: str, info: dict) 
     rows = list(store.results(name, info["variant"]))
     results = [to_result(r) for r in rows]
     section = summarize(registry.get(name), info["args"], info["variant"], results,
-                        info.get("num_samples", len(results)))
+                        info.get("num_samples", len(results)), judge=info.get("judge"))
     run_dir.export_samples(store, name, rows)
     return section
 
@@ -126,8 +137,10 @@ def to_result(r: dict) -> Result:
                   detail=r["detail"] or {})
 
 
-def summarize(bench: Benchmark, args: dict, settings_hash: str, results: list[Result], total: int) -> dict:
-    """One benchmark's section of the report: its aggregate with intervals, error and unparsed counts."""
+def summarize(bench: Benchmark, args: dict, settings_hash: str, results: list[Result], total: int,
+              judge: dict | None = None) -> dict:
+    """One benchmark's section of the report: its aggregate with intervals, error and unparsed
+    counts; with a judge, its usage and its errors (samples without a verdict), apart."""
     from evalpack.metrics import add_intervals
     from evalpack.report_html import natural_key
 
@@ -136,15 +149,60 @@ def summarize(bench: Benchmark, args: dict, settings_hash: str, results: list[Re
     # notes that list samples list them as the dataset numbers them ('x/2' before 'x/10')
     results = sorted(results, key=lambda r: (str(r.subset), natural_key(r.sample_id), r.repeat))
     scored = [r for r in results if r.error is None]
+    failed = [r for r in results if r.error is not None and not (r.detail or {}).get("judge_error")]
     section = {"dataset": bench.name, **bench.aggregate(scored, args)}
     add_intervals(section, scored, lambda sample: bench.aggregate(sample, args))
     section.update(
         num_samples=total,
-        num_errors=sum(1 for r in results if r.error is not None),
-        error_ids=sorted({r.sample_id for r in results if r.error is not None}),
+        num_errors=len(failed),
+        error_ids=sorted({r.sample_id for r in failed}),
         num_unparsed=sum(1 for r in results if r.unparsed and r.error is None),
         args=jsonable(args), variant=settings_hash)
+    if judge:
+        section["judge"] = judge_section(judge, results)
+        section.setdefault("notes", []).extend(judge_notes(section["judge"]))
     return section
+
+
+async def judge_preflight(client: "ModelClient") -> None:
+    """The judge's server must answer /models and list the judge's model."""
+    try:
+        await client.preflight()
+    except ServerError as e:
+        raise ServerError(f"the judge: {e}".replace("as --model", "as --judge-model")) from None
+
+
+def stored_judge(identity: dict | None) -> JudgeSettings | None:
+    """The judge a run used (plans.json), to rebuild its requests for replay."""
+    if not identity:
+        return None
+    return JudgeSettings(model_id=identity.get("model_id"), generation=dict(identity.get("generation") or {}),
+                         strategy=identity.get("strategy") or "auto")
+
+
+def judge_section(identity: dict, results: list[Result]) -> dict:
+    """The judge's part of a report section: who judged, its usage, its errors (apart from the model's)."""
+    errors = [r for r in results if (r.detail or {}).get("judge_error")]
+    return {"model": identity.get("model_id"), "api_url": identity.get("api_url"),
+            "strategy": identity.get("strategy"), "prompt": identity.get("prompt"),
+            "usage": usage_total([r.detail for r in results]),
+            "num_errors": len(errors), "error_ids": sorted({r.sample_id for r in errors}),
+            "num_not_stored": sum(1 for r in errors if not_stored(r.error))}
+
+
+def judge_notes(judge: dict) -> list[str]:
+    usage = judge["usage"]
+    notes = [f"judge {judge['model']} ({judge['strategy']}): {usage.get('calls', 0)} calls, "
+             f"{usage.get('prompt_tokens', 0)} prompt + {usage.get('completion_tokens', 0)} completion tokens "
+             f"(not counted in the model's usage)"]
+    if judge["num_errors"]:
+        ids = ", ".join(judge["error_ids"][:10]) + (" ..." if len(judge["error_ids"]) > 10 else "")
+        notes.append(f"{judge['num_errors']} samples have no verdict (judge errors: the judge call failed, or its "
+                     f"reply could not be read after retries); they are not scored: {ids}")
+    if judge["num_not_stored"]:
+        notes.append(f"{judge['num_not_stored']} of them need a judge call that run.db does not hold (rescore "
+                     f"contacts no server): run `evalpack eval` again with the same flags")
+    return notes
 
 
 def envelope(model: str | None, run_dir: RunDir, sections: list[dict], **marks) -> dict:
@@ -161,6 +219,9 @@ def evaluate(config: RunConfig) -> dict:
 async def evaluate_async(config: RunConfig) -> dict:
     """`evaluate` on the caller's event loop (the Python API's evaluate_async)."""
     plans = make_plans(config)  # data problems surface here, before any directory or socket is made
+    if config.ray is not None and any(p.judge for p in plans):
+        raise UsageError(f"the judge does not run on Ray yet: run {', '.join(p.bench.name for p in plans if p.judge)} "
+                         f"without --ray (or with --judge-strategy rule where the benchmark has a rule)")
     run_dir = RunDir.for_run(config)
     try:
         report = await Runner(config, run_dir).run(plans)
@@ -198,11 +259,19 @@ def rescore(path: Path, concurrency: int = 64) -> dict:
             rows = [r for r in store.results(name, settings) if r["output"] is not None]
             updates: list[dict] = []
 
+            judge = stored_judge(info.get("judge"))
+
             async def one(r: dict) -> None:
                 sample = Sample(id=r["sample_id"], subset=r["subset"], target=r["target"],
                                 metadata=r["metadata"] or {})
+                verdicts = None
+                if judge is not None:  # the judge's calls replayed from run.db, never sent
+                    ctx = Context(store=store, client=None, model=None, benchmark=name, sample_id=sample.id,
+                                  repeat=r["repeat"], args=args, generation={}, client_for=None,
+                                  judge=(judge, StoredVerdictsOnly))
+                    verdicts = Judge(ctx.judge, judge.strategy)
                 async with limit:
-                    fields = await maybe_await(score(bench, sample, r["output"], args))
+                    fields = await maybe_await(score(bench, sample, r["output"], args, verdicts))
                 updates.append({"sample_id": r["sample_id"], "repeat": r["repeat"], **fields})
 
             await asyncio.gather(*(one(r) for r in rows))

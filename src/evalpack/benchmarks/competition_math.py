@@ -59,7 +59,7 @@ class CompetitionMath(MathBenchmark):
                 messages.insert(0, {"role": "system", "content": args["system_prompt"]})
             samples.append(Sample(id=pid, subset="default", target=gold, messages=messages,
                                   metadata={"exam": exam, "strict_parsing": args["strict_parsing"],
-                                            **self.extra_metadata(gold)}))
+                                            "question": question, **self.extra_metadata(gold)}))
         return samples
 
     def extra_metadata(self, gold: str) -> dict:

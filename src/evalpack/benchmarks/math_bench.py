@@ -4,6 +4,12 @@ One base class does the work: a 0-shot prompt asking for step-by-step reasoning 
 final answer in \\boxed{} (EvalScope's template), answer extraction and math-verify
 equivalence from `evalpack.scoring.math_equiv`, and accuracy broken down by a metadata
 field (course, subject, level). Each dataset only says where its question and gold are.
+
+With `--judge-strategy llm_recall` (EvalScope's), a reply the rule scores wrong is shown to the
+judge (EvalScope's default judge template, A = correct, B = incorrect), and the score is the
+higher of the two; `llm` asks the judge about every reply. The report then gives both numbers:
+`rule_accuracy` (math-verify alone, what a rule-only run reports) and the main score with the
+judge, over the same samples.
 """
 
 from __future__ import annotations
@@ -17,14 +23,48 @@ from evalpack.jsonl import read_jsonl
 from evalpack.scoring.reasoning import answer_text
 from evalpack.metrics import accuracy_report
 from evalpack.scoring import math_equiv
+from evalpack.scoring.judge import RULE_DEFAULT, Judge
+
+# EvalScope's default LLMJudge template (evalscope/metrics/llm_judge.py DEFAULT_PROMPT_TEMPLATE), verbatim
+JUDGE_TEMPLATE = """Your job is to look at a question, a gold target, and a predicted answer, and return a letter "A" or "B" to indicate whether the predicted answer is correct or incorrect.
+
+[Question]
+{question}
+
+[Reference Answer]
+{gold}
+
+[Predicted Answer]
+{pred}
+
+Evaluate the model's answer based on correctness compared to the reference answer.
+Grade the predicted answer of this new question as one of:
+A: CORRECT
+B: INCORRECT
+
+Just return the letters "A" or "B", with no text around it.
+"""
+JUDGE_REMINDER = 'Grade it again: reply with only the letter "A" or "B", with no text around it.'
 
 PROMPT = "{question}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
 FEWSHOT_PROMPT = "Here are some examples of how to solve similar problems:\n\n{fewshot}\n\n" + PROMPT
 
 
+def read_ab(text: str) -> float | None:
+    """1.0 for A (CORRECT), 0.0 for B (INCORRECT); None when the reply is not one of them."""
+    t = text.strip().strip("*_`'\"()[] .:").upper()
+    if t in ("A", "A: CORRECT", "CORRECT"):
+        return 1.0
+    if t in ("B", "B: INCORRECT", "INCORRECT"):
+        return 0.0
+    return None
+
+
 class MathBenchmark(Benchmark):
     metric = "accuracy"
     scoring_phase = "math-verify"  # what the progress line says while answers are being verified
+    judge_policy = RULE_DEFAULT  # the judge only under --judge-strategy llm / llm_recall
+    judge_prompt_version = "evalscope DEFAULT_PROMPT_TEMPLATE (A/B); reply's answer part; 3 attempts"
     default_args: ClassVar[dict] = {"subset_list": None, "few_shot_num": 0,
                                     "verify_timeout": math_equiv.DEFAULT_TIMEOUT}
     data_file: ClassVar[str] = "test.jsonl"
@@ -62,6 +102,7 @@ class MathBenchmark(Benchmark):
             if args.get("system_prompt"):
                 messages.insert(0, {"role": "system", "content": args["system_prompt"]})
             sample.messages = messages
+            sample.metadata.setdefault("question", self.question(record))  # the judge's prompt needs it
             samples.append(sample)
         wanted = args.get("subset_list")
         return [s for s in samples if not wanted or s.subset in wanted]
@@ -70,7 +111,7 @@ class MathBenchmark(Benchmark):
         """(final answer, how it was found) of a reply; (None, None) when it has none."""
         return math_equiv.extract_answer(reply)
 
-    async def score(self, sample: Sample, output: dict, args: dict) -> Score:
+    async def score(self, sample: Sample, output: dict, args: dict, judge: Judge | None = None) -> Score:
         # the one reasoning stripper, with this benchmark's tags; None (unclosed thinking): no answer
         content = answer_text((output or {}).get("content"), args.get("reasoning_tags"))
         answer, method = self.read_answer(sample, content) if content is not None else (None, None)
@@ -79,14 +120,27 @@ class MathBenchmark(Benchmark):
         detail = {"gold": sample.target, "method": method, "verdict": verdict.status}
         if verdict.message:
             detail["verifier_message"] = verdict.message
-        return Score(value=1.0 if verdict.correct else 0.0, extracted=answer, detail=detail,
-                     unparsed=answer is None)
+        value = 1.0 if verdict.correct else 0.0
+        if judge is not None:
+            detail["rule_score"] = value
+            if judge.strategy == "llm" or not verdict.correct:  # llm_recall: only where the rule says no
+                graded = await judge.grade([{"role": "user", "content": JUDGE_TEMPLATE.format(
+                    question=sample.metadata.get("question", ""), gold=sample.target, pred=content or "")}],
+                    read_ab, JUDGE_REMINDER)
+                detail.update(judge_score=graded.value, judge_reply=graded.text, judge_attempts=graded.attempts)
+                value = graded.value if judge.strategy == "llm" else max(value, graded.value)
+        return Score(value=value, extracted=answer, detail=detail, unparsed=answer is None)
 
     def aggregate(self, results: list[Result], args: dict) -> dict:
         groups = {label: (lambda r, f=field: _label(r.metadata.get(f)))
                   for label, field in self.breakdown_fields.items()}
         report = accuracy_report(results, metric=self.metric, groups=groups)
         report["verifier"] = verifier_counts(results)
+        rule = [r.detail["rule_score"] for r in results if r.score is not None and "rule_score" in (r.detail or {})]
+        if rule:  # judged: the rule-only score of the same samples, to compare with rule-only tools
+            report["metrics"]["rule_accuracy"] = sum(rule) / len(rule)
+            report["judge_raised"] = sum(  # samples the judge scored right that the rule did not
+                1 for r in results if r.score is not None and r.score > (r.detail or {}).get("rule_score", r.score))
         return report
 
 

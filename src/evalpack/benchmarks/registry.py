@@ -334,6 +334,12 @@ _INFOS = (
             metrics="prompt- and instruction-level accuracy, strict and loose (google-research's rules; 100% agreement with lm-eval on 2,672 verdicts), per instruction type",
             doc="ifeval.md")),
     BenchmarkInfo(
+        name="simpleqa", entry="evalpack.benchmarks.simpleqa:SimpleQA", title="SimpleQA",
+        description="4,326 short fact-seeking questions (Wei et al. 2024), graded by an LLM judge with "
+                    "simple-evals' template: correct, incorrect, not attempted, F-score; per topic.",
+        metric="correct", subsets=("default",), prompt_fields=("question",), system_prompt=True,
+        aliases=("simple_qa",)),
+    BenchmarkInfo(
         name="truthful_qa", entry="evalpack.benchmarks.truthfulqa:TruthfulQA", title="TruthfulQA",
         description="817 questions that some humans answer falsely (Lin et al.), MC1 letter choice and MC2",
         metric="mc1", split="validation", subsets=("multiple_choice",), data_dirname="truthfulqa",

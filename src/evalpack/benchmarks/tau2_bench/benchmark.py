@@ -10,6 +10,7 @@ from pathlib import Path
 
 from evalpack.benchmarks.base import Benchmark, Result, Sample, Score
 from evalpack.errors import DataMissingError, UsageError
+from evalpack.scoring.judge import JUDGE_IF_GIVEN
 
 DOMAINS = ("airline", "retail", "telecom")
 TASK_SETS = {"release": "tasks_release_2025-06-10.json", "head": "tasks.json"}
@@ -26,6 +27,9 @@ def _pydantic_needed() -> None:
 
 class Tau2Bench(Benchmark):
     name = "tau2_bench"
+    # NL assertions need a judge: judged when one is configured (auto), else counted apart
+    judge_policy = JUDGE_IF_GIVEN
+    judge_prompt_version = "tau2-bench NLAssertionsEvaluator semantics (one call per task, JSON results)"
     title = "τ²-bench"
     description = ("Agent-user-tool conversations in airline, retail and telecom customer service (the "
                    "telecom customer acts on a simulated phone); reward from tau2's evaluation: database "
@@ -140,19 +144,27 @@ class Tau2Bench(Benchmark):
         }
 
     # --- scoring --------------------------------------------------------------------------
-    def score(self, sample: Sample, output: dict, args: dict) -> Score:
+    async def score(self, sample: Sample, output: dict, args: dict, judge=None) -> Score:
         info = output.get("reward_info") or {}
         detail = {k: v for k, v in info.items() if k != "reward"}
         detail.update({"termination": output.get("termination"), "steps": output.get("steps"),
                        "tool_calls": sum(len(m.get("tool_calls") or []) for m in output.get("messages") or [])})
-        return Score(value=float(info.get("reward") or 0.0), extracted=output.get("termination"), detail=detail)
+        reward = float(info.get("reward") or 0.0)
+        if judge is not None and info.get("nl_assertions") == "not judged":
+            from evalpack.benchmarks.tau2_bench.nl_assertions import judge_nl_assertions
+
+            nl_reward, checks = await judge_nl_assertions(judge, sample.target, output.get("messages") or [])
+            detail["nl_assertions"] = checks
+            detail["breakdown"] = {**(detail.get("breakdown") or {}), "NL_ASSERTION": nl_reward}
+            reward *= nl_reward
+        return Score(value=reward, extracted=output.get("termination"), detail=detail)
 
     def aggregate(self, results: list[Result], args: dict) -> dict:
         from evalpack.benchmarks.tau_bench.benchmark import pass_hat_k_report
 
         report = pass_hat_k_report(results, repeats=int(args.get("repeats") or 1))
         unjudged = sorted({r.sample_id for r in results if (r.detail or {}).get("nl_assertions") == "not judged"})
-        # tasks whose reward basis names NL assertions were scored without them (no judge yet)
+        # tasks whose reward basis names NL assertions were scored without them (no judge configured)
         report["nl_assertions_not_judged"] = len(unjudged)
         terminations: dict[str, int] = {}
         for r in results:
