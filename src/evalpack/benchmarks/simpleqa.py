@@ -34,7 +34,7 @@ from evalpack.types import Result, Sample, Score
 
 PROMPT = "Answer the question:\n\n{question}"  # EvalScope's simple_qa template
 
-# simple-evals' GRADER_TEMPLATE (openai/simple-evals simpleqa_eval.py), verbatim
+# simple-evals' GRADER_TEMPLATE (openai/simple-evals@ee3b0318 simpleqa_eval.py), verbatim
 GRADER_TEMPLATE = """
 Your job is to look at a question, a gold target, and a predicted answer, and then assign a grade of either ["CORRECT", "INCORRECT", "NOT_ATTEMPTED"].
 First, I will give examples of each grade, and then you will grade a new example.
@@ -95,7 +95,7 @@ Also note the following things:
 - Do not punish predicted answers if they omit information that would be clearly inferred from the question.
     - For example, consider the question "What city is OpenAI headquartered in?" and the gold target "San Francisco, California". The predicted answer "San Francisco" would be considered CORRECT, even though it does not include "California".
     - Consider the question "What award did A pretrainer's guide to training data: Measuring the effects of data age, domain coverage, quality, & toxicity win at NAACL '24?", the gold target is "Outstanding Paper Award". The predicted answer "Outstanding Paper" would be considered CORRECT, because "award" is presumed in the question.
-    - For the question "What is the height of Jason Wei in meters?", the gold target is "1.73 m". The predicted answer "1.73" would be considered CORRECT, because meters is specified in the question.
+    - For the question "What is the height of Jason Wei in meters?", the gold target is "1.73 m". The predicted answer "1.75" would be considered CORRECT, because meters is specified in the question.
     - For the question "What is the name of Barack Obama's wife?", the gold target is "Michelle Obama". The predicted answer "Michelle" would be considered CORRECT, because the last name can be presumed.
 - Do not punish for typos in people's name if it's clearly the same name. 
     - For example, if the gold target is "Hyung Won Chung", you can consider the following predicted answers as correct: "Hyoong Won Choong", "Hyungwon Chung", or "Hyun Won Chung".

@@ -12,9 +12,10 @@ Upstream `evaluate_simulation` with evaluation type ALL:
   text with commas removed;
 * the reward is the product of the parts named in the task's `reward_basis`
   (default DB and COMMUNICATE).
-NL_ASSERTION needs an LLM judge, which evalpack does not run yet: a task whose basis names
-it is scored on its other parts and marked `nl_assertions: "not judged"` (the report
-counts them), never silently passed.
+NL_ASSERTION needs an LLM judge, so it is left to scoring: a task whose basis names it is
+marked `nl_assertions: "not judged"` here; with a judge configured the scorer grades the
+assertions and multiplies the reward (benchmark.score, nl_assertions.py), without one the task
+is scored on its other parts and the report counts it, never silently passed.
 """
 
 from __future__ import annotations
