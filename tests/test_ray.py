@@ -63,7 +63,7 @@ def cluster():
             "_system_config": {"health_check_initial_delay_ms": 0, "health_check_period_ms": 200,
                                "health_check_failure_threshold": 3}}
     c = Cluster(initialize_head=True, head_node_args=head)
-    c.add_node(**NODE, resources={"docker": 1})
+    c.docker_node = c.add_node(**NODE, resources={"docker": 1})
     c.add_node(**NODE)
     c.wait_for_nodes()
     yield c
@@ -147,6 +147,21 @@ def test_swe_bench_work_goes_only_to_nodes_declaring_docker(cluster):
     assert [n["Resources"].get("docker") for n in nodes if fits(n["Resources"], need)] == [1.0]
     assert all(fits(n["Resources"], registry.get("humaneval").node_resources({"sandbox": "local"})) for n in nodes)
     assert registry.get("humaneval").node_resources({"sandbox": "docker"}) == {"docker": 1.0}
+
+
+def test_docker_sandboxed_samples_run_only_on_the_node_declaring_docker(cluster, mock_url, datasets_dir, tmp_path):
+    from evalpack import docker_engine
+
+    if not docker_engine.available()[0]:
+        pytest.skip("no Docker engine here (CI starts one)")
+    # scored in containers of the docker node's engine (whatever the image gives: the placement is the point)
+    run_dir = run_dir_of(subprocess.run(
+        [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", mock_url, "--datasets", "humaneval",
+         "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path), "--limit", "4", "--quiet",
+         "--sandbox", "docker", "--ignore-errors", "--ray", cluster.address],
+        capture_output=True, text=True, timeout=600, check=True).stdout)
+    line = next(line for line in (run_dir / "evalpack.log").read_text().splitlines() if "samples solved by node" in line)
+    assert json.loads(line.rsplit("samples solved by node: ", 1)[1]) == {cluster.docker_node.node_id: 4}
 
 
 def ray_nodes(cluster) -> list[dict]:
