@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,14 +138,15 @@ def test_a_sweep_on_ray_runs_each_entry_on_the_cluster(mock_server, datasets_dir
                             "--work-dir", str(tmp_path / "out"))
         assert done.returncode == 0, done.stderr[-3000:]
         address = cluster.address
-        import ray
-
-        ray.init(address=address, logging_level="WARNING", log_to_driver=False)
-        try:  # the cluster's own record (GCS): each run's samples went to a worker actor there
-            workers = [a for a in ray._private.state.actors().values() if "SampleWorker" in a["ActorClassName"]]
-        finally:
-            ray.shutdown()
-        assert len({w["JobID"] for w in workers}) == 2, workers  # one driver per run of the sweep
+        # the cluster's own record (GCS), read from another process (this one stays unconnected):
+        # each run's samples went to a worker actor there, one driver (job) per run of the sweep
+        code = ("import json, ray; ray.init(address=%r, logging_level='ERROR', log_to_driver=False); "
+                "print(json.dumps([a['JobID'] for a in ray._private.state.actors().values() "
+                "if 'SampleWorker' in a['ActorClassName']]))" % address)
+        asked = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert asked.returncode == 0, asked.stderr
+        jobs = json.loads(asked.stdout.strip().splitlines()[-1])
+        assert len(set(jobs)) == 2, jobs
     finally:
         cluster.shutdown()
     first, second = run_dirs(done.stdout)
