@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from evalpack.benchmarks.declaration import BenchmarkInfo, resolve_args
-from evalpack.scrub import scrub
 
 GROUP = "evalpack.benchmarks"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -60,6 +59,8 @@ def warn(message: str) -> None:
     """Once per process, on stderr (a listing or a run goes on)."""
     if message not in _warned:
         _warned.add(message)
+        from evalpack.scrub import scrub  # here: `evalpack list` with no plugin needs no scrubber
+
         print(scrub(f"evalpack: warning: {message}"), file=sys.stderr)
 
 

@@ -86,7 +86,6 @@ def records_of(manifest: Manifest | None, split: str) -> int | str:
 
 def overview(data_dir: Path, given: bool = True) -> str:
     from evalpack.benchmarks import registry
-    from evalpack.datasets.verify import check_files, local_sets
     from evalpack.datasets.registry import find_manifest, manifests
 
     infos = [registry.info(n) for n in registry.names()]
@@ -110,7 +109,11 @@ def overview(data_dir: Path, given: bool = True) -> str:
             records = ", ".join(f"{k} {v}" for k, v in m.records.items()) or "-"
             lines.append(f"  {'/'.join(m.benchmarks):24} dir {m.name:24} {human(m.size):>9}  {records:28} "
                          f"{dir_state(data_dir, m)}")
-    own = local_sets(data_dir)
+    own = {}
+    if data_dir.is_dir():  # the checker (hashlib, logging) loads only when there is data to check
+        from evalpack.datasets.verify import check_files, local_sets
+
+        own = local_sets(data_dir)
     found |= bool(own)
     if own:
         lines.append("\nyour own sets (evalpack pack --local; run with general_mcq/general_qa and local_path):")
