@@ -173,13 +173,13 @@ def ray_nodes(cluster) -> list[dict]:
 
 
 class BlockingMock:
-    """The mock server in this process, holding its first `hold` replies until released: the
-    test kills a node while that node's requests are open."""
+    """The mock server in this process: it answers `after` requests, then holds the next `hold`
+    replies until released, so the test kills a node (or the driver) while those are open."""
 
-    def __init__(self, hold: int) -> None:
+    def __init__(self, hold: int, after: int = 0) -> None:
         from evalpack import mock
 
-        self.hold, self.seen = hold, 0
+        self.hold, self.after, self.seen = hold, after, 0
         self.all_held = threading.Event()
         self.loop = asyncio.new_event_loop()
         self.release = asyncio.Event()
@@ -187,8 +187,8 @@ class BlockingMock:
 
         async def respond(body: dict):
             self.seen += 1
-            if self.seen <= self.hold:
-                if self.seen == self.hold:
+            if self.after < self.seen <= self.after + self.hold:
+                if self.seen == self.after + self.hold:
                     self.all_held.set()
                 await self.release.wait()
             return "ANSWER: " + "ABCD"[sum(map(ord, mock.last_user_text(body))) % 4]
@@ -287,3 +287,67 @@ def test_a_node_runs_one_worker_per_four_cpus_at_most():
 
     assert [worker_sizes(c) for c in (0, 1, 4, 5, 10)] == [[], [1], [4], [3, 2], [4, 3, 3]]
     assert worker_sizes(64) == [4] * 16
+
+
+def test_a_killed_ray_driver_resumes_and_resends_only_what_was_in_flight(cluster, datasets_dir, tmp_path):
+    server = BlockingMock(hold=2, after=6)  # 6 questions answered, then both workers' next ones held
+    single = BlockingMock(hold=0)
+    try:
+        cmd = [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", server.url,
+               "--datasets", "mmlu", "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path / "ray"),
+               "--dataset-args", json.dumps({"mmlu": MMLU_ARGS}), "--limit", "5", "--concurrency", "2",
+               "--quiet", "--ray", cluster.address]
+        driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        assert server.all_held.wait(300), "the workers never sent their requests"
+        driver.kill()  # SIGKILL: Ray ends the workers this driver owned
+        driver.wait(60)
+        server.let_go()
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        on_ray = run_dir_of(done.stdout)
+        assert server.seen <= 10 + 2  # 10 questions; at most the 2 in flight were asked again
+        rows, top = stored_results(on_ray)
+        assert top == len(rows) == 10
+        alone_cmd = cmd[:-2]
+        alone_cmd[alone_cmd.index("--api-url") + 1] = single.url
+        alone_cmd[alone_cmd.index("--work-dir") + 1] = str(tmp_path / "alone")
+        alone = subprocess.run(alone_cmd, capture_output=True, text=True, timeout=600)
+        assert alone.returncode == 0, alone.stderr[-3000:]
+        assert stored_results(run_dir_of(alone.stdout))[0] == rows
+    finally:
+        server.let_go()
+        server.stop()
+        single.stop()
+
+
+def test_a_worker_replays_the_stored_replies_of_a_resumed_sample(datasets_dir, tmp_path):
+    """The resume path without a cluster: the driver's store hands a sample's stored replies to
+    the worker (replies_of), whose Context replays them; nothing is sent (the URL is dead)."""
+    from evalpack.config import build_config
+    from evalpack.plan import make_plans
+    from evalpack.ray_pool import SampleWorker
+    from evalpack.store import RunStore, call_key, canonical_json
+
+    config = build_config({"model": "mock", "api_url": f"http://127.0.0.1:{free_port()}/v1", "datasets": ["mmlu"],
+                           "dataset_dir": str(datasets_dir), "limit": 1, "retries": 0,
+                           "dataset_args": json.dumps({"mmlu": {"subset_list": ["anatomy"]}})})
+    (plan,) = make_plans(config)
+    sample = plan.samples[0]
+    worker = SampleWorker(config, 1)
+    worker.prepare("mmlu", plan.args, plan.args, plan.settings_hash, str(datasets_dir))
+    first = asyncio.run(worker.solve(plan.settings_hash, sample, 0, {}))
+    assert "refused" in first["row"]["error"].lower() or "connect" in first["row"]["error"].lower()
+
+    store = RunStore(tmp_path / "run.db")
+    canon = canonical_json({"model": "mock", "messages": sample.messages})  # the request MMLU's solve makes
+    key = call_key(canon, "mmlu", sample.id, 0)
+    reply = {"content": "ANSWER: " + sample.target, "reasoning": None, "tool_calls": None, "finish_reason": "stop",
+             "usage": {}, "latency": 0.01}
+    store.put_call(key, "mmlu", sample.id, 0, canon, reply, 0.01)
+    store.put_call("other", "mmlu", "another-sample", 0, "{}", reply, 0.01)
+    known = store.replies_of("mmlu", {(sample.id, 0)})
+    store.close()
+    assert list(known) == [(sample.id, 0)] and list(known[(sample.id, 0)]) == [key]
+    again = asyncio.run(worker.solve(plan.settings_hash, sample, 0, known[(sample.id, 0)]))
+    assert again["row"].get("error") is None and again["calls"] == []  # replayed, not sent
+    assert again["row"]["score"] == 1.0
