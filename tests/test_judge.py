@@ -281,3 +281,22 @@ async def _tau2_nl(tmp_path):
     assert score.value == 1.0 and score.detail["breakdown"]["NL_ASSERTION"] == 1.0
     assert [c["met"] for c in score.detail["nl_assertions"]] == [True] * len(assertions)
     assert server.stats["chat_requests"] == 2  # the unreadable reply was asked again once
+
+
+def test_general_qa_judged_with_llm_and_bleu_rouge_beside(mock_server, tmp_path):
+    fixture = REPO / "tests" / "fixtures" / "custom_eval" / "qa"
+    refs = [json.loads(line)["response"] for line in (fixture / "example.jsonl").read_text("utf-8").splitlines()
+            if line.strip()]
+    model = mock_server("--answer", "骆驼")
+    judge = mock_server("--responder", f"{RESPONDER}:respond", model="judge")
+    base = ("eval", "--model", "mock", "--api-url", model.url, "--datasets", "general_qa", "--dataset-args",
+            json.dumps({"general_qa": {"local_path": str(fixture)}}), "--work-dir", str(tmp_path), "--quiet",
+            "--judge-model", "judge", "--judge-api-url", judge.url)
+    refused = run_evalpack(*base, "--judge-strategy", "llm_recall")
+    assert refused.returncode == 2 and "use --judge-strategy llm" in refused.stderr
+    proc = run_evalpack(*base, "--judge-strategy", "llm")
+    assert proc.returncode == 0, proc.stderr
+    ds = _section(run_dir_of(proc), "general_qa")
+    assert ds["metric"] == "acc" and judge.stats()["chat_requests"] == len(refs)
+    assert ds["score"] == pytest.approx(sum("骆驼" in r for r in refs) / len(refs))
+    assert "Rouge-L-R" in ds["metrics"] and "bleu-1" in ds["metrics"]

@@ -16,7 +16,7 @@ from evalpack.benchmarks.base import Benchmark, subset_limit
 from evalpack.config import RunConfig
 from evalpack.errors import EvalpackError, UsageError
 from evalpack.run_dir import settings_hash
-from evalpack.scoring.judge import uses_judge
+from evalpack.scoring.judge import STRATEGIES, uses_judge
 from evalpack.types import Sample
 
 log = logging.getLogger("evalpack")
@@ -59,7 +59,8 @@ def make_plans(config: RunConfig) -> list[Plan]:
             if key in args and args[key] is None:
                 args[key] = getattr(config, setting)
         # a benchmark that needs a judge and has none stops here, before any request
-        judged = uses_judge(bench.name, getattr(bench, "judge_policy", None), config.judge)
+        judged = uses_judge(bench.name, getattr(bench, "judge_policy", None), config.judge,
+                            getattr(bench, "judge_strategies", STRATEGIES), getattr(bench, "judge_strategy_note", ""))
         if not judged and config.judge.strategy in ("llm", "llm_recall") and not getattr(bench, "judge_policy", None):
             log.warning("%s has no judged scoring; --judge-strategy %s does not apply to it",
                         bench.name, config.judge.strategy)

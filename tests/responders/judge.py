@@ -84,13 +84,16 @@ async def respond(body: dict):
     return plan
 
 
-# --- math (llm_recall): the judge says A (equivalent) when the prediction holds MATH_OK
+# --- math (llm_recall) and general_qa (llm): EvalScope's A/B template
 MATH_OK = "EQUIVALENT-FORM"
 
 
 def math_verdict(prompt: str) -> str:
-    pred = prompt.split("[Predicted Answer]", 1)[-1]
-    return "A" if MATH_OK in pred else "B"
+    """EvalScope's A/B template (math, general_qa): A when the prediction holds MATH_OK or is
+    contained in the reference answer."""
+    gold = prompt.split("[Reference Answer]\n", 1)[-1].split("\n\n[Predicted Answer]", 1)[0]
+    pred = prompt.split("[Predicted Answer]\n", 1)[-1].split("\n\nEvaluate the model", 1)[0].strip()
+    return "A" if MATH_OK in pred or (pred and pred in gold) else "B"
 
 
 # --- the evaluated model for the math tests: MATH-500 row i answered by MATH_PLAN[i % 4]

@@ -12,6 +12,10 @@ rewrites it; `system_prompt` comes first when the record has no system message.
 Score: EvalScope's defaults, BLEU-1..4 and ROUGE-1/2/L R/P/F (scoring/text_overlap.py) of the
 answer part of the reply (reasoning stripped); the main score is Rouge-L-R. Every metric is
 reported overall and per subset.
+Judged (`--judge-strategy llm`, docs/judge.md): the judge grades every answer against its
+reference with EvalScope's default judge template (A = correct, B = incorrect), as EvalScope's
+general_qa does under `llm`; the main score is then `acc`, the judge's mean, and BLEU/ROUGE are
+still reported beside it. `llm_recall` is refused: the rule is an overlap, not a verdict.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from evalpack.benchmarks.base import Benchmark
 from evalpack.benchmarks.multiple_choice import with_system
 from evalpack.datasets.user_files import FORMATS, Row, UserDataError, UserFile, find_file, read_table, text_field
 from evalpack.metrics import _table, accuracy_report, in_bootstrap
+from evalpack.scoring.judge import EVALSCOPE_REMINDER, EVALSCOPE_TEMPLATE, RULE_DEFAULT, Judge, read_ab
 from evalpack.scoring.reasoning import answer_text
 from evalpack.scoring.text_overlap import METRICS, overlap, scorers
 from evalpack.types import Result, Sample, Score
@@ -34,9 +39,14 @@ ROLES = ("system", "user", "assistant")
 
 class GeneralQA(Benchmark):
     name = "general_qa"  # metadata and args: registry.py
-    # The LLM judge (issue 18) may grade these answers instead of, or beside, BLEU/ROUGE: the
-    # judged scoring goes in `score`, and `needs_reference` tells whether rows must carry one.
+    # The LLM judge grades these answers instead of BLEU/ROUGE under --judge-strategy llm (BLEU
+    # and ROUGE stay in the report); `needs_reference` tells whether rows must carry one.
     judge_capable: ClassVar[bool] = True
+    judge_policy = RULE_DEFAULT
+    judge_strategies = ("auto", "rule", "llm")
+    judge_strategy_note = ("its rule is a BLEU/ROUGE overlap, not a right/wrong verdict a judge could recall; "
+                           "use --judge-strategy llm to have the judge grade every answer")
+    judge_prompt_version = "evalscope DEFAULT_PROMPT_TEMPLATE (A/B) against the reference; 3 attempts"
 
     def __init__(self) -> None:
         super().__init__()
@@ -109,18 +119,27 @@ class GeneralQA(Benchmark):
         if not any(m["role"] == "system" for m in messages):
             messages = with_system(args, messages)
         return Sample(id=f"{subset}/{index}", subset=subset, target=reference or "", messages=messages,
-                      metadata={"line": row.line})
+                      metadata={"line": row.line, "question": messages[-1]["content"]})
 
     # --- scoring
-    def score(self, sample: Sample, output: dict, args: dict) -> Score:
+    async def score(self, sample: Sample, output: dict, args: dict, judge: Judge | None = None) -> Score:
         answer = answer_text(output.get("content"), args.get("reasoning_tags"))
-        if answer is None or not answer.strip():
-            return Score(value=0.0, extracted=answer, detail=dict.fromkeys(METRICS, 0.0), unparsed=True)
-        values = overlap(answer.strip(), str(sample.target))
-        return Score(value=values[MAIN], extracted=answer.strip(), detail=values)
+        empty = answer is None or not answer.strip()
+        values = dict.fromkeys(METRICS, 0.0) if empty else overlap(answer.strip(), str(sample.target))
+        extracted = answer if empty else answer.strip()
+        if judge is None:
+            return Score(value=values[MAIN], extracted=extracted, detail=values, unparsed=empty)
+        verdict = await judge.grade([{"role": "user", "content": EVALSCOPE_TEMPLATE.format(
+            question=sample.metadata.get("question", ""), gold=sample.target, pred=extracted or "")}],
+            read_ab, EVALSCOPE_REMINDER)
+        return Score(value=verdict.value, extracted=extracted, unparsed=empty,
+                     detail={**values, "judge_score": verdict.value, "judge_reply": verdict.text,
+                             "judge_attempts": verdict.attempts})
 
     def aggregate(self, results: list[Result], args: dict) -> dict:
-        report = accuracy_report(results, metric=MAIN)
+        judged = any("judge_score" in (r.detail or {}) for r in results)
+        main = "acc" if judged else MAIN  # judged: the score is the judge's verdict
+        report = accuracy_report(results, metric=main)
         scored = [r for r in results if r.score is not None]
         per_metric: dict[str, dict[str, list]] = {m: defaultdict(list) for m in METRICS}
         for r in scored:
@@ -128,8 +147,10 @@ class GeneralQA(Benchmark):
                 per_metric[m][r.subset].append((r.sample_id, float(r.detail.get(m, 0.0))))
         report["metrics"] = {m: (sum(v for rows in per_metric[m].values() for _, v in rows) / len(scored)
                                  if scored else None) for m in METRICS}
-        report["metrics"][f"{MAIN}_macro"] = (sum(s["score"] for s in report["subsets"]) / len(report["subsets"])
+        report["metrics"][f"{main}_macro"] = (sum(s["score"] for s in report["subsets"]) / len(report["subsets"])
                                               if report["subsets"] else None)
+        if judged:
+            report["metrics"]["acc"] = report["score"]
         if not in_bootstrap():  # one table per metric, a row per subset
             report["groups"] = {m: _table(per_metric[m]) for m in METRICS}
         return report

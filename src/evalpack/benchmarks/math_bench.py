@@ -23,41 +23,11 @@ from evalpack.jsonl import read_jsonl
 from evalpack.scoring.reasoning import answer_text
 from evalpack.metrics import accuracy_report
 from evalpack.scoring import math_equiv
-from evalpack.scoring.judge import RULE_DEFAULT, Judge
+from evalpack.scoring.judge import EVALSCOPE_REMINDER, EVALSCOPE_TEMPLATE, RULE_DEFAULT, Judge, read_ab
 
-# EvalScope's default LLMJudge template (evalscope/metrics/llm_judge.py DEFAULT_PROMPT_TEMPLATE), verbatim
-JUDGE_TEMPLATE = """Your job is to look at a question, a gold target, and a predicted answer, and return a letter "A" or "B" to indicate whether the predicted answer is correct or incorrect.
-
-[Question]
-{question}
-
-[Reference Answer]
-{gold}
-
-[Predicted Answer]
-{pred}
-
-Evaluate the model's answer based on correctness compared to the reference answer.
-Grade the predicted answer of this new question as one of:
-A: CORRECT
-B: INCORRECT
-
-Just return the letters "A" or "B", with no text around it.
-"""
-JUDGE_REMINDER = 'Grade it again: reply with only the letter "A" or "B", with no text around it.'
 
 PROMPT = "{question}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
 FEWSHOT_PROMPT = "Here are some examples of how to solve similar problems:\n\n{fewshot}\n\n" + PROMPT
-
-
-def read_ab(text: str) -> float | None:
-    """1.0 for A (CORRECT), 0.0 for B (INCORRECT); None when the reply is not one of them."""
-    t = text.strip().strip("*_`'\"()[] .:").upper()
-    if t in ("A", "A: CORRECT", "CORRECT"):
-        return 1.0
-    if t in ("B", "B: INCORRECT", "INCORRECT"):
-        return 0.0
-    return None
 
 
 class MathBenchmark(Benchmark):
@@ -124,9 +94,9 @@ class MathBenchmark(Benchmark):
         if judge is not None:
             detail["rule_score"] = value
             if judge.strategy == "llm" or not verdict.correct:  # llm_recall: only where the rule says no
-                graded = await judge.grade([{"role": "user", "content": JUDGE_TEMPLATE.format(
+                graded = await judge.grade([{"role": "user", "content": EVALSCOPE_TEMPLATE.format(
                     question=sample.metadata.get("question", ""), gold=sample.target, pred=content or "")}],
-                    read_ab, JUDGE_REMINDER)
+                    read_ab, EVALSCOPE_REMINDER)
                 detail.update(judge_score=graded.value, judge_reply=graded.text, judge_attempts=graded.attempts)
                 value = graded.value if judge.strategy == "llm" else max(value, graded.value)
         return Score(value=value, extracted=answer, detail=detail, unparsed=answer is None)

@@ -40,6 +40,39 @@ RULE_DEFAULT = "rule_default"  # a rule; the judge only under llm / llm_recall (
 JUDGE_IF_GIVEN = "judge_if_given"  # parts only a judge can grade, counted apart without one (tau2 NL)
 
 
+# EvalScope's default LLMJudge template (evalscope/metrics/llm_judge.py DEFAULT_PROMPT_TEMPLATE), verbatim:
+# math's llm_recall and judged general_qa use it, as EvalScope does
+EVALSCOPE_TEMPLATE = """Your job is to look at a question, a gold target, and a predicted answer, and return a letter "A" or "B" to indicate whether the predicted answer is correct or incorrect.
+
+[Question]
+{question}
+
+[Reference Answer]
+{gold}
+
+[Predicted Answer]
+{pred}
+
+Evaluate the model's answer based on correctness compared to the reference answer.
+Grade the predicted answer of this new question as one of:
+A: CORRECT
+B: INCORRECT
+
+Just return the letters "A" or "B", with no text around it.
+"""
+EVALSCOPE_REMINDER = 'Grade it again: reply with only the letter "A" or "B", with no text around it.'
+
+
+def read_ab(text: str) -> float | None:
+    """1.0 for A (CORRECT), 0.0 for B (INCORRECT); None when the reply is not one of them."""
+    t = text.strip().strip("*_`'\"()[] .:").upper()
+    if t in ("A", "A: CORRECT", "CORRECT"):
+        return 1.0
+    if t in ("B", "B: INCORRECT", "INCORRECT"):
+        return 0.0
+    return None
+
+
 class JudgeError(Exception):
     """No verdict for a sample: the judge call failed after its retries, or its reply could not
     be read after MAX_ATTEMPTS. The sample is a judge error: never scored, never counted wrong."""
@@ -127,12 +160,17 @@ def parse_settings(merged: dict, *, split_generation: Callable[[dict], tuple[dic
                          worker_num=workers, timeout=transport.get("timeout"), retries=transport.get("retries"))
 
 
-def uses_judge(bench_name: str, policy: str | None, settings: JudgeSettings) -> bool:
+def uses_judge(bench_name: str, policy: str | None, settings: JudgeSettings,
+               strategies: tuple[str, ...] = STRATEGIES, why_not: str = "") -> bool:
     """Whether this benchmark asks the judge in this run; a UsageError (exit 2, nothing sent) when
-    it needs one that is not configured, or the strategy cannot apply to it."""
+    it needs one that is not configured, or the strategy cannot apply to it (`strategies`: those
+    the benchmark takes, `why_not` says why another is refused)."""
     strategy = settings.strategy
     if not policy:
         return False
+    if strategy not in strategies:
+        raise UsageError(f"{bench_name} takes --judge-strategy {' or '.join(strategies)}, not {strategy}"
+                         f"{': ' + why_not if why_not else ''}")
     if policy == JUDGE_ONLY:
         if strategy in ("rule", "llm_recall"):
             raise UsageError(f"{bench_name} has no rule-based scoring: it is graded by an LLM judge only, so "
