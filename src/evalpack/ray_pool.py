@@ -195,8 +195,8 @@ class RayPool:
             if load_args.get("local_path"):
                 load_args["local_path"] = str(Path(load_args["local_path"]).resolve())
             data_dir = str(Path(self.config.dataset_dir).resolve())
-            refs = [w.actor.prepare.remote(plan.bench.name, plan.args, load_args, plan.settings_hash, data_dir)
-                    for w in fresh]
+            refs = [w.actor.prepare.remote(plan.bench.name, plan.args, load_args, plan.settings_hash, data_dir,
+                                           plan.judge) for w in fresh]
             for w, ref in zip(fresh, refs):
                 try:
                     info = await _result(ref)
@@ -258,12 +258,14 @@ class RayPool:
 
         async def finish(sample: Sample, row: dict, worker: Worker, token: int) -> None:
             try:
-                fields, _ = await self._on_worker(plan, need, "score", variant, sample, row["output"], token,
-                                                  prefer=worker)
+                scored, _ = await self._on_worker(plan, need, "score", variant, sample, row["output"], token,
+                                                  row["repeat"], prefer=worker)
             except _Lost as e:
-                fields = {"score": None, "extracted": None, "unparsed": False, "detail": {},
-                          "error": f"scoring failed: {e}"}
-            row.update(fields)
+                scored = {"calls": [], "fields": {"score": None, "extracted": None, "unparsed": False,
+                                                  "detail": {}, "error": f"scoring failed: {e}"}}
+            for call in scored["calls"]:  # a judge's
+                self.store.put_call(*call)
+            row.update(scored["fields"])
             progress.pending_scores = max(len(scoring) - 1, 0)
             store(row)
 
@@ -334,6 +336,11 @@ class _ReplyCache:
         self.known = dict(known)
         self.new: list[tuple] = []
 
+    def take(self) -> list[tuple]:
+        """The calls made since the last take, for the driver to store."""
+        new, self.new = self.new, []
+        return new
+
     def get_call(self, key: str) -> dict | None:
         return self.known.get(key)
 
@@ -356,15 +363,18 @@ class SampleWorker:
         # one sandboxed program per CPU Ray gave this worker, unless the node's own setting says otherwise
         os.environ.setdefault("EVALPACK_SANDBOX_WORKERS", str(sandbox_workers))
         add_secret(config.api_key)
+        add_secret(getattr(config.judge, "api_key", None))
         register_secrets(config.generation)
         register_secrets(config.dataset_args)
         self.config = config
         self.clients: Clients | None = None  # made on the actor's event loop, at the first solve
         self.plans: dict[str, Plan] = {}
-        self._scoring: dict[int, asyncio.Future] = {}  # async scorings started by solve(), by token
+        # async scorings started by solve(), by token: (the scoring, the calls its judge makes)
+        self._scoring: dict[int, tuple[asyncio.Future, _ReplyCache]] = {}
         self._tokens = itertools.count()
 
-    def prepare(self, name: str, args: dict, load_args: dict, variant: str, data_dir: str) -> dict:
+    def prepare(self, name: str, args: dict, load_args: dict, variant: str, data_dir: str,
+                judge: dict | None = None) -> dict:
         from evalpack.benchmarks import registry
         from evalpack.datasets.verify import check_before_run
 
@@ -376,7 +386,7 @@ class SampleWorker:
         except DataMissingError as e:
             raise DataMissingError(f"on Ray node {node}: {e} (every node reads the kit at the driver's "
                                    f"--dataset-dir {data_dir})") from None
-        self.plans[variant] = Plan(bench, args, [], variant, root=bench.root(Path(data_dir), load_args))
+        self.plans[variant] = Plan(bench, args, [], variant, root=bench.root(Path(data_dir), load_args), judge=judge)
         return {"version": __version__, "node": node}
 
     async def solve(self, variant: str, sample: Sample, repeat: int, known: dict[str, dict]) -> dict:
@@ -386,24 +396,39 @@ class SampleWorker:
             self.clients = Clients(self.config)
         plan = self.plans[variant]
         replies = _ReplyCache(known)
-        pool = Pool(lambda p, s, r: self.clients.context(replies, p.bench.name, p.args, s.id, r, p.root),
-                    record=None, concurrency=1, quiet=True)
+        pool = Pool(lambda p, s, r: self._context(p, s, r, replies), record=None, concurrency=1, quiet=True)
         row = await pool.solve(plan, sample, repeat)
         token = None
         if "output" in row:
-            fields = score(plan.bench, sample, row["output"], plan.args)
+            fields = score(plan.bench, sample, row["output"], plan.args, self._judge(plan, sample, repeat, replies))
             if inspect.isawaitable(fields):
                 token = next(self._tokens)
-                self._scoring[token] = asyncio.ensure_future(fields)
+                self._scoring[token] = (asyncio.ensure_future(fields), replies)
             else:
                 row.update(fields)
-        return {"row": row, "calls": replies.new, "fatal": pool.fatal, "scoring": token}
+        return {"row": row, "calls": replies.take(), "fatal": pool.fatal, "scoring": token}
 
-    async def score(self, variant: str, sample: Sample, output: dict, token: int) -> dict:
-        """The score fields of a solve's output: the scoring that solve started, or (on another
-        worker, after the first one was lost) scored anew."""
-        pending = self._scoring.pop(token, None)
+    async def score(self, variant: str, sample: Sample, output: dict, token: int, repeat: int = 0) -> dict:
+        """The score fields of a solve's output and the judge's calls: the scoring that solve
+        started, or (on another worker, after the first one was lost) scored anew."""
+        pending, replies = self._scoring.pop(token, (None, None))
         if pending is not None:
-            return await pending
-        plan = self.plans[variant]
-        return await maybe_await(score(plan.bench, sample, output, plan.args))
+            return {"fields": await pending, "calls": replies.take()}
+        if self.clients is None:
+            self.clients = Clients(self.config)
+        plan, replies = self.plans[variant], _ReplyCache({})
+        fields = await maybe_await(score(plan.bench, sample, output, plan.args,
+                                         self._judge(plan, sample, repeat, replies)))
+        return {"fields": fields, "calls": replies.take()}
+
+    def _context(self, plan: Plan, sample: Sample, repeat: int, replies: _ReplyCache):
+        return self.clients.context(replies, plan.bench.name, plan.args, sample.id, repeat, plan.root,
+                                    judged=bool(plan.judge))
+
+    def _judge(self, plan: Plan, sample: Sample, repeat: int, replies: _ReplyCache):
+        """As Runner.judge: the judge of a judged benchmark's sample, its calls into `replies`."""
+        from evalpack.scoring.judge import Judge
+
+        if not plan.judge:
+            return None
+        return Judge(self._context(plan, sample, repeat, replies).judge, self.config.judge.strategy)

@@ -19,7 +19,7 @@ from evalpack.benchmarks import registry
 from evalpack.benchmarks.base import Benchmark, maybe_await
 from evalpack.config import RunConfig
 from evalpack.context import Clients, Context
-from evalpack.errors import ServerError, UsageError
+from evalpack.errors import ServerError
 from evalpack.plan import Plan, make_plans
 from evalpack.pool import Pool, score
 from evalpack.perf.stats import eval_calls
@@ -219,9 +219,6 @@ def evaluate(config: RunConfig) -> dict:
 async def evaluate_async(config: RunConfig) -> dict:
     """`evaluate` on the caller's event loop (the Python API's evaluate_async)."""
     plans = make_plans(config)  # data problems surface here, before any directory or socket is made
-    if config.ray is not None and any(p.judge for p in plans):
-        raise UsageError(f"the judge does not run on Ray yet: run {', '.join(p.bench.name for p in plans if p.judge)} "
-                         f"without --ray (or with --judge-strategy rule where the benchmark has a rule)")
     run_dir = RunDir.for_run(config)
     try:
         report = await Runner(config, run_dir).run(plans)

@@ -240,8 +240,9 @@ class RunStore:
         out: dict[tuple[str, int], dict[str, dict]] = {}
         if not wanted:
             return out
-        for key, sid, rep, resp in self.db.execute(
-                "SELECT key, sample_id, repeat, response FROM calls WHERE benchmark=?", (benchmark,)):
+        for key, sid, rep, resp in self.db.execute(  # the model's calls and a judge's (context.py)
+                "SELECT key, sample_id, repeat, response FROM calls WHERE benchmark IN (?, ?)",
+                (benchmark, f"{benchmark}/judge")):
             if (sid, rep) in wanted:
                 try:
                     out.setdefault((sid, rep), {})[key] = json.loads(_unpack(resp))
