@@ -230,6 +230,7 @@ def test_judge_keys_in_yaml_and_the_python_api(mock_server, tmp_path):
                           work_dir=str(tmp_path), judge_model_args={"model_id": "judge", "api_url": judge.url},
                           judge_strategy="auto", judge_worker_num=2)
     assert result["simpleqa"].metrics["incorrect"] == 1.0
+    assert result["simpleqa"].judge["usage"]["calls"] == 3 and result["simpleqa"].judge["num_errors"] == 0
     config = tmp_path / "run.yaml"
     config.write_text(f"model: mock\napi_url: {model.url}\ndatasets: [simpleqa]\ndataset_dir: {DATASETS}\n"
                       f"limit: 3\nwork_dir: {tmp_path}\njudge_model: judge\njudge_api_url: {judge.url}\n"

@@ -36,6 +36,7 @@ class DatasetScore:
     num_unparsed: int
     metrics: dict = field(default_factory=dict)
     subsets: dict[str, SubsetScore] = field(default_factory=dict)
+    judge: dict = field(default_factory=dict)  # a judged dataset's judge: model, usage, num_errors, error_ids
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def _result(report: dict, run_dir: Path) -> EvalResult:
             name=s["dataset"], metric=s.get("metric"), score=s.get("score"), ci_low=s.get("ci_low"),
             ci_high=s.get("ci_high"), stderr=s.get("stderr"), num_samples=s.get("num_samples", 0),
             num_errors=s.get("num_errors", 0), num_unparsed=s.get("num_unparsed", 0),
-            metrics=dict(s.get("metrics") or {}), subsets=subsets)
+            metrics=dict(s.get("metrics") or {}), subsets=subsets, judge=dict(s.get("judge") or {}))
     return EvalResult(model=report.get("model"), run_dir=Path(run_dir).resolve(), datasets=datasets,
                       report=report)
 
