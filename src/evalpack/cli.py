@@ -179,13 +179,6 @@ def add_eval_flags(p: argparse.ArgumentParser) -> None:
     judge.add_argument("--judge-worker-num", help="judge requests in flight at once (default: --eval-batch-size)")
 
 
-def _plugins():
-    """Subcommands that live in their own packages (pack, adapter, ...), registered lazily."""
-    from evalpack import commands
-
-    return commands.REGISTRARS
-
-
 def cmd_eval(ns: argparse.Namespace) -> int:
     from evalpack.config import build_config
     from evalpack.runner import evaluate
