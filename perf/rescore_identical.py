@@ -72,6 +72,10 @@ def cases(work: Path) -> list[dict]:
         {"label": "tau_bench_idle", "datasets": ["tau_bench"], "limit": "2",
          "responder": f"{TESTS / 'tau_bench_responder.py'}:respond",
          "env": {"TAU_BENCH_DIR": str(DATASETS / "tau_bench"), "TAU_AGENT_MODE": "idle"}},
+        {"label": "tau2_bench", "datasets": ["tau2_bench"], "limit": "2",
+         "args": {"tau2_bench": {"subset_list": ["airline", "retail", "telecom"]}},
+         "responder": f"{TESTS / 'tau2_bench_responder.py'}:respond",
+         "env": {"TAU2_BENCH_DIR": str(DATASETS / "tau2_bench"), "TAU2_AGENT_MODE": "replay"}},
         {"label": "swe_bench_verified_mini", "datasets": ["swe_bench_verified_mini"], "args":
          {"swe_bench_verified_mini": swe_args}, "dir": work / "data" / "empty", "swe_repo": swe_repo},
         {"label": "two_datasets", "datasets": ["gpqa_diamond", "mmlu"], "limit": "1",
