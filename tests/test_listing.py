@@ -63,6 +63,21 @@ def test_list_imports_no_benchmark_module_and_no_run_machinery():
         assert heavy not in loaded, f"`evalpack list` imports {heavy}"
 
 
+def test_help_builds_every_parser_without_the_run_machinery():
+    code = ("import sys, io, contextlib\n"
+            "from evalpack.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+            "print(' '.join(sorted(sys.modules)))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(SRC)})
+    loaded = set(proc.stdout.split())
+    assert {"evalpack.doctor", "evalpack.perf.cli", "evalpack.merge"} <= loaded, proc.stderr  # every command
+    for heavy in ("aiohttp", "yaml", "logging", "evalpack.config", "evalpack.benchmarks.registry",
+                  "evalpack.datasets.registry"):
+        assert heavy not in loaded, f"`evalpack --help` imports {heavy}"
+
+
 def test_nothing_found_says_how_to_get_data(tmp_path, datasets_dir):
     proc = run_evalpack("list", env={"EVALPACK_DATA": "", "HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
