@@ -378,3 +378,32 @@ def test_a_judged_benchmark_on_ray_reports_what_one_process_reports(cluster, dat
     with sqlite3.connect(on_ray / "run.db") as db:
         judged = db.execute("SELECT count(*) FROM calls WHERE benchmark = 'simpleqa/judge'").fetchone()[0]
     assert judged >= 30 and "judge-key-ray" not in (on_ray / "run.db").read_bytes().decode("latin-1")
+
+
+def test_a_multi_call_agentic_benchmark_on_ray_reports_what_one_process_reports(cluster, datasets_dir, tmp_path,
+                                                                                 monkeypatch):
+    """tau-bench: many model calls per sample (agent turns and the simulated user) and tool state,
+    all on the worker; the driver stores every call. Scripted by tests/tau_bench_responder.py."""
+    monkeypatch.setenv("TAU_BENCH_DIR", str(datasets_dir / "tau_bench"))
+    monkeypatch.setenv("TAU_AGENT_MODE", "replay")
+    server = MockProcess("--responder", f"{Path(__file__).parent / 'tau_bench_responder.py'}:respond")
+    try:
+        def run(work: Path, *extra: str) -> Path:
+            done = subprocess.run(
+                [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", server.url,
+                 "--datasets", "tau_bench", "--dataset-dir", str(datasets_dir), "--limit", "2", "--quiet",
+                 "--work-dir", str(work), *extra], capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, done.stderr[-3000:]
+            return run_dir_of(done.stdout)
+
+        alone, on_ray = run(tmp_path / "alone"), run(tmp_path / "ray", "--ray", cluster.address)
+    finally:
+        server.stop()
+    assert comparable(on_ray) == comparable(alone)
+    assert comparable(on_ray)["datasets"][0]["score"] == 1.0
+    calls = []
+    for run_dir in (alone, on_ray):
+        with sqlite3.connect(run_dir / "run.db") as db:
+            calls.append(db.execute("SELECT benchmark, sample_id, repeat, count(*) FROM calls "
+                                    "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3").fetchall())
+    assert calls[0] == calls[1] and all(n > 2 for *_, n in calls[1])
