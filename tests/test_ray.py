@@ -407,3 +407,30 @@ def test_a_multi_call_agentic_benchmark_on_ray_reports_what_one_process_reports(
             calls.append(db.execute("SELECT benchmark, sample_id, repeat, count(*) FROM calls "
                                     "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3").fetchall())
     assert calls[0] == calls[1] and all(n > 2 for *_, n in calls[1])
+
+
+def test_worker_processes_killed_mid_run_are_replaced_and_nothing_is_stored_twice(cluster, datasets_dir, tmp_path):
+    server = BlockingMock(hold=2)  # both workers (one per worker node) hold an open request
+    try:
+        cmd = [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", server.url,
+               "--datasets", "mmlu", "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path),
+               "--dataset-args", json.dumps({"mmlu": MMLU_ARGS}), "--limit", "5", "--concurrency", "2",
+               "--quiet", "--ray", cluster.address]
+        driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert server.all_held.wait(300), "the workers never sent their first requests"
+        (log,) = tmp_path.glob("*/evalpack.log")
+        line = next(x for x in log.read_text().splitlines() if "workers ready" in x)
+        pids = [int(p.split("@")[0]) for p in line.rsplit("pids: ", 1)[1].split()]
+        assert len(pids) == 2
+        for pid in pids:  # every worker of the run: new ones start on the same, live nodes
+            os.kill(pid, 9)
+        server.let_go()
+        out, err = driver.communicate(timeout=600)
+        assert driver.returncode == 0, err[-3000:]
+    finally:
+        server.let_go()
+        server.stop()
+    run_dir = run_dir_of(out)
+    assert (run_dir / "evalpack.log").read_text().count("Ray worker on node") == 2
+    rows, top = stored_results(run_dir)
+    assert top == len(rows) == 10

@@ -56,6 +56,8 @@ from evalpack.types import Sample
 log = logging.getLogger("evalpack")
 
 LOST_WORKERS_PER_SAMPLE = 3  # a sample whose work was lost this often is recorded as an error
+LOST_WORKERS_PER_NODE = 3  # a live node that lost this many workers gets no new one in this run
+PREPARE_TIMEOUT = 600.0  # seconds for a new worker to start and verify and load a benchmark's data
 CPUS_PER_WORKER = 4  # one worker process per this many CPUs of a node (its sandbox runs as many programs)
 ACTOR_CALLS = 100_000  # calls one worker takes at once (solves are bounded by the driver)
 
@@ -119,6 +121,7 @@ class Worker:
     node_ip: str
     resources: dict
     cpus: int = 1  # taken on its node
+    pid: int | None = None  # its process, on its node (in evalpack.log)
     busy: int = 0  # solves and scores it holds
     prepared: set = field(default_factory=set)  # settings hashes of the plans it has loaded
 
@@ -138,7 +141,7 @@ class RayPool:
         self.driver_seconds = 0.0  # the driver's own serial work on samples: dispatch, store, progress
         self.placements: dict[tuple[str, str, int], str] = {}
         self.workers: list[Worker] = []  # the live ones
-        self._lost_nodes: set[str] = set()
+        self._losses: Counter[str] = Counter()  # workers lost, by node id
         self._started_ray = connect(config.ray or "")
         self._start_workers()
 
@@ -146,7 +149,8 @@ class RayPool:
         remote = ray.remote(SampleWorker)
         hosting = {w.node_id for w in self.workers}
         for node in ray.nodes():
-            if not node.get("Alive") or node["NodeID"] in self._lost_nodes | hosting:
+            if (not node.get("Alive") or node["NodeID"] in hosting
+                    or self._losses[node["NodeID"]] >= LOST_WORKERS_PER_NODE):
                 continue
             for cpus in worker_sizes(int(node["Resources"].get("CPU", 0))):
                 # as many sandboxed programs at once as CPUs taken, unless the driver's setting says otherwise
@@ -171,7 +175,7 @@ class RayPool:
             log.warning("Ray worker on node %s lost (%s): its samples go to other workers",
                         worker.node_ip, type(error).__name__)
             self.workers.remove(worker)
-            self._lost_nodes.add(worker.node_id)
+            self._losses[worker.node_id] += 1
             ray.kill(worker.actor)
 
     async def _ready(self, plan: Plan, need: dict[str, float]) -> list[Worker]:
@@ -179,12 +183,12 @@ class RayPool:
         while True:
             eligible = [w for w in self.workers if fits(w.resources, need)]
             if not eligible:
-                self._start_workers()  # on nodes with none, and none lost (e.g. joined since)
+                self._start_workers()  # on live nodes hosting none (a lost worker's, one joined since)
                 eligible = [w for w in self.workers if fits(w.resources, need)]
             if not eligible:
                 needs = f" offering {need}" if need else ""
                 raise EvalpackError(f"no live Ray node{needs} with a free CPU can run {plan.bench.name}"
-                                    f"{' (lost: ' + str(len(self._lost_nodes)) + ' nodes)' if self._lost_nodes else ''};"
+                                    f"{' (workers lost: ' + str(sum(self._losses.values())) + ')' if self._losses else ''};"
                                     f" add one (`ray start --address ... --num-cpus N"
                                     f"{' --resources ' + repr(need) if need else ''}`), then run the same command "
                                     f"again to resume")
@@ -198,15 +202,16 @@ class RayPool:
             refs = [w.actor.prepare.remote(plan.bench.name, plan.args, load_args, plan.settings_hash, data_dir,
                                            plan.judge) for w in fresh]
             for w, ref in zip(fresh, refs):
-                try:
-                    info = await _result(ref)
-                except RayError as e:
+                try:  # a worker pinned to a node that died unnoticed would wait for ever
+                    info = await asyncio.wait_for(_result(ref), PREPARE_TIMEOUT)
+                except (RayError, asyncio.TimeoutError) as e:
                     self._lose(w, e)
                     continue
                 if info["version"] != __version__:
                     raise UsageError(f"the Ray node {info['node']} has evalpack {info['version']}, this driver "
                                      f"{__version__}; install the same version on every node")
                 w.prepared.add(plan.settings_hash)
+                w.pid = info["pid"]
 
     async def _on_worker(self, plan: Plan, need: dict, method: str, *args: Any,
                          prefer: Worker | None = None) -> tuple[Any, Worker]:
@@ -239,8 +244,9 @@ class RayPool:
         need = plan.bench.node_resources(plan.args)
         begun = time.perf_counter()
         await self._ready(plan, need)
-        log.info("ray: %s: %d workers ready (started, data verified and loaded) in %.2f s", name,
-                 len(self.workers), time.perf_counter() - begun)
+        log.info("ray: %s: %d workers ready (started, data verified and loaded) in %.2f s; pids: %s", name,
+                 len(self.workers), time.perf_counter() - begun,
+                 " ".join(f"{w.pid}@{w.node_ip}" for w in self.workers))
         begun = time.perf_counter()
         resume = self.store.replies_of(name, {(s.id, r) for s, r in todo})
         queue = deque(todo)
@@ -387,7 +393,7 @@ class SampleWorker:
             raise DataMissingError(f"on Ray node {node}: {e} (every node reads the kit at the driver's "
                                    f"--dataset-dir {data_dir})") from None
         self.plans[variant] = Plan(bench, args, [], variant, root=bench.root(Path(data_dir), load_args), judge=judge)
-        return {"version": __version__, "node": node}
+        return {"version": __version__, "node": node, "pid": os.getpid()}
 
     async def solve(self, variant: str, sample: Sample, repeat: int, known: dict[str, dict]) -> dict:
         """The row, scored when the scorer is synchronous (as pool.Pool scores it); an async scorer
