@@ -176,10 +176,11 @@ class BlockingMock:
     """The mock server in this process: it answers `after` requests, then holds the next `hold`
     replies until released, so the test kills a node (or the driver) while those are open."""
 
-    def __init__(self, hold: int, after: int = 0) -> None:
+    def __init__(self, hold: int, after: int = 0, latency: float = 0.0) -> None:
         from evalpack import mock
 
         self.hold, self.after, self.seen = hold, after, 0
+        self.open = self.peak = 0  # requests being answered now, and the most at once
         self.all_held = threading.Event()
         self.loop = asyncio.new_event_loop()
         self.release = asyncio.Event()
@@ -187,10 +188,16 @@ class BlockingMock:
 
         async def respond(body: dict):
             self.seen += 1
-            if self.after < self.seen <= self.after + self.hold:
-                if self.seen == self.after + self.hold:
-                    self.all_held.set()
-                await self.release.wait()
+            self.open += 1
+            self.peak = max(self.peak, self.open)
+            try:
+                if self.after < self.seen <= self.after + self.hold:
+                    if self.seen == self.after + self.hold:
+                        self.all_held.set()
+                    await self.release.wait()
+                await asyncio.sleep(latency)  # a server's time to answer: requests overlap
+            finally:
+                self.open -= 1
             return "ANSWER: " + "ABCD"[sum(map(ord, mock.last_user_text(body))) % 4]
 
         async def start() -> None:
@@ -434,3 +441,18 @@ def test_worker_processes_killed_mid_run_are_replaced_and_nothing_is_stored_twic
     assert (run_dir / "evalpack.log").read_text().count("Ray worker on node") == 2
     rows, top = stored_results(run_dir)
     assert top == len(rows) == 10
+
+
+def test_concurrency_bounds_the_requests_in_flight_over_all_workers(cluster, datasets_dir, tmp_path):
+    server = BlockingMock(hold=0, latency=0.3)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", server.url,
+             "--datasets", "mmlu", "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path),
+             "--dataset-args", json.dumps({"mmlu": MMLU_ARGS}), "--limit", "6", "--concurrency", "3",
+             "--quiet", "--ray", cluster.address], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    finally:
+        server.stop()
+    assert server.seen == 12
+    assert 2 <= server.peak <= 3  # two workers, three requests at most, as without Ray
