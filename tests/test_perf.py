@@ -87,10 +87,10 @@ def mismatches(measured: dict, truth_values: list[float], what: str, slack: floa
 def test_ttft_itl_tpot_and_percentiles_match_what_the_server_did(scripted, tmp_path):
     # Gaps of 50-150 ms. The server's stamps cover its own oversleeping; what remains is the client
     # stamping a chunk when its event loop gets to it, which on a box busy with other jobs is now
-    # and then a few ms late. So: every attempt within 10%, and one of two within 2% (or 1 ms).
+    # and then a few ms late. So: every attempt within 10%, and one of three within 2% (or 1 ms).
     server = scripted("--ttft", "0.2", "--itl", "0.1", "--jitter", "0.5", "--seed", "7")
     tight = []
-    for attempt in range(2):
+    for attempt in range(3):
         tight.append(exactness_attempt(server, tmp_path / str(attempt)))
         if not tight[-1]:
             break
@@ -283,7 +283,11 @@ def test_eval_with_stream_reports_latency_per_dataset_and_sends_subjects_togethe
     run_dir = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
     serving = json.loads((run_dir / "report.json").read_text())["datasets"][0]["serving"]
     assert serving["requests"] == 15 and serving["output_tokens"] == 15 * 6
-    assert serving["ttft"]["median"] >= 0.02 and serving["tpot"]["median"] >= 0.005
+    # lower bounds the server guarantees whatever the load: it sleeps 20 ms before the first token and
+    # 5 ms between tokens, so nothing can arrive sooner; how a late-stamped first chunk splits the
+    # time between ttft and tpot is the machine's, so tpot is only required to be measured
+    assert serving["ttft"]["median"] >= 0.02 and serving["latency"]["median"] >= 0.02 + 5 * 0.005
+    assert serving["tpot"]["median"] > 0
     assert "| mmlu | 15 |" in (run_dir / "report.md").read_text()
     # a subject's questions share its 5-shot header: they reach the server together
     order = [e["last_user"].split("questions about ")[1].split(".")[0] for e in server.log() if e["stream"]]
