@@ -22,13 +22,27 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def parse_jsonl(lines, source: Path | str) -> list[dict]:
     """Records of JSON Lines text (an iterable of lines); `source` names it in errors."""
-    records = []
+    try:
+        return [record for _, record in numbered_records(lines)]
+    except BadLine as bad:
+        raise DataMissingError(f"{source} line {bad.number} is not JSON ({bad.error.msg}); the file is corrupt, "
+                               f"restore the upstream copy") from None
+
+
+class BadLine(ValueError):
+    """Line `number` is not JSON: `error` says why; the caller words it for its reader."""
+
+    def __init__(self, number: int, error: json.JSONDecodeError) -> None:
+        super().__init__(f"line {number}: {error}")
+        self.number, self.error = number, error
+
+
+def numbered_records(lines):
+    """(line number, decoded value) of each non-blank line; a line that is not JSON raises BadLine."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            yield number, json.loads(line)
         except json.JSONDecodeError as e:
-            raise DataMissingError(f"{source} line {number} is not JSON ({e.msg}); the file is corrupt, "
-                                   f"restore the upstream copy") from None
-    return records
+            raise BadLine(number, e) from None

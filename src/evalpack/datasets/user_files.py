@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from evalpack.errors import DataMissingError
+from evalpack.jsonl import BadLine, numbered_records
 
 FORMATS = (".jsonl", ".csv")  # EvalScope's local loader tries them in this order
 
@@ -70,18 +71,15 @@ def read_table(path: Path) -> UserFile:
 
 def _jsonl_rows(file: UserFile, text: str) -> list[Row]:
     rows = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserDataError(f"{file.path} line {number}: is not valid JSON ({e.msg} at column {e.colno}); "
-                                f"each line must be one JSON object") from None
-        if not isinstance(record, dict):
-            raise UserDataError(f"{file.path} line {number}: is a JSON {type(record).__name__}, "
-                                f"not an object {{...}}")
-        rows.append(Row(number, record))
+    try:
+        for number, record in numbered_records(text.splitlines()):
+            if not isinstance(record, dict):
+                raise UserDataError(f"{file.path} line {number}: is a JSON {type(record).__name__}, "
+                                    f"not an object {{...}}")
+            rows.append(Row(number, record))
+    except BadLine as bad:
+        raise UserDataError(f"{file.path} line {bad.number}: is not valid JSON ({bad.error.msg} at column "
+                            f"{bad.error.colno}); each line must be one JSON object") from None
     return rows
 
 
