@@ -14,6 +14,7 @@ from aiohttp import web
 
 from evalpack.client import ModelClient
 from evalpack.errors import AuthError, FatalCallError, ModelCallError, ServerError
+from in_process_server import InProcessServer
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "Q?"}]}
 
@@ -25,29 +26,14 @@ def completion(content="ANSWER: A", finish="stop", **message) -> dict:
             "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
 
 
-class Scripted:
+class Scripted(InProcessServer):
     """A server whose n-th POST gets the n-th scripted answer (the last one repeats)."""
 
     def __init__(self, *answers, models=("m",)) -> None:
+        super().__init__()
         self.answers, self.models = list(answers), models
         self.posts: list[dict] = []
         self.gets: list[str] = []
-        self.url = ""
-        self.closing = asyncio.Event()  # held handlers return when the test is done with the server
-
-    async def __aenter__(self) -> "Scripted":
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        self.closing.set()
-        await self.runner.cleanup()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method == "GET":

@@ -18,6 +18,7 @@ from evalpack.plan import Plan
 from evalpack.pool import Pool
 from evalpack.store import RunStore
 from evalpack.types import Sample, Score
+from in_process_server import InProcessServer
 
 
 class Letters(Benchmark):
@@ -37,14 +38,16 @@ def samples(n: int) -> list[Sample]:
                    messages=[{"role": "user", "content": f"question {i}"}]) for i in range(n)]
 
 
-class Server:
+class Server(InProcessServer):
     """Answers each question with `answer(question_text)`; `hold` may delay a reply (awaitable)."""
 
+    route = ("POST", "/v1/chat/completions")
+
     def __init__(self, answer=lambda q: "A", hold=None) -> None:
+        super().__init__()
         self.answer, self.hold = answer, hold
         self.seen: list[str] = []
         self.inflight = self.max_inflight = 0
-        self.closing = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -62,20 +65,6 @@ class Server:
             return web.json_response({"error": {"message": f"status {reply}"}}, status=reply)
         return web.json_response({"choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
                                                "finish_reason": "stop"}], "usage": {"total_tokens": 2}})
-
-    async def __aenter__(self) -> "Server":
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        self.closing.set()
-        await self.runner.cleanup()
 
 
 async def run_pool(server: Server, bench: Benchmark, items: list[Sample], tmp_path, concurrency: int = 4):
