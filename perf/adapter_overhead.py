@@ -15,21 +15,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from support import free_port
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 REPLY_TEXT = 'I will check. {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve_backend(port: int) -> None:

@@ -25,30 +25,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+from support import start_mock
+
 REPO = Path(__file__).resolve().parents[1]
 TOTAL = 14042
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Mock:
     def __init__(self, env: dict) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "evalpack", "mock", "--port", str(self.port),
-                                      "--answer", "ANSWER: A"], env=env, stdout=subprocess.DEVNULL)
-        for _ in range(200):
-            try:
-                self.stats()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("mock did not start")
+        self.proc, self.port = start_mock("--answer", "ANSWER: A", env=env, stderr=None, probe="/mock/stats")
 
     def stats(self) -> dict:
         return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{self.port}/mock/stats", timeout=5).read())

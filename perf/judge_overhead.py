@@ -16,38 +16,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
+
+from support import start_mock
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("EVALPACK_SHARED", REPO.parent / "shared")) / "datasets"
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def mock(model: str, latency: float, answer: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "evalpack", "mock", "--port", str(port), "--model", model,
-                             "--latency", str(latency), "--answer", answer], env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(400):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/mock/stats", timeout=1).read()
-            return proc, f"http://127.0.0.1:{port}/v1"
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("mock did not start")
+    proc, port = start_mock("--model", model, "--latency", str(latency), "--answer", answer, env=ENV,
+                            probe="/mock/stats")
+    return proc, f"http://127.0.0.1:{port}/v1"
 
 
 def run(model_url: str, judge_url: str, args, work: Path) -> float:

@@ -18,19 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from support import start_mock
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = ("minerva_math", "gsm8k", "math_500")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_of_children() -> float:
@@ -48,17 +41,8 @@ def main() -> None:
     opts = ap.parse_args()
     dataset_dir = Path(opts.dataset_dir).resolve()
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "EVALPACK_SHARED": str(dataset_dir.parent)}
-    port = free_port()
-    mock = subprocess.Popen([sys.executable, "-m", "evalpack", "mock", "--port", str(port), "--responder",
-                             f"{REPO / 'tests' / 'math_responder.py'}:respond"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mock, port = start_mock("--responder", f"{REPO / 'tests' / 'math_responder.py'}:respond", env=env)
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
         with tempfile.TemporaryDirectory() as work:
             start = time.perf_counter()
             done = subprocess.run([sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url",

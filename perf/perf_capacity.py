@@ -23,7 +23,6 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,14 +30,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from support import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- the instant server (runs in a child process: `perf_capacity.py --serve PORT TOKENS`) ---

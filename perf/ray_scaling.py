@@ -23,8 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+import support
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])
@@ -43,30 +44,10 @@ def answer(body):
 '''
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_mock(responder: Path, data: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
     env = {**os.environ, "HUMANEVALPLUS_FILE": str(data / "humanevalplus" / "HumanEvalPlus.jsonl.gz")}
-    proc = subprocess.Popen([sys.executable, "-m", "evalpack", "mock", "--port", str(port),
-                             "--responder", f"{responder}:answer"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/models", timeout=1).read()
-            return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the mock server did not start")
+    proc, port = support.start_mock("--responder", f"{responder}:answer", env=env)
+    return proc, f"http://127.0.0.1:{port}/v1"
 
 
 def run_eval(url: str, data: Path, work: Path, dataset: str, args: dict, limit: int,

@@ -22,14 +22,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 import zlib
 from pathlib import Path
+
+from support import start_mock
 
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -97,27 +97,9 @@ def prepare(work: Path) -> None:
         make_repo(repo)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Mock:
     def __init__(self, src: Path, responder: str, env: dict) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "evalpack", "mock", "--port", str(self.port), "--responder", responder],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v1/models", timeout=1).read()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"mock did not start: {self.proc.stderr.read().decode()[-2000:]}")
-                time.sleep(0.1)
+        self.proc, self.port = start_mock("--responder", responder, env=env, stderr=subprocess.PIPE)
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -14,22 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from support import start_mock
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 ENV = {**os.environ, "PYTHONPATH": str(SRC)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def evalpack(*args: str) -> tuple[float, str]:
@@ -61,16 +55,8 @@ def main() -> None:
     ap.add_argument("--work", default=None)
     a = ap.parse_args()
     work = Path(a.work or tempfile.mkdtemp(prefix="evalpack-shard-"))
-    port = free_port()
-    mock = subprocess.Popen([sys.executable, "-m", "evalpack", "mock", "--port", str(port), "--answer", "ANSWER: C"],
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mock, port = start_mock("--answer", "ANSWER: C", env=ENV)
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.05)
         common = ["eval", "--model", "mock", "--api-url", f"http://127.0.0.1:{port}/v1", "--datasets", "mmlu",
                   "--dataset-dir", a.dataset_dir, "--quiet", "--eval-batch-size", "64"]
         single_s, single = evalpack(*common, "--work-dir", str(work / "single"))

@@ -15,18 +15,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+from support import start_mock
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -46,16 +39,8 @@ def main() -> None:
     subprocess.run([sys.executable, "-c", "pass"], check=True)
     bare = time.perf_counter() - t
 
-    port = free_port()
-    mock = subprocess.Popen([sys.executable, "-m", "evalpack", "mock", "--port", str(port),
-                             "--answer", "ANSWER: C"], env=env, stdout=subprocess.DEVNULL)
+    mock, port = start_mock("--answer", "ANSWER: C", env=env)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         for run in range(opts.runs):
             with tempfile.TemporaryDirectory() as work:
                 cmd = [sys.executable, "-m", "evalpack", "eval", "--model", "mock",
