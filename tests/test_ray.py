@@ -92,6 +92,14 @@ def evaluate(url: str, datasets_dir: Path, work: Path, *extra: str, limit: str =
     return run_dir_of(done.stdout)
 
 
+def mmlu_on_ray(url: str, datasets_dir: Path, work: Path, address: str, *, limit: str, concurrency: str) -> list[str]:
+    """The command of an MMLU run (MMLU_ARGS) on the cluster at `address`."""
+    return [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", url,
+            "--datasets", "mmlu", "--dataset-dir", str(datasets_dir), "--work-dir", str(work),
+            "--dataset-args", json.dumps({"mmlu": MMLU_ARGS}), "--limit", limit, "--concurrency", concurrency,
+            "--quiet", "--ray", address]
+
+
 def comparable(run_dir: Path) -> dict:
     """report.json without what differs between any two runs: when and where it ran (created,
     run_dir, meta: command line, start, wall time), each dataset's serving timings (the
@@ -223,10 +231,7 @@ def test_a_node_killed_mid_run_has_its_samples_run_elsewhere_once(cluster, datas
     cluster.wait_for_nodes()
     server = BlockingMock(hold=3)  # three workers (one per node CPU), one open request each
     try:
-        cmd = [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", server.url,
-               "--datasets", "mmlu", "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path / "ray"),
-               "--dataset-args", json.dumps({"mmlu": MMLU_ARGS}), "--limit", "5", "--concurrency", "3",
-               "--quiet", "--ray", cluster.address]
+        cmd = mmlu_on_ray(server.url, datasets_dir, tmp_path / "ray", cluster.address, limit="5", concurrency="3")
         driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert server.all_held.wait(300), "the workers never sent their first requests"
         cluster.remove_node(doomed, allow_graceful=False)  # its raylet and worker are killed
@@ -300,10 +305,7 @@ def test_a_killed_ray_driver_resumes_and_resends_only_what_was_in_flight(cluster
     server = BlockingMock(hold=2, after=6)  # 6 questions answered, then both workers' next ones held
     single = BlockingMock(hold=0)
     try:
-        cmd = [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", server.url,
-               "--datasets", "mmlu", "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path / "ray"),
-               "--dataset-args", json.dumps({"mmlu": MMLU_ARGS}), "--limit", "5", "--concurrency", "2",
-               "--quiet", "--ray", cluster.address]
+        cmd = mmlu_on_ray(server.url, datasets_dir, tmp_path / "ray", cluster.address, limit="5", concurrency="2")
         driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         assert server.all_held.wait(300), "the workers never sent their requests"
         driver.kill()  # SIGKILL: Ray ends the workers this driver owned
@@ -419,10 +421,7 @@ def test_a_multi_call_agentic_benchmark_on_ray_reports_what_one_process_reports(
 def test_worker_processes_killed_mid_run_are_replaced_and_nothing_is_stored_twice(cluster, datasets_dir, tmp_path):
     server = BlockingMock(hold=2)  # both workers (one per worker node) hold an open request
     try:
-        cmd = [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", server.url,
-               "--datasets", "mmlu", "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path),
-               "--dataset-args", json.dumps({"mmlu": MMLU_ARGS}), "--limit", "5", "--concurrency", "2",
-               "--quiet", "--ray", cluster.address]
+        cmd = mmlu_on_ray(server.url, datasets_dir, tmp_path, cluster.address, limit="5", concurrency="2")
         driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert server.all_held.wait(300), "the workers never sent their first requests"
         (log,) = tmp_path.glob("*/evalpack.log")
@@ -446,11 +445,8 @@ def test_worker_processes_killed_mid_run_are_replaced_and_nothing_is_stored_twic
 def test_concurrency_bounds_the_requests_in_flight_over_all_workers(cluster, datasets_dir, tmp_path):
     server = BlockingMock(hold=0, latency=0.3)
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", server.url,
-             "--datasets", "mmlu", "--dataset-dir", str(datasets_dir), "--work-dir", str(tmp_path),
-             "--dataset-args", json.dumps({"mmlu": MMLU_ARGS}), "--limit", "6", "--concurrency", "3",
-             "--quiet", "--ray", cluster.address], capture_output=True, text=True, timeout=600)
+        done = subprocess.run(mmlu_on_ray(server.url, datasets_dir, tmp_path, cluster.address, limit="6", concurrency="3"),
+                              capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
     finally:
         server.stop()
