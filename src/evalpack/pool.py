@@ -71,6 +71,22 @@ def _plain_fields(bench: Benchmark, sample: Sample, outcome) -> dict:
             "detail": outcome.detail, "error": None}
 
 
+async def run_to_end(workers: list[asyncio.Future], scoring: set[asyncio.Future], progress: Progress,
+                     scoring_phase: str) -> None:
+    """Await the workers, then the scorers they started (which add themselves to `scoring` and leave
+    it when done); however this ends, what is still running is cancelled and the progress line closed."""
+    try:
+        await asyncio.gather(*workers)
+        if scoring:
+            progress.set_phase(scoring_phase, len(scoring))
+        while scoring:
+            await asyncio.gather(*list(scoring))
+    finally:
+        for task in workers + list(scoring):
+            task.cancel()
+        progress.close()
+
+
 class Pool:
     """Runs one plan: `make_context(plan, sample, repeat)` gives each solve its Context;
     `record(plan, row)` stores a finished row. `fatal` is set (and the workers stop) on a
@@ -123,16 +139,7 @@ class Pool:
                     store(row)
 
         workers = [asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(todo)))]
-        try:
-            await asyncio.gather(*workers)
-            if scoring:
-                progress.set_phase(scoring_phase, len(scoring))
-            while scoring:
-                await asyncio.gather(*list(scoring))
-        finally:
-            for w in workers + list(scoring):
-                w.cancel()
-            progress.close()
+        await run_to_end(workers, scoring, progress, scoring_phase)
 
     async def solve(self, plan: Plan, sample: Sample, repeat: int) -> dict:
         """The model part of a sample: a row with `output`, or with `error` when it failed."""

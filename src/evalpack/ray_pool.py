@@ -48,7 +48,7 @@ from evalpack.config import RunConfig
 from evalpack.context import Clients
 from evalpack.errors import DataMissingError, EvalpackError, UsageError
 from evalpack.plan import Plan
-from evalpack.pool import Pool, score
+from evalpack.pool import Pool, run_to_end, score
 from evalpack.progress import Progress, RunTotals
 from evalpack.store import RunStore
 from evalpack.types import Sample
@@ -305,16 +305,7 @@ class RayPool:
 
         solvers = [asyncio.ensure_future(solver()) for _ in range(min(self.concurrency, len(todo)))]
         spent = self.driver_seconds
-        try:
-            await asyncio.gather(*solvers)
-            if scoring:
-                progress.set_phase(scoring_phase, len(scoring))
-            while scoring:
-                await asyncio.gather(*list(scoring))
-        finally:
-            for task in solvers + list(scoring):
-                task.cancel()
-            progress.close()
+        await run_to_end(solvers, scoring, progress, scoring_phase)
         if todo:  # what bounds a cluster's speed on the driver (docs/distributed.md)
             log.info("ray: %s: %d samples on %d workers in %.2f s; the driver's own work (dispatch, store, "
                      "progress) %.3f ms a sample", name, len(todo), len(self.workers),
