@@ -93,12 +93,18 @@ def test_a_second_writer_of_a_run_dir_is_refused_with_the_first_ones_pid(tmp_pat
         pass
 
 
-def test_a_locked_database_is_waited_for_and_nothing_is_lost(tmp_path):
+def store_locked_by_another(tmp_path):
+    """A run store whose database another connection holds in an exclusive transaction."""
     path = tmp_path / "run.db"
     store = RunStore(path)
     store.flush()
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
+    return path, store, holder
+
+
+def test_a_locked_database_is_waited_for_and_nothing_is_lost(tmp_path):
+    path, store, holder = store_locked_by_another(tmp_path)
 
     async def main():
         store.put_result("mmlu", "v1", result_row("s1"))
@@ -115,11 +121,7 @@ def test_a_locked_database_is_waited_for_and_nothing_is_lost(tmp_path):
 
 def test_a_lock_held_past_the_wait_stops_with_a_sentence_and_keeps_the_rows(tmp_path, monkeypatch):
     monkeypatch.setattr(store_module, "LOCK_WAIT", 0.2)  # the wait, shortened (60 s in a run)
-    path = tmp_path / "run.db"
-    store = RunStore(path)
-    store.flush()
-    holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
+    path, store, holder = store_locked_by_another(tmp_path)
 
     async def main():
         store.put_call("k1", "mmlu", "s1", 0, "{}", {"content": "A"}, 0.0)
