@@ -238,9 +238,12 @@ def serve(port: int, host: str = "127.0.0.1", **kwargs) -> None:
         sock = socket.create_server((host, port))
     except OSError as e:
         raise UsageError(f"cannot listen on {host}:{port} ({e.strerror or e}); choose another --port/--host") from None
-    print(f"evalpack mock: serving model {server.model!r} at http://{host}:{port}/v1", flush=True)
-    # handle_signals: SIGTERM and SIGINT stop it cleanly, even when SIGINT was inherited ignored
-    web.run_app(server.app(), sock=sock, print=None, access_log=None, handle_signals=True)
+    ready = f"evalpack mock: serving model {server.model!r} at http://{host}:{port}/v1"
+    # handle_signals: SIGTERM and SIGINT stop it cleanly, even when SIGINT was inherited ignored.
+    # run_app calls print once its loop and those handlers exist, so a signal sent as soon as the
+    # line appears never lands in the middle of building the event loop.
+    web.run_app(server.app(), sock=sock, print=lambda _banner: print(ready, flush=True), access_log=None,
+                handle_signals=True)
 
 
 async def start_in_process(server: MockServer, host: str = "127.0.0.1", port: int = 0):

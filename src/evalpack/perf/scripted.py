@@ -208,8 +208,10 @@ def main(argv: list[str] | None = None) -> None:
                             seed=ns.seed, failures=failures, model=ns.model, usage=not ns.no_usage,
                             template_tokens=ns.template_tokens, slots=ns.slots,
                             close_after_stream=ns.close_after_stream)
-    print(f"scripted server: http://{ns.host}:{ns.port}/v1", flush=True)
-    web.run_app(server.app(), host=ns.host, port=ns.port, print=None, access_log=None,
+    ready = f"scripted server: http://{ns.host}:{ns.port}/v1"
+    # printed by run_app once it listens: a client that waits for the line never sees a refused connection
+    web.run_app(server.app(), host=ns.host, port=ns.port, print=lambda _banner: print(ready, flush=True),
+                access_log=None,
                 handler_cancellation=True, shutdown_timeout=1.0)
 
 
