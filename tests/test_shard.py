@@ -291,6 +291,12 @@ def test_a_success_beats_an_error_stored_for_the_same_sample(mock_server, datase
     assert failed.returncode == 0, failed.stderr
     errors = json.loads((run_dir_of(failed) / "report.json").read_text())["datasets"][0]["num_errors"]
     assert errors > 0
+    # merged as they are, the errors fail the merged run as they failed the shard (exit 1, eval's rule)
+    unfixed = merge(run_dir_of(failed), "--out", tmp_path / "partial", "--allow-partial")
+    assert unfixed.returncode == 1 and f"{errors} samples ended in an error" in unfixed.stderr
+    assert "Traceback" not in unfixed.stderr
+    accepted = merge(run_dir_of(failed), "--out", tmp_path / "accepted", "--allow-partial", "--ignore-errors")
+    assert accepted.returncode == 0, accepted.stderr
     fixed = run_evalpack(*small(good.url, datasets_dir, tmp_path / "w", "--shard", "1/2", "--fresh",
                                 "--generation-config", retry))
     other = run_evalpack(*small(good.url, datasets_dir, tmp_path / "w", "--shard", "2/2",

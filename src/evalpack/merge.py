@@ -39,11 +39,13 @@ def register(subparsers) -> None:
     p.add_argument("--allow-partial", action="store_true",
                    help="merge even when shards are missing or unfinished (the report says which)")
     p.add_argument("--quiet", action="store_true", help="print only the run directory")
+    p.add_argument("--ignore-errors", action="store_true",
+                   help="exit 0 even when merged samples ended in an error (as eval's flag)")
     p.set_defaults(func=cmd_merge)
 
 
 def cmd_merge(ns: argparse.Namespace) -> int:
-    from evalpack.cli import _scrub
+    from evalpack.cli import _scrub, check_errors
 
     result = merge([Path(d) for d in ns.run_dirs], Path(ns.out) if ns.out else None,
                    allow_partial=ns.allow_partial)
@@ -54,6 +56,8 @@ def cmd_merge(ns: argparse.Namespace) -> int:
         print(f"merged {result['provenance']['summary']}")
         print(f"report: {result['run_dir'].resolve() / 'report.html'}")
     print(f"run directory: {result['run_dir'].resolve()}")
+    # the merged run is the run: samples that failed in every shard fail it, as they fail eval
+    check_errors(result["report"], result["run_dir"], ns.ignore_errors)
     return 0
 
 
