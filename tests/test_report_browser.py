@@ -141,3 +141,41 @@ def test_compare_page_flips_side_by_side(runs, browser):
     assert all(c.get_attribute("data-id") == sid for c in cards)
     assert seen["errors"] == [] and [u for u in seen["requests"] if not u.startswith("file:")] == []
     page.close()
+
+
+def test_judge_errors_are_counted_apart_from_model_errors(browser, datasets_dir, tmp_path):
+    """SimpleQA judged by tests/responders/judge.py, whose unreadable verdicts are known: the
+    report counts those samples as judge errors, not model errors, and its link lists exactly them."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "responders"))
+    import judge as plan
+
+    judge_errors = plan.expected(list(range(60)))["judge_errors"]
+    model, judge = MockProcess("--answer", "I believe it is Paris."), MockProcess(
+        "--responder", f"{Path(__file__).parent / 'responders' / 'judge.py'}:respond", model="judge")
+    try:
+        proc = run_evalpack("eval", "--model", "mock", "--api-url", model.url, "--datasets", "simpleqa",
+                            "--dataset-dir", str(datasets_dir), "--limit", "60", "--work-dir", str(tmp_path),
+                            "--quiet", "--ignore-errors", "--judge-model", "judge", "--judge-api-url", judge.url)
+    finally:
+        model.stop()
+        judge.stop()
+    assert proc.returncode == 0, proc.stderr
+    run = run_dir_of(proc)
+    statuses = [json.loads(x)["status"] for x in (run / "samples" / "simpleqa.jsonl").read_text().splitlines()]
+    assert statuses.count("judge_error") == len(judge_errors) > 0 and "error" not in statuses
+
+    page, seen = _open(browser, run / "report.html")
+    counts = page.locator("section.dataset[data-dataset='simpleqa'] p.counts")
+    assert counts.locator("[data-count='errors']").inner_text() == "0 errors"
+    link = counts.locator("[data-count='judge-errors']")
+    assert link.inner_text() == f"{len(judge_errors)} judge errors"
+    link.click()
+    page.wait_for_selector("#f-st-judge_error.on")
+    assert int(page.get_attribute("#match-count", "data-matches")) == len(judge_errors)
+    ids = page.locator("#browser tr.sample-row").evaluate_all("rs => rs.map(r => r.dataset.id)")
+    assert sorted(ids) == sorted(judge_errors)
+    assert page.locator("#f-st-error").inner_text() == "error 0"
+    assert seen["errors"] == []
+    page.close()

@@ -313,6 +313,8 @@ def render(report: dict, table_rows: list[dict], samples: dict[str, dict]) -> st
                     f"<span data-count='scored'>{_e(d.get('num_scored'))} scored</span> · "
                     f"<a href='#samples?ds={_e(name)}&st=error' data-count='errors'>{_e(d.get('num_errors', 0))} errors</a> · "
                     f"<a href='#samples?ds={_e(name)}&st=unparsed' data-count='unparsed'>{_e(d.get('num_unparsed', 0))} unparsed</a> · "
+                    + (f"<a href='#samples?ds={_e(name)}&st=judge_error' data-count='judge-errors'>"
+                       f"{_e(d['judge'].get('num_errors', 0))} judge errors</a> · " if d.get("judge") else "") +
                     f"<a href='#samples?ds={_e(name)}&st=wrong'>wrong</a></p>")
         subsets = d.get("subsets") or []
         if len(subsets) > 1:

@@ -20,8 +20,8 @@ CALL_FIELDS = ("latency", "ttft", "tpot", "attempts")
 
 
 def status_of(row: dict) -> str:
-    if row.get("error"):
-        return "error"
+    if row.get("error"):  # a judge that gave no verdict is not the model's error (reported apart)
+        return "judge_error" if (row.get("detail") or {}).get("judge_error") else "error"
     if row.get("unparsed"):
         return "unparsed"
     score = row.get("score")

@@ -3,7 +3,8 @@
 (function () {
   'use strict';
   var PAGE = 50;
-  var STATUSES = ['all', 'correct', 'wrong', 'partial', 'unparsed', 'error'];
+  var STATUSES = ['all', 'correct', 'wrong', 'partial', 'unparsed', 'error', 'judge_error'];
+  var SHOWN_WHEN_ZERO = {judge_error: false};  // only judged benchmarks have judge errors
   var cache = {};
   var state = {ds: null, sub: '', st: 'all', q: '', p: 1, s: null, dir: 'all', grp: '', gv: ''};
 
@@ -234,7 +235,9 @@
       [h('option', {value: '', text: 'all subsets (' + subsets.length + ')'})].concat(subsets.map(function (n) {
         var o = h('option', {value: n, text: n}); if (n === state.sub) o.selected = true; return o;
       })));
-    var buttons = STATUSES.map(function (st) {
+    var buttons = STATUSES.filter(function (st) {
+      return SHOWN_WHEN_ZERO[st] !== false || counts[st] || st === state.st;
+    }).map(function (st) {
       return h('button', {'class': st === state.st ? 'on' : '', 'data-status': st, id: 'f-st-' + st,
         onclick: function () { state.st = st; state.p = 1; update(); }, text: st + ' ' + (counts[st] || 0)});
     });
