@@ -36,7 +36,7 @@ def toy(monkeypatch):
 def test_the_documented_line_counts_are_true():
     entry_block, module_block = _blocks()
     text = DOC.read_text(encoding="utf-8")
-    assert f"6 lines) and the\nmodule" in text and len(entry_block.strip().splitlines()) == 6
+    assert "6 lines) and the\nmodule" in text and len(entry_block.strip().splitlines()) == 6
     assert f"{len(module_block.strip().splitlines())} lines" in text
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATASETS, REPO, free_port, run_dir_of, run_evalpack, wait_until
+from conftest import DATASETS, REPO, run_dir_of, run_evalpack, wait_until
 
 sys.path.insert(0, str(Path(__file__).parent / "responders"))
 import judge as plan  # noqa: E402

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from conftest import run_evalpack, run_dir_of
-from evalpack.benchmarks import registry
 from evalpack.config import build_config
 from evalpack.errors import DataMissingError, StoreError, UsageError
 from evalpack.plan import make_plans

@@ -19,6 +19,7 @@ import email.utils
 import json
 import random
 import time
+from typing import Any
 
 import aiohttp
 

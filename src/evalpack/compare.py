@@ -183,8 +183,6 @@ def terminal(result: dict) -> str:
 
 
 def write(result: dict, out: Path) -> None:
-    from evalpack import report_html
-
     out.parent.mkdir(parents=True, exist_ok=True)
     public = {k: v for k, v in result.items() if not k.startswith("_")}
     out.with_suffix(".json").write_text(json.dumps(public, indent=2, ensure_ascii=False), encoding="utf-8")

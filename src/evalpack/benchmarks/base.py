@@ -25,7 +25,6 @@ from typing import Any, ClassVar, Iterable
 
 from evalpack.benchmarks import registry
 from evalpack.benchmarks.declaration import Arg, BenchmarkInfo, resolve_args
-from evalpack.errors import UsageError
 # The records live at the bottom (evalpack.types); importing them from here keeps working.
 from evalpack.types import ChatReply, DataFile, Result, Sample, Score, SolveContext  # noqa: F401
 

@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from evalpack.benchmarks.base import Result, Sample, Score
-from evalpack.benchmarks.humaneval import HumanEval, execution_notes
+from evalpack.benchmarks.humaneval import HumanEval
 from evalpack.errors import DataMissingError
 from evalpack.scoring.code_extract import drop_asserts, drop_main_guard, extract_code
 from evalpack.scoring.sandbox import PASSED, get_sandbox, run_program

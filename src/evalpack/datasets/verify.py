@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evalpack.datasets.registry import Manifest, find_manifest
+from evalpack.datasets.registry import Manifest
 from evalpack.errors import DataMissingError
 from evalpack.types import DataFile
 

@@ -70,7 +70,6 @@ def register(subparsers) -> None:
 
 def cmd_perf(ns: argparse.Namespace) -> int:
     import asyncio
-    import json
     import os
     import re
     import time
