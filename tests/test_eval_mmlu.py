@@ -268,13 +268,25 @@ def test_interrupt_keeps_what_was_answered(mock_server, datasets_dir, tmp_path, 
     server = mock_server("--responder", gate_responder(tmp_path, answered))
     args = eval_args(server.url, datasets_dir, tmp_path, "--eval-batch-size", str(concurrency), "--dataset-args",
                      '{"mmlu": {"subset_list": ["anatomy", "virology"], "few_shot_num": 0}}')
-    # `cmd &` in a script or CI job starts the process with SIGINT ignored: SIGTERM must still work
-    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+    # `cmd &` in a script or CI job starts the process with SIGINT ignored: SIGTERM must still work.
+    # A shell's foreground job gets SIGINT at its default and unblocked: set both, so neither the
+    # test runner's own signal state nor a thread's mask leaks into the child through fork.
+    def shell_job():
+        signal.signal(signal.SIGINT, signal.SIG_IGN if sigint_ignored else signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1"}  # SIGABRT on a hang prints every thread's stack
     proc = subprocess.Popen([sys.executable, "-m", "evalpack", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=ignore)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=shell_job, env=env)
     wait_until(lambda: server.stats()["chat_requests"] >= answered + concurrency, "the gate to fill")
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=30)
+        log = "".join(p.read_text(errors="replace")[-4000:] for p in tmp_path.glob("*/evalpack.log"))
+        pytest.fail(f"no exit within 60 s of signal {sig}; stacks:\n{err[-8000:]}\nevalpack.log:\n{log}")
     assert proc.returncode == 130 and "run the same command again to resume" in err
     assert "Traceback" not in err
     db = next(tmp_path.glob("*/run.db"))
