@@ -301,3 +301,47 @@ def test_general_qa_judged_with_llm_and_bleu_rouge_beside(mock_server, tmp_path)
     assert ds["metric"] == "acc" and judge.stats()["chat_requests"] == len(refs)
     assert ds["score"] == pytest.approx(sum("骆驼" in r for r in refs) / len(refs))
     assert "Rouge-L-R" in ds["metrics"] and "bleu-1" in ds["metrics"]
+
+
+def test_general_qa_rows_without_a_reference_are_rated_by_the_judge(mock_server, tmp_path):
+    """EvalScope's numeric template for rows with no reference: a 0-1 rating in [[...]], an
+    out-of-scale one retried, none at all a judge error; rows with a reference keep A/B and BLEU."""
+    data = tmp_path / "qa"
+    data.mkdir()
+    rows = [{"query": "Name a desert animal. rate:0.25"},
+            {"query": "Describe a camel. rate:out-of-scale"},
+            {"query": "Say anything. rate:never"},
+            {"query": "What carries water in the desert?", "response": "骆驼"},
+            {"query": "Which animal neighs?", "response": "horse"}]
+    (data / "mixed.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    model = mock_server("--answer", "骆驼")
+    judge = mock_server("--responder", f"{RESPONDER}:respond", model="judge")
+    base = ("eval", "--model", "mock", "--api-url", model.url, "--datasets", "general_qa", "--dataset-args",
+            json.dumps({"general_qa": {"local_path": str(data)}}), "--work-dir", str(tmp_path / "w"), "--quiet")
+
+    # without a judge the row is refused before any request, naming the file, the line and the fix
+    for extra in ((), ("--judge-model", "judge", "--judge-api-url", judge.url)):  # auto: BLEU/ROUGE only
+        refused = run_evalpack(*base, *extra)
+        assert refused.returncode == 2 and f"{data / 'mixed.jsonl'} line 1, field 'response'" in refused.stderr
+        assert "--judge-strategy llm" in refused.stderr and "Traceback" not in refused.stderr
+    assert model.stats()["chat_requests"] == 0 and judge.stats()["chat_requests"] == 0
+
+    proc = run_evalpack(*base, "--judge-model", "judge", "--judge-api-url", judge.url, "--judge-strategy", "llm")
+    assert proc.returncode == 1 and "have no verdict from the judge (general_qa 1)" in proc.stderr
+    run_dir = run_dir_of(proc)
+    ds = _section(run_dir, "general_qa")
+    assert ds["metric"] == "acc" and ds["num_scored"] == 4 and ds["judge"]["error_ids"] == ["mixed/2"]
+    assert ds["score"] == pytest.approx((0.25 + 0.5 + 1.0 + 0.0) / 4)
+    # 1 + 2 (out of scale, then reminded) + 3 (never) numeric calls, 2 A/B calls
+    assert judge.stats()["chat_requests"] == ds["judge"]["usage"]["calls"] == 8
+    samples = {r["sample_id"]: r for r in map(json.loads, (run_dir / "samples" / "general_qa.jsonl").open())}
+    assert samples["mixed/1"]["detail"]["judge_attempts"] == 2 and samples["mixed/1"]["score"] == 0.5
+    assert "bleu-1" not in samples["mixed/0"]["detail"]  # nothing to overlap with
+    # BLEU/ROUGE average the two rows with a reference only: one exact, one with no overlap
+    assert ds["metrics"]["Rouge-L-R"] == pytest.approx(0.5)
+
+    model.stop()
+    judge.stop()
+    rescored = run_evalpack("rescore", str(run_dir))
+    assert rescored.returncode == 0, rescored.stderr
+    assert _section(run_dir, "general_qa")["score"] == pytest.approx(ds["score"])

@@ -72,6 +72,9 @@ def make_plans(config: RunConfig) -> list[Plan]:
 
 def plan(bench: Benchmark, args: dict, config: RunConfig, judge: dict | None = None) -> Plan:
     samples = subset_limit(_load(bench, config, args), config.limit)
+    check = getattr(bench, "check_samples", None)  # Benchmark's hook; a plugin class may lack it
+    if check:
+        check(samples, args, judged=judge is not None)
     keyed = dict(args)
     user_files = getattr(bench, "user_files", None)
     if user_files:  # a user's edited file is a new question set: its answers are not resumed

@@ -12,6 +12,10 @@ Plan for SimpleQA row i (PLAN[i % 10]):
   8   unreadable first, "A" when reminded          (CORRECT after 2 attempts)
   9   unreadable every time                        (a judge error after 3 attempts)
 Rows with i % 7 == 3 are slow (SLOW seconds before the reply).
+
+EvalScope's numeric template (general_qa rows without a reference): the question names its
+rating, "rate:X" -> "Rating: [[X]]"; "rate:out-of-scale" -> [[7]] first, [[0.5]] when reminded;
+"rate:never" -> no rating ever (a judge error).
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ async def respond(body: dict):
     retry = len(messages) > 1
     if LATENCY:
         await asyncio.sleep(LATENCY)
+    if "[Response]\n" in prompt and "[Reference Answer]" not in prompt:
+        return numeric_verdict(prompt, retry)
     question = _question(prompt)
     if question is None:
         return math_verdict(prompt)
@@ -82,6 +88,16 @@ async def respond(body: dict):
     if plan == "never":
         return UNREADABLE
     return plan
+
+
+def numeric_verdict(prompt: str, retry: bool) -> str:
+    asked = re.search(r"rate:(\S+)", prompt.split("[Response]", 1)[0])
+    rating = asked.group(1) if asked else "never"
+    if rating == "out-of-scale":
+        return "Good enough. Rating: [[0.5]]" if retry else "A solid answer. Rating: [[7]]"
+    if rating == "never":
+        return UNREADABLE
+    return f"The response is partly helpful. Rating: [[{rating}]]"
 
 
 # --- math (llm_recall) and general_qa (llm): EvalScope's A/B template

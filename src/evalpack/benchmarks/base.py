@@ -136,6 +136,10 @@ class Benchmark:
         """Read <dataset-dir>/<data_dirname>/ into samples. Must not write anything there."""
         raise NotImplementedError
 
+    def check_samples(self, samples: list[Sample], args: dict, judged: bool) -> None:
+        """Refuse, before any request, samples this run cannot score: `judged` tells whether a
+        judge grades them (e.g. general_qa rows without a reference need one). Default: all fine."""
+
     # --- model ---
     async def solve(self, sample: Sample, ctx: SolveContext) -> dict:
         """Default: one chat call with sample.messages. Returns a JSON-able output."""

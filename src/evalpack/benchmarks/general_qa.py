@@ -15,7 +15,9 @@ reported overall and per subset.
 Judged (`--judge-strategy llm`, docs/judge.md): the judge grades every answer against its
 reference with EvalScope's default judge template (A = correct, B = incorrect), as EvalScope's
 general_qa does under `llm`; the main score is then `acc`, the judge's mean, and BLEU/ROUGE are
-still reported beside it. `llm_recall` is refused: the rule is an overlap, not a verdict.
+still reported beside it. A row without a reference is rated instead with EvalScope's numeric
+template (a 0-1 rating in [[...]]); such rows need the judge, and get no BLEU/ROUGE.
+`llm_recall` is refused: the rule is an overlap, not a verdict.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from evalpack.benchmarks.base import Benchmark
 from evalpack.benchmarks.multiple_choice import with_system
 from evalpack.datasets.user_files import FORMATS, Row, UserDataError, UserFile, find_file, read_table, text_field
 from evalpack.metrics import _table, accuracy_report, in_bootstrap
-from evalpack.scoring.judge import EVALSCOPE_REMINDER, EVALSCOPE_TEMPLATE, RULE_DEFAULT, Judge, read_ab
+from evalpack.scoring.judge import (EVALSCOPE_NUMERIC_REMINDER, EVALSCOPE_NUMERIC_TEMPLATE, EVALSCOPE_REMINDER,
+                                    EVALSCOPE_TEMPLATE, RULE_DEFAULT, Judge, read_ab, read_rating)
 from evalpack.scoring.reasoning import answer_text
 from evalpack.scoring.text_overlap import METRICS, overlap, scorers
 from evalpack.types import Result, Sample, Score
@@ -40,21 +43,30 @@ ROLES = ("system", "user", "assistant")
 class GeneralQA(Benchmark):
     name = "general_qa"  # metadata and args: registry.py
     # The LLM judge grades these answers instead of BLEU/ROUGE under --judge-strategy llm (BLEU
-    # and ROUGE stay in the report); `needs_reference` tells whether rows must carry one.
+    # and ROUGE stay in the report); rows without a reference can only be judged (check_samples).
     judge_capable: ClassVar[bool] = True
     judge_policy = RULE_DEFAULT
     judge_strategies = ("auto", "rule", "llm")
     judge_strategy_note = ("its rule is a BLEU/ROUGE overlap, not a right/wrong verdict a judge could recall; "
                            "use --judge-strategy llm to have the judge grade every answer")
-    judge_prompt_version = "evalscope DEFAULT_PROMPT_TEMPLATE (A/B) against the reference; 3 attempts"
+    judge_prompt_version = ("evalscope DEFAULT_PROMPT_TEMPLATE (A/B) against the reference, "
+                            "DEFAULT_NUMERIC_SCORE_TEMPLATE ([[0-1]]) without one; 3 attempts")
 
     def __init__(self) -> None:
         super().__init__()
         self.user_files: list[UserFile] = []  # the files load() read, for the run metadata
+        self.unreferenced: dict[str, tuple[UserFile, Row]] = {}  # sample id -> its row, for check_samples
 
-    def needs_reference(self, args: dict) -> bool:
-        """BLEU/ROUGE need a reference answer in every row (a judge could grade without one)."""
-        return True
+    def check_samples(self, samples: list[Sample], args: dict, judged: bool) -> None:
+        """BLEU/ROUGE need a reference in every row; only a judge can grade a row without one."""
+        if judged:
+            return
+        for sample in samples:
+            if sample.id in self.unreferenced:
+                file, row = self.unreferenced[sample.id]
+                raise file.fail(row, "response", "is missing or empty: BLEU and ROUGE need the reference answer "
+                                "(\"response\" or \"answer\"); to grade answers without one, have a judge rate "
+                                "them: --judge-strategy llm --judge-model-args '{\"model_id\": ..., \"api_url\": ...}'")
 
     # --- data
     def selected_subsets(self, args: dict) -> list[str]:
@@ -86,7 +98,7 @@ class GeneralQA(Benchmark):
         scorers()  # the scorers' extra is missing: say so before any request
         root = self.root(data_dir, args)
         samples = []
-        self.user_files = []
+        self.user_files, self.unreferenced = [], {}
         for subset, path in self.files(root, args).items():
             file = read_table(path)
             self.user_files.append(file)
@@ -113,24 +125,34 @@ class GeneralQA(Benchmark):
             content = args["prompt_template"].format(question=query) if args.get("prompt_template") else query
             system = text_field(file, row, "system", required=False)
             messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": content}]
-        if reference is None and self.needs_reference(args):
-            raise file.fail(row, "response", "is missing or empty: BLEU and ROUGE need the reference answer "
-                            "(\"response\" or \"answer\")")
         if not any(m["role"] == "system" for m in messages):
             messages = with_system(args, messages)
-        return Sample(id=f"{subset}/{index}", subset=subset, target=reference or "", messages=messages,
-                      metadata={"line": row.line, "question": messages[-1]["content"]})
+        sample = Sample(id=f"{subset}/{index}", subset=subset, target=reference or "", messages=messages,
+                        metadata={"line": row.line, "question": messages[-1]["content"]})
+        if reference is None:
+            sample.metadata["no_reference"] = True
+            self.unreferenced[sample.id] = (file, row)
+        return sample
 
     # --- scoring
     async def score(self, sample: Sample, output: dict, args: dict, judge: Judge | None = None) -> Score:
         answer = answer_text(output.get("content"), args.get("reasoning_tags"))
         empty = answer is None or not answer.strip()
-        values = dict.fromkeys(METRICS, 0.0) if empty else overlap(answer.strip(), str(sample.target))
         extracted = answer if empty else answer.strip()
+        question = sample.metadata.get("question", "")
+        if sample.metadata.get("no_reference"):  # check_samples let it through: a judge rates it
+            if judge is None:
+                raise ValueError("this row has no reference answer and no judge rates it")
+            verdict = await judge.grade([{"role": "user", "content": EVALSCOPE_NUMERIC_TEMPLATE.format(
+                question=question, pred=extracted or "")}], read_rating, EVALSCOPE_NUMERIC_REMINDER)
+            return Score(value=verdict.value, extracted=extracted, unparsed=empty,
+                         detail={"judge_score": verdict.value, "judge_reply": verdict.text,
+                                 "judge_attempts": verdict.attempts, "judge_template": "numeric"})
+        values = dict.fromkeys(METRICS, 0.0) if empty else overlap(answer.strip(), str(sample.target))
         if judge is None:
             return Score(value=values[MAIN], extracted=extracted, detail=values, unparsed=empty)
         verdict = await judge.grade([{"role": "user", "content": EVALSCOPE_TEMPLATE.format(
-            question=sample.metadata.get("question", ""), gold=sample.target, pred=extracted or "")}],
+            question=question, gold=sample.target, pred=extracted or "")}],
             read_ab, EVALSCOPE_REMINDER)
         return Score(value=verdict.value, extracted=extracted, unparsed=empty,
                      detail={**values, "judge_score": verdict.value, "judge_reply": verdict.text,
@@ -140,13 +162,14 @@ class GeneralQA(Benchmark):
         judged = any("judge_score" in (r.detail or {}) for r in results)
         main = "acc" if judged else MAIN  # judged: the score is the judge's verdict
         report = accuracy_report(results, metric=main)
-        scored = [r for r in results if r.score is not None]
+        # BLEU/ROUGE over the rows that have a reference (a judge rated the others)
+        referenced = [r for r in results if r.score is not None and MAIN in (r.detail or {})]
         per_metric: dict[str, dict[str, list]] = {m: defaultdict(list) for m in METRICS}
-        for r in scored:
+        for r in referenced:
             for m in METRICS:
                 per_metric[m][r.subset].append((r.sample_id, float(r.detail.get(m, 0.0))))
-        report["metrics"] = {m: (sum(v for rows in per_metric[m].values() for _, v in rows) / len(scored)
-                                 if scored else None) for m in METRICS}
+        report["metrics"] = {m: (sum(v for rows in per_metric[m].values() for _, v in rows) / len(referenced)
+                                 if referenced else None) for m in METRICS}
         report["metrics"][f"{main}_macro"] = (sum(s["score"] for s in report["subsets"]) / len(report["subsets"])
                                               if report["subsets"] else None)
         if judged:

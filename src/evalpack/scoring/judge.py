@@ -18,6 +18,7 @@ Strategies (EvalScope's `--judge-strategy`):
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -61,6 +62,32 @@ B: INCORRECT
 Just return the letters "A" or "B", with no text around it.
 """
 EVALSCOPE_REMINDER = 'Grade it again: reply with only the letter "A" or "B", with no text around it.'
+
+# EvalScope's template for a reply with no reference to grade against (llm_judge.py
+# DEFAULT_NUMERIC_SCORE_TEMPLATE), verbatim: a 0-1 rating in double brackets after an explanation
+EVALSCOPE_NUMERIC_TEMPLATE = """Please act as an impartial judge and evaluate the quality of the response provided by an AI assistant to the user question displayed below. Your evaluation should consider factors such as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of the response.
+Begin your evaluation by providing a short explanation. Be as objective as possible.
+After providing your explanation, you must rate the response on a scale of 0 (worst) to 1 (best) by strictly following this format: \"[[rating]]\", for example: \"Rating: [[0.5]]\"
+
+[Question]
+{question}
+
+[Response]
+{pred}
+"""
+EVALSCOPE_NUMERIC_REMINDER = ('Rate it again: end your reply with the rating from 0 (worst) to 1 (best) in double '
+                              'brackets, for example "Rating: [[0.5]]".')
+_RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")  # EvalScope's pattern, spaces allowed inside
+
+
+def read_rating(text: str) -> float | None:
+    """The first [[x]] of the reply, when 0 <= x <= 1 (the template's scale); None otherwise: an
+    out-of-scale rating (e.g. [[7]] on a 1-10 habit) is unreadable, retried, never taken as a score."""
+    match = _RATING.search(text)
+    if match is None:
+        return None
+    value = float(match.group(1))
+    return value if 0.0 <= value <= 1.0 else None
 
 
 def read_ab(text: str) -> float | None:
