@@ -34,7 +34,24 @@ def chunk(delta, finish=None) -> str:
                                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
 
 
+BLOCK = b"x" * 2**20
+
+
 class BadServer:
+    async def endless(self, request, mode: str):
+        status, kind = {"endless_body": (200, "application/json"), "endless_stream": (200, "text/event-stream"),
+                        "endless_error": (500, "text/plain")}[mode]
+        resp = web.StreamResponse(status=status, headers={"Content-Type": kind})
+        await resp.prepare(request)
+        if mode == "endless_stream":
+            await resp.write(b'data: {"choices": [{"index": 0, "delta": {"content": "')
+        try:
+            while True:  # until the client hangs up
+                await resp.write(BLOCK)
+        except (ConnectionError, RuntimeError):
+            pass
+        return resp
+
     def __init__(self) -> None:
         self.stats: Counter = Counter()
         self.url = ""
@@ -124,6 +141,8 @@ class BadServer:
             return web.Response(status=status, headers={"Location": self.base("ok") + "/chat/completions"})
         if mode == "hang":
             await asyncio.Event().wait()
+        if mode.startswith("endless_"):  # a body that never ends, sent as fast as the client reads
+            return await self.endless(request, mode)
         if request.method != "POST":  # where a followed 301/302 lands: a GET without the question
             return web.json_response(completion(ANSWER))
         if stream:

@@ -110,6 +110,18 @@ def test_a_malformed_reply_is_a_retried_error_of_its_sample_and_report_and_resco
         assert later.returncode == 0 and "Traceback" not in later.stderr, later.stderr
 
 
+@pytest.mark.parametrize("mode,stream", [("endless_body", False), ("endless_stream", True), ("endless_error", False)])
+def test_an_endless_reply_is_cut_off_and_an_error_of_its_sample(bad, datasets_dir, tmp_path, mode, stream):
+    """A reply (or error page) that never ends is read up to a cap, never into memory whole."""
+    proc = run_evalpack(*eval_cmd(bad.base(mode), datasets_dir, tmp_path, *(["--stream"] if stream else [])))
+    assert proc.returncode == 1 and one_sentence(proc.stderr), proc.stderr
+    rows = [json.loads(line) for line in (run_dir_of(proc) / "samples" / "mmlu.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["score"] is None for r in rows)
+    why = "HTTP 500" if mode == "endless_error" else "over the 64 MiB a reply may be"
+    assert all(why in r["error"] for r in rows), rows[0]["error"]
+    assert bad.stats[f"{mode} POST chat/completions"] == 4  # retried like any other failure
+
+
 # --- the server's answers that stop a run ----------------------------------------------------
 
 @pytest.mark.parametrize("status", [301, 302, 307])

@@ -35,6 +35,10 @@ BACKOFF_CAP = 30.0
 # ("Can not write request body"), which cost eval a retry and perf a counted error.
 KEEPALIVE = 4.0
 STALE_RESENDS = 2
+# No chat reply comes near this (a million tokens is a few MB); a server that sends an endless or
+# enormous body is stopped here instead of filling memory. Error bodies are only quoted: 64 KiB.
+MAX_REPLY_BYTES = 64 * 2**20
+MAX_ERROR_BYTES = 64 * 2**10
 
 
 def normalize_base(url: str) -> str:
@@ -223,7 +227,7 @@ class ModelClient:
             if 300 <= resp.status < 400:
                 raise _Redirect(resp.status, resp.headers.get("Location"))
             if resp.status >= 400:
-                text = await resp.text(errors="replace")
+                text = _decode(await _read_at_most(resp, MAX_ERROR_BYTES), resp.charset)
                 raise _HTTPStatus(resp.status, _error_message(text), _retry_after(resp.headers))
             if stream and "text/event-stream" in resp.headers.get("Content-Type", ""):
                 joiner = _StreamJoiner(started)
@@ -231,7 +235,7 @@ class ModelClient:
                     if joiner.feed(line, now):
                         break
                 return joiner.reply()
-            raw = await resp.read()
+            raw = await _read_at_most(resp, MAX_REPLY_BYTES, refuse_more=True)
         if parse is not None:  # not a completion (e.g. /tokenize)
             try:
                 return parse(json.loads(raw))
@@ -340,19 +344,50 @@ def _usage(value: Any) -> dict:
     return {k: v for k, v in value.items() if isinstance(k, str) and not isinstance(v, (str, list))}
 
 
+def _decode(raw: bytes, charset: str | None) -> str:
+    try:
+        return raw.decode(charset or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know
+        return raw.decode("utf-8", "replace")
+
+
+async def _read_at_most(resp: aiohttp.ClientResponse, cap: int, refuse_more: bool = False) -> bytes:
+    """The body, up to `cap` bytes: the rest is left unread, or with `refuse_more` a _BadReply."""
+    if refuse_more and (resp.content_length or 0) > cap:
+        raise _BadReply(f"the reply is {resp.content_length} bytes, over the {cap // 2**20} MiB a reply may be")
+    blocks, size = [], 0
+    async for block in resp.content.iter_any():
+        blocks.append(block)
+        size += len(block)
+        if size > cap:
+            if refuse_more:
+                raise _BadReply(f"the reply is over the {cap // 2**20} MiB a reply may be; stopped reading")
+            break
+    return b"".join(blocks)[:cap]
+
+
 async def _sse_lines(resp: aiohttp.ClientResponse):
     """(arrival time, line) of each line, reading whatever the socket has at once: a line is
     stamped when the read that completed it arrived (lines that came together share a stamp, as
-    they should), and there is one await per read, not per line."""
-    pending = b""
+    they should), and there is one await per read, not per line. A line is joined only when its
+    end arrives (a huge line costs one copy, not one per read); the stream is capped like a body."""
+    pending: list[bytes] = []
+    size = 0
     async for block in resp.content.iter_any():
+        size += len(block)
+        if size > MAX_REPLY_BYTES:
+            raise _BadReply(f"the stream is over the {MAX_REPLY_BYTES // 2**20} MiB a reply may be; stopped reading")
+        if b"\n" not in block:
+            pending.append(block)
+            continue
         now = time.perf_counter()
-        lines = (pending + block).split(b"\n")
-        pending = lines.pop()
+        lines = b"".join([*pending, block]).split(b"\n")
+        pending = [lines.pop()]
         for line in lines:
             yield now, line
-    if pending:
-        yield time.perf_counter(), pending
+    tail = b"".join(pending)
+    if tail:
+        yield time.perf_counter(), tail
 
 
 class _StreamJoiner:
