@@ -334,6 +334,7 @@ def _term_as_interrupt() -> None:
         else:
             raise KeyboardInterrupt
 
+    on_term.evalpack_interrupt = True  # runner._stoppable takes over SIGTERM while a run's loop runs
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, on_term)
 

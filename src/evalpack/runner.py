@@ -231,9 +231,40 @@ async def evaluate_async(config: RunConfig) -> dict:
 def _run_loop(coro):
     try:
         import uvloop  # optional: a faster event loop where installed
-        return uvloop.run(coro) if hasattr(uvloop, "run") else asyncio.run(coro)
-    except ImportError:
-        return asyncio.run(coro)
+    except ImportError:  # (only the import: an ImportError inside the run is the run's own)
+        uvloop = None
+    if uvloop is not None and hasattr(uvloop, "run"):
+        return uvloop.run(_stoppable(coro))
+    return asyncio.run(_stoppable(coro))
+
+
+async def _stoppable(coro):
+    """Under the CLI, SIGTERM stops the run as Ctrl-C does (asyncio cancels the main task on
+    SIGINT): every await is cancelled, the finally blocks store what was answered, then
+    KeyboardInterrupt. Raising from a plain signal handler instead would land between any two
+    bytecodes of the loop. The Python API (no CLI handler, or not the main thread) is untouched."""
+    import signal
+    import threading
+
+    previous = signal.getsignal(signal.SIGTERM)
+    if not getattr(previous, "evalpack_interrupt", False) or threading.current_thread() is not threading.main_thread():
+        return await coro
+    loop, task, stopping = asyncio.get_running_loop(), asyncio.current_task(), []
+
+    def on_term() -> None:
+        stopping.append(True)
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_term)
+    try:
+        return await coro
+    except asyncio.CancelledError:
+        if stopping:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def rescore(path: Path, concurrency: int = 64) -> dict:
