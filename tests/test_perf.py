@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, run_evalpack
+from conftest import DATASETS, REPO, free_port, run_dir_of, run_evalpack
 from evalpack.perf import stats
 
 
@@ -235,6 +235,21 @@ def test_replay_sends_what_an_eval_stored(mock_server, scripted, datasets_dir, t
     assert "3 distinct requests" in result["prompts"] and "shuffled" in result["prompts"]
     sent = sorted(e["last_user"] for e in server.log() if e["stream"])
     assert len(sent) == 3 and all("questions about anatomy" in s for s in sent)
+
+
+def test_replay_leaves_out_the_judge_requests_of_a_judged_run(mock_server, scripted, tmp_path):
+    model = mock_server("--answer", "I believe it is Paris.")
+    judge = mock_server("--responder", f"{REPO / 'tests' / 'responders' / 'judge.py'}:respond", model="judge")
+    proc = run_evalpack("eval", "--model", "mock", "--api-url", model.url, "--datasets", "simpleqa",
+                        "--dataset-dir", str(DATASETS), "--limit", "4", "--work-dir", str(tmp_path / "runs"),
+                        "--quiet", "--judge-model", "judge", "--judge-api-url", judge.url)
+    assert proc.returncode == 0 and judge.stats()["chat_requests"] == 4, proc.stderr
+    server = scripted("--itl", "0.001")
+    _, result, _, _ = perf(server.url, tmp_path, "--replay", str(run_dir_of(proc)), "--parallel", "2",
+                           "--number", "4", "--warmup", "0")
+    assert "4 distinct requests" in result["prompts"]
+    sent = [e["last_user"] for e in server.log() if e["stream"]]
+    assert len(sent) == 4 and not any("Gold target" in s for s in sent)  # no grader prompt among them
 
 
 def test_a_server_that_closes_after_each_stream_costs_no_request(scripted, tmp_path):

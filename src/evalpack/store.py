@@ -258,9 +258,10 @@ class RunStore:
             "SELECT created, latency, response FROM calls WHERE benchmark=? ORDER BY rowid", (benchmark,))]
 
     def requests(self) -> Iterator[dict]:
-        """Every stored request body, in the order the calls were stored (`evalpack perf --replay`)."""
+        """Every stored request the model was sent, in the order the calls were stored (`evalpack
+        perf --replay`); a judge's requests (benchmark "<name>/judge", context.py) were another model's."""
         self.flush()
-        for (req,) in self.db.execute("SELECT request FROM calls ORDER BY rowid"):
+        for (req,) in self.db.execute("SELECT request FROM calls WHERE benchmark NOT LIKE '%/judge' ORDER BY rowid"):
             yield json.loads(_unpack(req))
 
     # --- merge ---
