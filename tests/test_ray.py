@@ -362,21 +362,27 @@ def test_a_worker_replays_the_stored_replies_of_a_resumed_sample(datasets_dir, t
     assert again["row"]["score"] == 1.0
 
 
-def test_a_judged_benchmark_on_ray_reports_what_one_process_reports(cluster, datasets_dir, tmp_path):
+def test_a_judged_benchmark_on_ray_reports_what_one_process_reports(cluster, datasets_dir, tmp_path, monkeypatch):
     """SimpleQA graded by a judge mock with known verdicts (tests/responders/judge.py): the workers
-    ask the judge, the driver stores its calls, and report and stored verdicts equal one process's."""
+    ask the judge, the driver stores its calls, and report and stored verdicts equal one process's.
+    --judge-worker-num is the judge's bound for the whole cluster, as for one process."""
     responder = Path(__file__).parent / "responders" / "judge.py"
     model = MockProcess("--answer", "I believe it is Paris.")
+    monkeypatch.setenv("JUDGE_MOCK_LATENCY", "0.05")  # verdicts overlap: the bound is what limits them
     judge = MockProcess("--responder", f"{responder}:respond", "--api-key", "judge-key-ray", model="judge")
+    peaks = []
     try:
         def run(work: Path, *extra: str) -> Path:
             done = subprocess.run(
                 [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", model.url,
                  "--datasets", "simpleqa", "--dataset-dir", str(datasets_dir), "--limit", "30", "--quiet",
                  "--work-dir", str(work), "--judge-model-args",
-                 json.dumps({"model_id": "judge", "api_url": judge.url, "api_key": "judge-key-ray"}), *extra],
+                 json.dumps({"model_id": "judge", "api_url": judge.url, "api_key": "judge-key-ray"}),
+                 "--judge-worker-num", "2", *extra],
                 capture_output=True, text=True, timeout=600)
             assert done.returncode in (0, 1), done.stderr[-3000:]  # 1: samples the judge left unverdicted
+            peaks.append(judge.stats()["max_in_flight"])
+            judge.reset()
             return run_dir_of(done.stdout)
 
         alone, on_ray = run(tmp_path / "alone"), run(tmp_path / "ray", "--ray", cluster.address)
@@ -384,6 +390,7 @@ def test_a_judged_benchmark_on_ray_reports_what_one_process_reports(cluster, dat
         model.stop()
         judge.stop()
     assert comparable(on_ray) == comparable(alone)
+    assert 1 <= peaks[0] <= 2 and 1 <= peaks[1] <= 2, peaks  # two workers: one judge request each
     with sqlite3.connect(on_ray / "run.db") as db:
         judged = db.execute("SELECT count(*) FROM calls WHERE benchmark = 'simpleqa/judge'").fetchone()[0]
     assert judged >= 30 and "judge-key-ray" not in (on_ray / "run.db").read_bytes().decode("latin-1")

@@ -94,12 +94,13 @@ class MockServer:
                  latency: float = 0.0) -> None:
         self.model, self.answer, self.responder = model, answer, responder
         self.api_key, self.latency = api_key, latency
+        # in_flight / max_in_flight: POSTs being answered now / at most at once (a client's concurrency)
         self.stats = {"requests": 0, "chat_requests": 0, "completion_requests": 0, "tokenize_requests": 0,
-                      "models_requests": 0, "errors": 0}
+                      "models_requests": 0, "errors": 0, "in_flight": 0, "max_in_flight": 0}
         self._ids = itertools.count()
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._count_in_flight])
         app.router.add_get("/v1/models", self.models)
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/v1/completions", self.completions)
@@ -115,12 +116,24 @@ class MockServer:
             return openai_wire.unauthorized()
         return openai_wire.model_list(self.model, "evalpack-mock")
 
+    @web.middleware
+    async def _count_in_flight(self, request: web.Request, handler):
+        if request.method != "POST" or request.path.startswith("/mock/"):
+            return await handler(request)
+        self.stats["in_flight"] += 1
+        self.stats["max_in_flight"] = max(self.stats["max_in_flight"], self.stats["in_flight"])
+        try:
+            return await handler(request)
+        finally:
+            self.stats["in_flight"] -= 1
+
     async def get_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats)
 
     async def reset(self, request: web.Request) -> web.Response:
         for k in self.stats:
-            self.stats[k] = 0
+            if k != "in_flight":  # requests still being answered are still in flight
+                self.stats[k] = 0
         return web.json_response(self.stats)
 
     async def _ask(self, request: web.Request, counter: str, field: str, kind: type):

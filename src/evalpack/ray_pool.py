@@ -11,7 +11,9 @@ one process (pool.Pool.solve, pool.score), so the scores are the same.
 - Concurrency: the driver runs --concurrency solves at once over all workers, each with one
   request in flight as in pool.Pool, so the model server sees the same bound as without Ray.
   As in one process, a synchronous scorer runs in the solve; an async one (the sandbox, containers)
-  starts on the worker that solved the sample and runs beside, holding no request slot.
+  starts on the worker that solved the sample and runs beside, holding no request slot. A judge's
+  requests are made by the workers: --judge-worker-num is split among them (at least 1 each), so
+  the judge sees about the bound it would see from one process.
 - Store: a worker returns the row and the calls it made; the driver stores the calls (durably,
   before it starts another sample) and then the scored row. The stored replies of a resumed
   sample travel with it, so it is replayed call by call as in one process.
@@ -26,6 +28,7 @@ one process (pool.Pool.solve, pool.score), so the scores are the same.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import itertools
 import json
@@ -83,6 +86,15 @@ def connect(address: str) -> bool:
         raise UsageError(f"--ray: cannot use a Ray cluster {where} ({e}); start one with `ray start --head` "
                          f"and give its address, or give --ray alone to start Ray here") from None
     return True
+
+
+def judge_share(config: RunConfig, workers: int) -> RunConfig:
+    """The config a worker gets: its share of --judge-worker-num, at least 1, so that `workers`
+    workers together keep about the one bound (at most max(N, workers) judge requests at once)."""
+    if workers <= 1 or not config.judge.configured:
+        return config
+    share = max(1, config.judge.worker_num // workers)
+    return dataclasses.replace(config, judge=dataclasses.replace(config.judge, worker_num=share))
 
 
 def worker_sizes(cpus: int) -> list[int]:
@@ -148,6 +160,8 @@ class RayPool:
     def _start_workers(self) -> None:
         remote = ray.remote(SampleWorker)
         hosting = {w.node_id for w in self.workers}
+        alive = [n for n in ray.nodes() if n.get("Alive")]
+        config = judge_share(self.config, sum(len(worker_sizes(int(n["Resources"].get("CPU", 0)))) for n in alive))
         for node in ray.nodes():
             if (not node.get("Alive") or node["NodeID"] in hosting
                     or self._losses[node["NodeID"]] >= LOST_WORKERS_PER_NODE):
@@ -158,7 +172,7 @@ class RayPool:
                 actor = remote.options(
                     num_cpus=cpus, max_restarts=0, max_concurrency=ACTOR_CALLS,
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
-                ).remote(self.config, programs)
+                ).remote(config, programs)
                 self.workers.append(Worker(actor, node["NodeID"], node.get("NodeManagerAddress", "?"),
                                            dict(node["Resources"]), cpus))
 
