@@ -65,7 +65,9 @@ def test_a_sweep_over_two_endpoints_runs_each_and_compares_them(mock_server, dat
     overall = result["comparisons"][0]["datasets"][0]
     assert overall["n_common"] == 2 * LIMIT and overall["difference"] == pytest.approx(scores[1] - scores[0])
     assert (work / "sweep-compare.html").is_file()
-    assert "A = mock" in done.stdout and str(first) in done.stdout and str(second) in done.stdout
+    # labelled by the entries' names (two runs of one model are otherwise "model · time #1/#2")
+    assert [r["label"] for r in result["runs"]] == ["c-server (mock)", "b-server (mock)"]
+    assert "A = c-server (mock)" in done.stdout and str(first) in done.stdout and str(second) in done.stdout
     line = next(l for l in done.stdout.splitlines() if l.startswith("| mmlu | accuracy | OVERALL"))
     assert f"{scores[0]:.4f}" in line and f"{scores[1]:.4f}" in line
     assert f"compare: {(work / 'sweep-compare.html').resolve()}" in done.stdout

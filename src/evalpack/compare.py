@@ -127,12 +127,16 @@ def warnings_for(run_a: dict, run_b: dict, datasets: list[dict]) -> list[str]:
     return out
 
 
-def compare(run_dirs: list[Path]) -> dict:
+def compare(run_dirs: list[Path], names: list[str | None] | None = None) -> dict:
+    """`names`: a label per run where one was given (a sweep entry's `name:`), else model and time."""
     if len(run_dirs) < 2:
         from evalpack.errors import UsageError
 
         raise UsageError("compare needs at least two run directories: evalpack compare RUN_A RUN_B [RUN_C ...]")
     runs = [load_run(d) for d in run_dirs]
+    for run, name in zip(runs, names or []):
+        if name:
+            run["label"] = f"{name} ({run['report'].get('model')})"
     labels = [r["label"] for r in runs]
     for i, label in enumerate(labels):  # two runs of one model in the same minute
         if labels.count(label) > 1:

@@ -33,8 +33,8 @@ def is_sweep(path: str) -> bool:
     return load_yaml(path).get("sweep") is not None
 
 
-def configs(flags: dict, path: str) -> list[RunConfig]:
-    """One RunConfig per entry, all checked before any run starts."""
+def configs(flags: dict, path: str) -> list[tuple[RunConfig, str | None]]:
+    """(RunConfig, the entry's name or None) per entry, all checked before any run starts."""
     data = load_yaml(path)
     entries = data.pop("sweep")
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
@@ -68,7 +68,7 @@ def configs(flags: dict, path: str) -> list[RunConfig]:
             raise UsageError(f"{label} would share the run directory {run_dir} with entry {where[run_dir]} (same "
                              f"model and settings): give each a distinct `name:` so each run has its own")
         where[run_dir] = number
-        out.append(config)
+        out.append((config, name))
     return out
 
 
@@ -81,8 +81,9 @@ def run(flags: dict, path: str, show: Callable[[dict], None], check_errors: Call
 
     runs = configs(flags, path)
     finished: list[Path] = []
+    names: list[str | None] = []  # of the finished runs: compare labels them by their entry's name
     failures: list[tuple[int, str, EvalpackError]] = []
-    for number, config in enumerate(runs, 1):
+    for number, (config, name) in enumerate(runs, 1):
         print(f"sweep run {number}/{len(runs)}: {config.model} at {', '.join(_urls(config))}", flush=True)
         try:
             result = evaluate(config)
@@ -92,6 +93,7 @@ def run(flags: dict, path: str, show: Callable[[dict], None], check_errors: Call
             continue
         show(result)
         finished.append(Path(result["run_dir"]))
+        names.append(name)
         try:
             check_errors(result["report"], result["run_dir"], config.ignore_errors)
         except EvalpackError as e:  # scored, with errors: still compared
@@ -100,7 +102,7 @@ def run(flags: dict, path: str, show: Callable[[dict], None], check_errors: Call
     if len(finished) >= 2:
         base = Path(flags.get("work_dir") or load_yaml(path).get("work_dir") or "outputs").expanduser()
         out = (base / f"{Path(path).stem}-compare.html").resolve()
-        result = compare.compare(finished)
+        result = compare.compare(finished, names)
         compare.write(result, out)
         print(_scrub(compare.terminal(result)), end="")
         print(f"compare: {out}")
