@@ -459,3 +459,37 @@ def test_concurrency_bounds_the_requests_in_flight_over_all_workers(cluster, dat
         server.stop()
     assert server.seen == 12
     assert 2 <= server.peak <= 3  # two workers, three requests at most, as without Ray
+
+
+def test_swe_bench_in_real_containers_on_the_docker_node(cluster, tmp_path):
+    """The synthetic tinycalc instances (tests/fixtures/swe_synthetic) answered with their gold
+    patches: each is built and tested in a container of the docker node, and all are resolved."""
+    from evalpack import docker_engine
+    from evalpack.benchmarks.swe_bench import images
+
+    if not docker_engine.available()[0]:
+        pytest.skip("no Docker engine here (CI starts one)")
+    fixture = Path(__file__).parent / "fixtures" / "swe_synthetic"
+    sys.path.insert(0, str(fixture))
+    from make_repo import make_repo
+
+    repo = tmp_path / "tinycalc"
+    make_repo(repo)
+    images.build_base(docker_engine.native_arch())
+    server = MockProcess("--responder", f"{fixture / 'responder.py'}:gold")
+    name = "swe_bench_verified_mini"
+    args = {name: {"local_path": str(fixture), "extra_params": {
+        "repos": {"evalpack/tinycalc": str(repo)}, "timeout": 10, "build_docker_images": True}}}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "evalpack", "eval", "--model", "mock", "--api-url", server.url, "--datasets", name,
+             "--dataset-args", json.dumps(args), "--dataset-dir", str(tmp_path), "--work-dir", str(tmp_path / "out"),
+             "--quiet", "--ray", cluster.address], capture_output=True, text=True, timeout=900)
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = run_dir_of(done.stdout)
+    section = json.loads((run_dir / "report.json").read_text())["datasets"][0]
+    assert section["score"] == 1.0 and section["statuses"] == {"resolved": 3} and section["num_errors"] == 0
+    line = next(line for line in (run_dir / "evalpack.log").read_text().splitlines() if "samples solved by node" in line)
+    assert json.loads(line.rsplit("samples solved by node: ", 1)[1]) == {cluster.docker_node.node_id: 3}
