@@ -79,6 +79,10 @@ def test_list_shows_the_plugin_with_its_package(venv):
     assert line.split()[1:4] == ["accuracy", "2", "12"]  # metric, subsets, records (from its manifest)
     mmlu = next(x for x in proc.stdout.splitlines() if x.startswith("mmlu "))
     assert "plugin" not in mmlu
+    # the generated README table and docs page document evalpack's own benchmarks only
+    for flag in ("--markdown", "--docs"):
+        generated = evalpack(venv, "list", flag)
+        assert generated.returncode == 0 and "`mmlu`" in generated.stdout and "toy_arith" not in generated.stdout
     detail = evalpack(venv, "list", "toy_arith")
     assert detail.returncode == 0 and {"add", "mul"} <= {x.split()[0] for x in detail.stdout.splitlines() if x.startswith("    ")}
 

@@ -274,12 +274,12 @@ def _cell(text: str) -> str:
 
 
 def markdown_table() -> str:
-    """The README's benchmark table: one row per declared benchmark, in registry order."""
-    from evalpack.benchmarks import registry
+    """The README's benchmark table: one row per built-in benchmark, in registry order (a plugin
+    installed where it is generated is not evalpack's to document)."""
     from evalpack.datasets.registry import find_manifest
 
     lines = [README_BEGIN, "| name | split, size | shots | prompt | metric | details |", "|---|---|---|---|---|---|"]
-    for info in registry.BENCHMARKS.values():
+    for info in builtin_infos():
         row = info.table
         if row is None:
             m = find_manifest(info.dirname)
@@ -302,15 +302,13 @@ def readme_table(readme_text: str) -> str | None:
 
 
 def docs_page() -> str:
-    """docs/benchmarks.md: every benchmark with its dataset-args, from the declarations."""
-    from evalpack.benchmarks import registry
-
+    """docs/benchmarks.md: every built-in benchmark with its dataset-args, from the declarations."""
     lines = [DOCS_HEAD, "# Benchmarks and their dataset-args", "",
              "Each benchmark's keys for `--dataset-args '{\"NAME\": {...}}'` (or `dataset_args:` in YAML), "
              "as declared in `src/evalpack/benchmarks/registry.py`. A wrong type, a value out of range or an "
              "unknown key stops the run before any request (exit 2). `evalpack list NAME` shows the same, "
              "with the state of the benchmark's files.", ""]
-    for info in registry.BENCHMARKS.values():
+    for info in builtin_infos():
         lines += [f"## `{info.name}`: {info.title}", "", info.description, "",
                   f"Metric `{info.metric}`, split `{info.split}`, {len(info.subsets)} subsets"
                   + (f", also called {', '.join(f'`{a}`' for a in info.aliases)}" if info.aliases else "")
@@ -321,6 +319,12 @@ def docs_page() -> str:
             lines += _arg_rows(arg, "")
         lines.append("")
     return "\n".join(lines)
+
+
+def builtin_infos() -> list:
+    from evalpack.benchmarks import registry
+
+    return [info for info in registry.BENCHMARKS.values() if not registry.plugin_of(info.name)]
 
 
 def _arg_rows(arg, prefix: str) -> list[str]:
