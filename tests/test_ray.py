@@ -226,25 +226,35 @@ class BlockingMock:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
+def disrupted_run(server: BlockingMock, cmd: list[str], disrupt) -> str:
+    """The driver's stdout, `disrupt(driver)` having run while the workers' first requests were
+    held; the driver must still finish (exit 0). The server is released and stopped either way."""
+    try:
+        driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert server.all_held.wait(300), "the workers never sent their first requests"
+        disrupt(driver)
+        server.let_go()
+        out, err = driver.communicate(timeout=600)
+        assert driver.returncode == 0, err[-3000:]
+        return out
+    finally:
+        server.let_go()
+        server.stop()
+
+
 def test_a_node_killed_mid_run_has_its_samples_run_elsewhere_once(cluster, datasets_dir, tmp_path):
     doomed = cluster.add_node(**NODE)
     cluster.wait_for_nodes()
     server = BlockingMock(hold=3)  # three workers (one per node CPU), one open request each
-    try:
-        cmd = mmlu_on_ray(server.url, datasets_dir, tmp_path / "ray", cluster.address, limit="5", concurrency="3")
-        driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert server.all_held.wait(300), "the workers never sent their first requests"
+
+    def kill_the_node(driver: subprocess.Popen) -> None:
         cluster.remove_node(doomed, allow_graceful=False)  # its raylet and worker are killed
         # held until the driver has seen the loss: a worker that outlived its raylet for a moment
         # could otherwise still deliver the reply
         assert wait_for_line(tmp_path / "ray", "Ray worker on node", driver), "the driver never saw the loss"
-        server.let_go()
-        out, err = driver.communicate(timeout=600)
-        assert driver.returncode == 0, err[-3000:]
-    finally:
-        server.let_go()
-        server.stop()
-    on_ray = run_dir_of(out)
+
+    cmd = mmlu_on_ray(server.url, datasets_dir, tmp_path / "ray", cluster.address, limit="5", concurrency="3")
+    on_ray = run_dir_of(disrupted_run(server, cmd, kill_the_node))
     rows, top = stored_results(on_ray)
     assert top == len(rows) == 10  # every (sample, repeat) stored once
     # the same questions in one process, answered by the same rule, score the same
@@ -427,23 +437,17 @@ def test_a_multi_call_agentic_benchmark_on_ray_reports_what_one_process_reports(
 
 def test_worker_processes_killed_mid_run_are_replaced_and_nothing_is_stored_twice(cluster, datasets_dir, tmp_path):
     server = BlockingMock(hold=2)  # both workers (one per worker node) hold an open request
-    try:
-        cmd = mmlu_on_ray(server.url, datasets_dir, tmp_path, cluster.address, limit="5", concurrency="2")
-        driver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert server.all_held.wait(300), "the workers never sent their first requests"
+
+    def kill_every_worker(driver: subprocess.Popen) -> None:
         (log,) = tmp_path.glob("*/evalpack.log")
         line = next(x for x in log.read_text().splitlines() if "workers ready" in x)
         pids = [int(p.split("@")[0]) for p in line.rsplit("pids: ", 1)[1].split()]
         assert len(pids) == 2
         for pid in pids:  # every worker of the run: new ones start on the same, live nodes
             os.kill(pid, 9)
-        server.let_go()
-        out, err = driver.communicate(timeout=600)
-        assert driver.returncode == 0, err[-3000:]
-    finally:
-        server.let_go()
-        server.stop()
-    run_dir = run_dir_of(out)
+
+    cmd = mmlu_on_ray(server.url, datasets_dir, tmp_path, cluster.address, limit="5", concurrency="2")
+    run_dir = run_dir_of(disrupted_run(server, cmd, kill_every_worker))
     assert (run_dir / "evalpack.log").read_text().count("Ray worker on node") == 2
     rows, top = stored_results(run_dir)
     assert top == len(rows) == 10
