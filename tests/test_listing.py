@@ -44,16 +44,23 @@ def test_the_table_has_one_row_per_benchmark_with_its_doc_link():
             assert (REPO / link).is_file(), f"{row[:40]}: {link} does not exist"
 
 
-def test_list_imports_no_benchmark_module_and_no_run_machinery():
+def modules_loaded_by(argv: list[str], **env: str) -> set[str]:
+    """The modules a fresh interpreter holds after `evalpack ARGV` (its output swallowed), which
+    must exit 0."""
     code = ("import sys, io, contextlib\n"
             "from evalpack.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
-            "    assert main(['list']) == 0\n"
-            "print(' '.join(sorted(m for m in sys.modules if m.startswith(('evalpack', 'aiohttp', 'yaml')))))\n")
+            "    try:\n        status = main(%r)\n    except SystemExit as e:\n        status = e.code\n"
+            "print(status or 0, ' '.join(sorted(sys.modules)))\n" % argv)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(SRC), "EVALPACK_DATA": "/nonexistent"})
-    assert proc.returncode == 0, proc.stderr
-    loaded = set(proc.stdout.split())
+                          env={**os.environ, "PYTHONPATH": str(SRC), **env})
+    status, *loaded = proc.stdout.split()
+    assert proc.returncode == 0 and status == "0", proc.stderr
+    return set(loaded)
+
+
+def test_list_imports_no_benchmark_module_and_no_run_machinery():
+    loaded = modules_loaded_by(["list"], EVALPACK_DATA="/nonexistent")
     assert "evalpack.benchmarks.registry" in loaded
     allowed = {"evalpack.benchmarks", "evalpack.benchmarks.registry", "evalpack.benchmarks.declaration"}
     assert {m for m in loaded if m.startswith("evalpack.benchmarks")} == allowed, loaded
@@ -63,15 +70,8 @@ def test_list_imports_no_benchmark_module_and_no_run_machinery():
 
 
 def test_help_builds_every_parser_without_the_run_machinery():
-    code = ("import sys, io, contextlib\n"
-            "from evalpack.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
-            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
-            "print(' '.join(sorted(sys.modules)))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(SRC)})
-    loaded = set(proc.stdout.split())
-    assert {"evalpack.doctor", "evalpack.perf.cli", "evalpack.merge"} <= loaded, proc.stderr  # every command
+    loaded = modules_loaded_by(["--help"])
+    assert {"evalpack.doctor", "evalpack.perf.cli", "evalpack.merge"} <= loaded, loaded  # every command
     for heavy in ("aiohttp", "yaml", "logging", "evalpack.config", "evalpack.benchmarks.registry",
                   "evalpack.datasets.registry"):
         assert heavy not in loaded, f"`evalpack --help` imports {heavy}"
